@@ -1,0 +1,182 @@
+"""The control API under ``/__sandbox/``: seed data, move the clock, set limits,
+inject faults, read the request log. Tests and the demo drive the sandbox through it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+
+from xero_sandbox import seed
+from xero_sandbox.dates import DateParseError, parse_datetime
+from xero_sandbox.faults import FaultRule
+from xero_sandbox.state import SandboxState
+
+
+class ClockChange(BaseModel):
+    """Set the clock to ``now``, or move it by ``advance_seconds``; ``frozen`` stops it."""
+
+    model_config = ConfigDict(extra="forbid")
+    now: str | None = None
+    advance_seconds: float | None = None
+    frozen: bool | None = None
+
+
+class FaultRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: int | None = None
+    delay_ms: float = 0
+    drop: bool = False
+    after_commit: bool = False
+    count: int | None = None
+    fraction: float | None = None
+    methods: list[str] | None = None
+    path: str | None = None
+    retry_after: int | None = None
+    seed: int | None = None
+
+
+class TokenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    client_id: str
+    tenant_ids: list[str]
+    scopes: list[str] | None = None
+
+
+class GenerateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tenant_id: str
+    resource: str = "Contacts"
+    count: int = Field(ge=1, le=200_000)
+    spread_seconds: float = 0.0
+
+
+def build_control_router(state: SandboxState) -> APIRouter:
+    router = APIRouter(tags=["control"])
+
+    @router.get("/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "organisations": len(state.orgs)}
+
+    @router.post("/reset")
+    def reset(demo: bool = False) -> dict[str, Any]:
+        """Forget everything; ``?demo=true`` then loads the demo data again."""
+        state.reset()
+        if demo:
+            seed.seed_demo(state)
+        return {"status": "reset", "organisations": len(state.orgs)}
+
+    @router.post("/seed")
+    def load_seed(payload: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return seed.load(state, payload)
+        except seed.SeedError as exc:
+            raise HTTPException(400, str(exc)) from None
+
+    @router.post("/generate")
+    def generate(request: GenerateRequest) -> dict[str, Any]:
+        try:
+            ids = seed.generate(
+                state, request.tenant_id, request.resource, request.count, request.spread_seconds
+            )
+        except seed.SeedError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return {"created": len(ids), "first": ids[:1], "last": ids[-1:]}
+
+    @router.get("/apps")
+    def apps() -> list[dict[str, Any]]:
+        return [app.public() for app in state.identity.apps()]
+
+    @router.get("/organisations")
+    def organisations() -> list[dict[str, Any]]:
+        return [
+            {"tenant_id": o.tenant_id, "name": o.name, "tier": o.tier, "short_code": o.short_code}
+            for o in state.orgs.values()
+        ]
+
+    @router.post("/tokens")
+    def tokens(request: TokenRequest) -> dict[str, Any]:
+        """Issue tokens without the consent page (tests that are not about the code flow)."""
+        return state.identity.grant_for_test(request.client_id, request.tenant_ids, request.scopes)
+
+    @router.get("/identity/stats")
+    def identity_stats() -> dict[str, int]:
+        return state.identity.stats()
+
+    @router.get("/limits")
+    def get_limits() -> dict[str, Any]:
+        return state.limits.describe()
+
+    @router.put("/limits")
+    def put_limits(changes: dict[str, Any]) -> dict[str, Any]:
+        try:
+            state.limits.settings.update(changes)
+        except (TypeError, ValueError) as exc:
+            raise HTTPException(400, str(exc)) from None
+        return state.limits.describe()
+
+    @router.get("/clock")
+    def get_clock() -> dict[str, Any]:
+        return state.clock.describe()
+
+    @router.put("/clock")
+    def put_clock(change: ClockChange) -> dict[str, Any]:
+        if change.now is not None:
+            try:
+                state.clock.set(parse_datetime(change.now))
+            except DateParseError as exc:
+                raise HTTPException(400, f"now: {exc}") from None
+        if change.advance_seconds is not None:
+            state.clock.advance(change.advance_seconds)
+        if change.frozen is not None:
+            state.clock.freeze(change.frozen)
+        return state.clock.describe()
+
+    @router.get("/faults")
+    def get_faults() -> list[dict[str, Any]]:
+        return state.faults.describe()
+
+    @router.post("/faults")
+    def add_fault(request: FaultRequest) -> list[dict[str, Any]]:
+        options = request.model_dump(exclude={"seed"})
+        try:
+            state.faults.add(FaultRule(**options), seed=request.seed)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return state.faults.describe()
+
+    @router.delete("/faults")
+    def clear_faults() -> dict[str, str]:
+        state.faults.clear()
+        return {"status": "cleared"}
+
+    @router.get("/violations")
+    def violations() -> list[dict[str, Any]]:
+        """Responses that broke Xero's OpenAPI spec (only recorded with ``--validate``)."""
+        return list(state.violations)
+
+    @router.get("/requests")
+    def requests(
+        since: int = 0, path: str | None = None, method: str | None = None
+    ) -> list[dict[str, Any]]:
+        return state.requests.query(since, path, method)
+
+    @router.delete("/requests")
+    def clear_requests() -> dict[str, str]:
+        state.requests.clear()
+        return {"status": "cleared"}
+
+    @router.get("/state/{tenant_id}/{resource}")
+    def records(tenant_id: str, resource: str) -> dict[str, Any]:
+        """Raw records of one resource, bypassing auth and limits (for assertions)."""
+        from xero_sandbox.accounting.registry import rules_for
+
+        org = state.org(tenant_id)
+        rules = rules_for(resource)
+        if org is None or rules is None:
+            raise HTTPException(404, "unknown organisation or resource")
+        rows = [rules.render(org, r) for r in org.table(rules.name).values()]
+        return {"count": len(rows), rules.name: rows}
+
+    return router

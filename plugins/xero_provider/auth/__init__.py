@@ -1,0 +1,1 @@
+"""Xero provider auth (built in later issues)."""

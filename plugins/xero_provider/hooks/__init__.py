@@ -1,0 +1,1 @@
+"""Xero provider hooks (built in later issues)."""

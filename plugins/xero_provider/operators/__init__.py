@@ -1,0 +1,1 @@
+"""Xero provider operators (built in later issues)."""

@@ -1,0 +1,1 @@
+"""Xero provider sensors (built in later issues)."""

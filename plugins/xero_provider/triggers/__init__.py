@@ -1,0 +1,1 @@
+"""Xero provider triggers (built in later issues)."""
