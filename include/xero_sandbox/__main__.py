@@ -33,7 +33,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     state = SandboxState()
-    saver = attach_database(state, args.db) if args.db else None
+    if args.db:
+        state.shutdown_hooks.append(attach_database(state, args.db).stop)
     if not state.restored:
         if args.seed_demo:
             seed_demo(state)
@@ -53,11 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
-    try:
-        server.run()
-    finally:
-        if saver is not None:
-            saver.stop()
+    server.run()
     return 0
 
 

@@ -3,6 +3,8 @@ plus the control API under ``/__sandbox/``."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,7 +20,15 @@ from xero_sandbox.state import SandboxState
 def create_app(state: SandboxState | None = None) -> Any:
     """The ASGI app for ``state`` (a fresh, empty sandbox when omitted)."""
     state = state or SandboxState()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        for hook in state.shutdown_hooks:  # before uvicorn re-raises SIGTERM and exits
+            hook()
+
     api = FastAPI(
+        lifespan=lifespan,
         title="Xero sandbox",
         description="A local emulator of Xero's identity and Accounting APIs.",
         docs_url="/__sandbox/docs",

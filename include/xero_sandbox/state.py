@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from xero_sandbox.clock import Clock
@@ -28,6 +29,7 @@ class SandboxState:
         self.violations: list[dict[str, Any]] = []
         self.dirty = False  # a write happened since the last save (--db)
         self.restored = False  # state came from a --db file
+        self.shutdown_hooks: list[Callable[[], None]] = []
 
     def reset(self) -> None:
         """Forget all data, apps, tokens, limits, faults and logs; real time again."""
