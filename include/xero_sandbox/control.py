@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from xero_sandbox import seed
 from xero_sandbox.dates import DateParseError, parse_datetime
+from xero_sandbox.errors import SandboxError
 from xero_sandbox.faults import FaultRule
 from xero_sandbox.state import SandboxState
 
@@ -98,7 +99,12 @@ def build_control_router(state: SandboxState) -> APIRouter:
     @router.post("/tokens")
     def tokens(request: TokenRequest) -> dict[str, Any]:
         """Issue tokens without the consent page (tests that are not about the code flow)."""
-        return state.identity.grant_for_test(request.client_id, request.tenant_ids, request.scopes)
+        try:
+            return state.identity.grant_for_test(
+                request.client_id, request.tenant_ids, request.scopes
+            )
+        except SandboxError as exc:
+            raise HTTPException(400, exc.message) from None
 
     @router.get("/identity/stats")
     def identity_stats() -> dict[str, int]:

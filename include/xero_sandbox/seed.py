@@ -244,7 +244,7 @@ def load(state: SandboxState, payload: dict[str, Any]) -> dict[str, Any]:
     for spec in payload.get("apps", []):
         try:
             state.identity.register_app(App(**spec))
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             raise SeedError(f"invalid app: {exc}") from None
     for tenant_id, resources in payload.get("records", {}).items():
         org = state.org(tenant_id)

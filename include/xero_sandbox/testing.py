@@ -7,12 +7,16 @@ what a client of Xero sees: sockets, headers, status codes, dropped connections.
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import socket
 import subprocess
 import sys
 import time
+from html import unescape
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
@@ -130,3 +134,73 @@ class SandboxServer:
 
     def requests(self, **params: Any) -> list[dict[str, Any]]:
         return self.control("GET", "/requests", params=params).json()
+
+
+def approve_consent(
+    server_url: str,
+    client_id: str,
+    redirect_uri: str,
+    scopes: str,
+    tenant_ids: list[str] | None = None,
+    extra_params: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Act as the user's browser on the consent page; return the redirect's query parameters.
+
+    Approves the organisations ``tenant_ids`` (all those offered when None).
+    """
+    state = secrets.token_urlsafe(8)
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": scopes,
+        "state": state,
+        **(extra_params or {}),
+    }
+    with httpx.Client(base_url=server_url, timeout=30) as browser:
+        page = browser.get(f"/identity/connect/authorize?{urlencode(query)}")
+        page.raise_for_status()
+        match = re.search(r'name="request_id" value="([^"]+)"', page.text)
+        if match is None:
+            raise RuntimeError("the consent page has no request_id field")
+        offered = re.findall(r'name="tenant_id" value="([^"]+)"', page.text)
+        decision = browser.post(
+            "/identity/connect/authorize",
+            data={
+                "request_id": unescape(match.group(1)),
+                "decision": "approve",
+                "tenant_id": tenant_ids if tenant_ids is not None else offered,
+            },
+        )
+    location = decision.headers.get("location")
+    if decision.status_code != 302 or not location:
+        raise RuntimeError(f"consent did not redirect (HTTP {decision.status_code})")
+    params = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    if params.get("state") != state:
+        raise RuntimeError("the consent redirect did not return our state")
+    params["redirect"] = location.split("?", 1)[0]
+    return params
+
+
+def authorization_code_tokens(
+    server_url: str,
+    client_id: str,
+    client_secret: str,
+    redirect_uri: str,
+    scopes: str,
+    tenant_ids: list[str] | None = None,
+) -> dict[str, Any]:
+    """The whole code flow: consent page, then the code exchanged at ``/connect/token``."""
+    params = approve_consent(server_url, client_id, redirect_uri, scopes, tenant_ids)
+    response = httpx.post(
+        server_url + "/connect/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": params["code"],
+            "redirect_uri": redirect_uri,
+        },
+        auth=(client_id, client_secret),
+        timeout=30,
+    )
+    response.raise_for_status()
+    return response.json()
