@@ -18,6 +18,10 @@ from xero_sandbox.errors import ValidationException
 from xero_sandbox.organisation import Organisation, new_id
 
 CONTACT_STATUSES = ("ACTIVE", "ARCHIVED", "GDPRREQUEST")
+_CONTACT_MISSING = (
+    "The Contact must contain at least 1 of the following elements to identify the contact: "
+    "Name, ContactID, ContactNumber"
+)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _FIELDS = [
     "ContactID",
@@ -139,7 +143,7 @@ def contact_reference(org: Organisation, data: Any, errors: list[str]) -> dict[s
     Name only; an unknown ContactID is an error.
     """
     if not isinstance(data, dict):
-        errors.append("A Contact must be specified with this type of transaction.")
+        errors.append(_CONTACT_MISSING)
         return None
     contact_id = get_field(data, "ContactID")
     if contact_id:
@@ -163,7 +167,7 @@ def contact_reference(org: Organisation, data: Any, errors: list[str]) -> dict[s
             ):
                 return record
         return {"_new_name": name.strip()}
-    errors.append("A Contact must be specified with this type of transaction.")
+    errors.append(_CONTACT_MISSING)
     return None
 
 

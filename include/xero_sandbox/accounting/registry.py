@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
+from xero_sandbox.accounting import credit_notes, invoices, payments
 from xero_sandbox.accounting.base import ResourceRules
 from xero_sandbox.accounting.contacts import ContactRules
 
-_ALL: list[type[ResourceRules]] = [ContactRules]
+_ALL: list[type[ResourceRules]] = [
+    ContactRules,
+    *invoices.RESOURCE_RULES,
+    *payments.RESOURCE_RULES,
+    *credit_notes.RESOURCE_RULES,
+]
 
-try:  # resources other modules add; each module lists its rules in RESOURCE_RULES
-    from xero_sandbox.accounting import documents_registry as _more
-
-    _ALL.extend(_more.RESOURCE_RULES)
-except ImportError:  # pragma: no cover - only while the document rules are being written
-    pass
-
-RULES: dict[str, ResourceRules] = {}
-for _cls in _ALL:
-    _rules = _cls()
-    RULES[getattr(_cls, "path", _cls.name).lower()] = _rules
+RULES: dict[str, ResourceRules] = {getattr(cls, "path", cls.name).lower(): cls() for cls in _ALL}
 
 
 def rules_for(segment: str) -> ResourceRules | None:

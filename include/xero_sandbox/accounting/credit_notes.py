@@ -1,0 +1,449 @@
+"""Credit notes (ACCRECCREDIT for customers, ACCPAYCREDIT from suppliers) and allocations.
+
+A credit note follows an invoice's life cycle (``ledger.py``). Its credit is used up by
+allocations to invoices of the same side and contact (``PUT /CreditNotes/{id}/Allocations``)
+or by refunds (payments against the credit note); ``RemainingCredit`` is what is left,
+and a fully used credit note is PAID.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from xero_sandbox.accounting import invoices, ledger, service
+from xero_sandbox.accounting.base import (
+    WriteContext,
+    date_field,
+    get_field,
+    money,
+    normalise_keys,
+    round_money,
+    to_wire,
+)
+from xero_sandbox.accounting.contacts import generate_contact, mark_role
+from xero_sandbox.accounting.ledger import ZERO, LedgerDocumentRules, amount_text, total_of
+from xero_sandbox.dates import to_date_string
+from xero_sandbox.errors import (
+    ApiException,
+    ElementError,
+    NotFound,
+    ValidationException,
+    render_validation_elements,
+)
+from xero_sandbox.organisation import Organisation, new_id
+
+# The invoice side each credit note type may be allocated to.
+MATCHING_INVOICE_TYPE = {"ACCRECCREDIT": "ACCREC", "ACCPAYCREDIT": "ACCPAY"}
+_ALLOCATION_FIELDS = ["AllocationID", "Invoice", "Amount", "Date"]
+
+
+class CreditNoteRules(LedgerDocumentRules):
+    name = "CreditNotes"
+    id_field = "CreditNoteID"
+    number_field = "CreditNoteNumber"
+    scope = "transactions"
+    granular_scope = "accounting.invoices"
+    actions = {
+        ("PUT", "allocations"): "allocate",
+        ("DELETE", "allocations"): "delete_allocation",
+    }
+
+    label = "Credit Note"
+    types = ("ACCPAYCREDIT", "ACCRECCREDIT")
+    numbered_type = "ACCRECCREDIT"
+    supplier_types = ("ACCPAYCREDIT",)
+    number_prefix = "CN-"
+    sequence = "CN"
+    outstanding_field = "RemainingCredit"
+
+    def new_record(self) -> dict[str, Any]:
+        return {
+            "Reference": "",
+            "Allocations": [],
+            "Payments": [],
+            "SentToContact": False,
+            "HasAttachments": False,
+            "HasErrors": False,
+        }
+
+    def refresh_balances(self, record: dict[str, Any]) -> Decimal:
+        used = total_of(record.get("Allocations") or [], "Amount")
+        refunded = total_of(record.get("Payments") or [], "Amount")
+        record["RemainingCredit"] = round_money(record.get("Total", ZERO) - used - refunded)
+        return record["RemainingCredit"]
+
+    def has_money(self, record: dict[str, Any]) -> bool:
+        return bool(record.get("Allocations") or record.get("Payments"))
+
+    def render(self, org: Organisation, record: dict[str, Any]) -> dict[str, Any]:
+        out = super().render(org, record)
+        out["ID"] = record["CreditNoteID"]
+        out["Allocations"] = [
+            self._render_allocation(org, record, a) for a in record.get("Allocations") or []
+        ]
+        return out
+
+    def _render_allocation(
+        self, org: Organisation, note: dict[str, Any], allocation: dict[str, Any], **extra: Any
+    ) -> dict[str, Any]:
+        out = to_wire(allocation)
+        if isinstance(allocation.get("Date"), date):
+            out["DateString"] = to_date_string(allocation["Date"])
+        invoice_id = allocation["Invoice"]["InvoiceID"]
+        invoice = org.get("Invoices", invoice_id) or {}
+        out["Invoice"] = {
+            k: invoice[k] for k in ("InvoiceID", "InvoiceNumber", "Type") if invoice.get(k)
+        } or {"InvoiceID": invoice_id}
+        out["CreditNote"] = {
+            "CreditNoteID": note["CreditNoteID"],
+            "CreditNoteNumber": note.get("CreditNoteNumber") or "",
+            "ID": note["CreditNoteID"],
+        }
+        out.update(extra)
+        return out
+
+    # --- PUT /CreditNotes/{id}/Allocations ---------------------------------------------
+
+    def allocate(
+        self,
+        ctx: WriteContext,
+        record: dict[str, Any],
+        body: Any,
+        extra_segments: list[str],
+        query: dict[str, str],
+    ) -> service.Outcome:
+        """Apply credit to invoices; all or nothing unless ``summarizeErrors=false``."""
+        if extra_segments:
+            raise NotFound()
+        elements = _allocation_elements(body)
+        summarize = _flag(query, "summarizeErrors", True)
+        org = ctx.org
+        note_id = record["CreditNoteID"]
+        results: list[tuple[dict[str, Any] | None, ElementError | None]] = []
+        with org.lock:
+            try:
+                with org.transaction():
+                    for element in elements:
+                        try:
+                            with org.transaction():
+                                saved = self._allocate_one(ctx, note_id, element)
+                            results.append((saved, None))
+                        except ValidationException as exc:
+                            results.append((None, ElementError(dict(element), exc.messages)))
+                    if summarize and any(err for _, err in results):
+                        raise _BatchFailed()
+            except _BatchFailed:
+                failed = [err for _, err in results if err is not None]
+                return service.Outcome(400, render_validation_elements(failed))
+            note = org.get(self.name, note_id) or record
+            rendered = []
+            for saved, error in results:
+                if error is not None:
+                    item = error.render()
+                    item["StatusAttributeString"] = "ERROR"
+                elif summarize:
+                    item = self._render_allocation(org, note, saved)
+                else:
+                    item = self._render_allocation(org, note, saved, StatusAttributeString="OK")
+                rendered.append(item)
+        return service.Outcome(
+            200, service.envelope("Allocations", rendered, ctx.app_name, ctx.now)
+        )
+
+    def _allocate_one(
+        self, ctx: WriteContext, note_id: str, element: dict[str, Any]
+    ) -> dict[str, Any]:
+        org = ctx.org
+        note = org.get(self.name, note_id)
+        if note is None:
+            raise NotFound()
+        data = normalise_keys(element, _ALLOCATION_FIELDS)
+        errors: list[str] = []
+        invoice = None
+        if not isinstance(data.get("Invoice"), dict):
+            errors.append("An Invoice (InvoiceID or InvoiceNumber) must be specified.")
+        else:
+            invoice = invoices.find_invoice(org, data["Invoice"])
+            if invoice is None:
+                errors.append("The invoice to allocate the credit note to could not be found.")
+        amount = money(data.get("Amount"), "Amount", errors)
+        if data.get("Amount") in (None, ""):
+            errors.append("Amount must be specified.")
+        elif amount is not None and amount <= ZERO:
+            errors.append("Amount must be greater than zero.")
+        when = date_field(data.get("Date"), "Date", errors)
+        if data.get("Date") in (None, ""):
+            errors.append("Date must be specified.")
+        if note["Status"] not in ("AUTHORISED", "PAID"):
+            errors.append(
+                f"Credit notes can only be allocated when AUTHORISED; this one is {note['Status']}."
+            )
+        if invoice is not None:
+            wanted_type = MATCHING_INVOICE_TYPE[note["Type"]]
+            if invoice["Type"] != wanted_type:
+                errors.append(
+                    f"A credit note of Type {note['Type']} can only be allocated to invoices of "
+                    f"Type {wanted_type}."
+                )
+            if invoice["Contact"]["ContactID"].lower() != note["Contact"]["ContactID"].lower():
+                errors.append("The credit note and the invoice must be for the same contact.")
+            if invoice.get("CurrencyCode") != note.get("CurrencyCode"):
+                errors.append("The credit note and the invoice must be in the same currency.")
+            if invoice["Status"] != "AUTHORISED":
+                errors.append(
+                    "Credit notes can only be allocated to AUTHORISED invoices; this invoice is "
+                    f"{invoice['Status']}."
+                )
+        if amount is not None and amount > ZERO and not errors:
+            amount = round_money(amount)
+            if amount > note.get("RemainingCredit", ZERO):
+                errors.append(
+                    "The amount being allocated exceeds the remaining credit on this credit note."
+                )
+            if amount > invoice.get("AmountDue", ZERO):
+                errors.append(
+                    "The amount being allocated exceeds the amount outstanding on the invoice."
+                )
+        if errors:
+            raise ValidationException(errors, element)
+        allocation_id = new_id()
+        invoices.apply_credit(
+            ctx,
+            invoice["InvoiceID"],
+            amount,
+            {
+                "CreditNoteID": note["CreditNoteID"],
+                "CreditNoteNumber": note.get("CreditNoteNumber") or "",
+                "ID": note["CreditNoteID"],
+                "Date": when,
+                "Total": note["Total"],
+                "_allocation_id": allocation_id,
+            },
+        )
+        allocation = {
+            "AllocationID": allocation_id,
+            "Amount": amount,
+            "Date": when,
+            "Invoice": {"InvoiceID": invoice["InvoiceID"]},
+        }
+        shown = invoice.get("InvoiceNumber") or "an invoice"
+        ledger.change_money(
+            ctx,
+            self,
+            note_id,
+            lambda doc: doc["Allocations"].append(allocation),
+            when=when,
+            history=("Credit Applied", f"{amount_text(amount)} allocated to {shown}."),
+        )
+        return allocation
+
+    # --- DELETE /CreditNotes/{id}/Allocations/{AllocationID} ---------------------------
+
+    def delete_allocation(
+        self,
+        ctx: WriteContext,
+        record: dict[str, Any],
+        body: Any,
+        extra_segments: list[str],
+        query: dict[str, str],
+    ) -> service.Outcome:
+        """Undo an allocation: the credit comes back, the invoice owes again."""
+        if len(extra_segments) != 1:
+            raise NotFound()
+        wanted = extra_segments[0].lower()
+        org = ctx.org
+        note_id = record["CreditNoteID"]
+        with org.lock:
+            note = org.get(self.name, note_id) or record
+            found = next(
+                (a for a in note.get("Allocations") or [] if a["AllocationID"].lower() == wanted),
+                None,
+            )
+            if found is None:
+                raise NotFound()
+            with org.transaction():
+                invoices.reverse_credit(ctx, found["Invoice"]["InvoiceID"], found["AllocationID"])
+                note = ledger.change_money(
+                    ctx,
+                    self,
+                    note_id,
+                    lambda doc: doc.update(
+                        Allocations=[
+                            a for a in doc["Allocations"] if a["AllocationID"].lower() != wanted
+                        ]
+                    ),
+                    when=None,
+                    history=(
+                        "Credit Removed",
+                        f"Allocation of {amount_text(found['Amount'])} deleted.",
+                    ),
+                )
+            rendered = self._render_allocation(org, note, found, IsDeleted=True)
+        return service.Outcome(200, rendered)
+
+
+class _BatchFailed(Exception):
+    pass
+
+
+def _allocation_elements(body: Any) -> list[dict[str, Any]]:
+    if isinstance(body, dict):
+        wrapped = get_field(body, "Allocations")
+        if isinstance(wrapped, list):
+            items = wrapped
+        elif isinstance(wrapped, dict):
+            items = [wrapped]
+        else:
+            items = [body] if body else []
+    elif isinstance(body, list):
+        items = body
+    else:
+        raise ApiException("PostDataInvalidException", "Invalid JSON data", number=14)
+    if not items:
+        raise ApiException("PostDataInvalidException", "No Allocations were supplied.", 14)
+    if not all(isinstance(item, dict) for item in items):
+        raise ApiException("PostDataInvalidException", "Each element must be an object.", 14)
+    return items
+
+
+def _flag(query: dict[str, str], name: str, default: bool) -> bool:
+    for key, value in (query or {}).items():
+        if key.lower() == name.lower():
+            return str(value).strip().lower() in ("true", "1", "yes")
+    return default
+
+
+RULES = CreditNoteRules()
+
+
+# --- refunds (payments against a credit note), called by payments ----------------------
+
+
+def refundable_errors(note: dict[str, Any], amount: Decimal) -> list[str]:
+    """Why ``amount`` can't be refunded against ``note`` (empty when it can)."""
+    if note["Status"] == "PAID":
+        return ["Payment amount exceeds the amount outstanding on this document"]
+    if note["Status"] != "AUTHORISED":
+        return ["Payments can only be made against Authorised documents"]
+    if amount > note.get("RemainingCredit", ZERO):
+        return ["Payment amount exceeds the amount outstanding on this document"]
+    return []
+
+
+def apply_payment(
+    ctx: WriteContext, credit_note_id: str, amount: Decimal, payment_summary: dict[str, Any]
+) -> dict[str, Any]:
+    """Record a refund on a credit note: RemainingCredit falls, PAID when it reaches zero."""
+    note = ctx.org.get("CreditNotes", credit_note_id)
+    if note is None:
+        raise ValidationException(
+            [f"The credit note with CreditNoteID '{credit_note_id}' could not be found."], {}
+        )
+    errors = refundable_errors(note, amount)
+    if errors:
+        raise ValidationException(errors, {"CreditNote": {"CreditNoteID": credit_note_id}})
+    entry = {**payment_summary, "Amount": amount}
+    when = entry.get("Date")
+    return ledger.change_money(
+        ctx,
+        RULES,
+        credit_note_id,
+        lambda doc: doc["Payments"].append(entry),
+        when=when if isinstance(when, date) else None,
+        history=("Payment", f"Refund of {amount_text(amount)} applied."),
+    )
+
+
+def reverse_payment(ctx: WriteContext, credit_note_id: str, payment_id: str) -> dict[str, Any]:
+    """Take a deleted refund off a credit note."""
+    wanted = payment_id.lower()
+    note = ctx.org.get("CreditNotes", credit_note_id) or {}
+    removed = [p for p in note.get("Payments") or [] if p["PaymentID"].lower() == wanted]
+
+    def drop(doc: dict[str, Any]) -> None:
+        doc["Payments"] = [p for p in doc["Payments"] if p["PaymentID"].lower() != wanted]
+
+    return ledger.change_money(
+        ctx,
+        RULES,
+        credit_note_id,
+        drop,
+        when=None,
+        history=("Payment", f"Refund of {amount_text(total_of(removed, 'Amount'))} deleted."),
+    )
+
+
+def find_credit_note(org: Organisation, reference: Any) -> dict[str, Any] | None:
+    """A credit note named by ``{"CreditNoteID": ...}`` or ``{"CreditNoteNumber": ...}``."""
+    if not isinstance(reference, dict):
+        return None
+    note_id = get_field(reference, "CreditNoteID")
+    if note_id:
+        return org.get("CreditNotes", str(note_id))
+    number = get_field(reference, "CreditNoteNumber")
+    if not number:
+        return None
+    wanted = str(number).strip().lower()
+    matches = [
+        r
+        for r in org.table("CreditNotes").values()
+        if str(r.get("CreditNoteNumber") or "").lower() == wanted and r.get("Status") != "DELETED"
+    ]
+    matches.sort(key=lambda r: r.get("Type") != "ACCRECCREDIT")
+    return matches[0] if matches else None
+
+
+# --- bulk generation ---------------------------------------------------------------------
+
+
+def generate_credit_note(ctx: WriteContext, n: int) -> dict[str, Any]:
+    """An AUTHORISED customer credit note with all its credit left; no validation."""
+    org = ctx.org
+    contact = next(iter(org.table("Contacts").values()), None)
+    if contact is None:
+        contact = generate_contact(ctx, n)
+        contact["UpdatedDateUTC"] = ctx.now
+        org.put("Contacts", contact["ContactID"], contact)
+    amount = Decimal("50.00")
+    tax = round_money(amount * Decimal("0.15"))
+    today = ctx.now.date()
+    record = {
+        **RULES.new_record(),
+        "CreditNoteID": new_id(),
+        "CreditNoteNumber": org.next_number(RULES.sequence, RULES.number_prefix),
+        "Type": "ACCRECCREDIT",
+        "Contact": {"ContactID": contact["ContactID"]},
+        "Date": today,
+        "Status": "AUTHORISED",
+        "LineAmountTypes": "Exclusive",
+        "LineItems": [
+            {
+                "LineItemID": new_id(),
+                "Description": f"Generated credit {n}",
+                "Quantity": Decimal("1"),
+                "UnitAmount": amount,
+                "AccountCode": "200",
+                "TaxType": "OUTPUT2",
+                "TaxAmount": tax,
+                "LineAmount": amount,
+            }
+        ],
+        "SubTotal": amount,
+        "TotalTax": tax,
+        "Total": amount + tax,
+        "TotalDiscount": ZERO,
+        "IsDiscounted": False,
+        "CurrencyCode": org.base_currency,
+        "CurrencyRate": Decimal("1"),
+        "UpdatedDateUTC": ctx.now,
+    }
+    RULES.refresh_balances(record)
+    mark_role(ctx, contact, supplier=False)
+    return record
+
+
+CreditNoteRules.generate = staticmethod(generate_credit_note)  # type: ignore[attr-defined]
+
+RESOURCE_RULES = [CreditNoteRules]

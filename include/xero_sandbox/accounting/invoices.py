@@ -1,0 +1,357 @@
+"""Invoices: sales invoices (ACCREC) and bills (ACCPAY).
+
+The life cycle and line rules are shared with credit notes (``ledger.py``). What is
+particular to invoices lives here: ``AmountDue`` = Total - AmountPaid - AmountCredited,
+the helpers payments and credit-note allocations call to move money onto an invoice,
+and ``POST /Invoices/{id}/Email``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from xero_sandbox.accounting import contacts, ledger, service
+from xero_sandbox.accounting.base import WriteContext, clone, get_field, round_money, to_wire
+from xero_sandbox.accounting.contacts import generate_contact
+from xero_sandbox.accounting.ledger import ZERO, LedgerDocumentRules, amount_text, total_of
+from xero_sandbox.dates import to_date_string
+from xero_sandbox.errors import NotFound, ValidationException
+from xero_sandbox.organisation import Organisation, new_id
+
+EMAILABLE_STATUSES = ("SUBMITTED", "AUTHORISED", "PAID")
+
+
+class InvoiceRules(LedgerDocumentRules):
+    name = "Invoices"
+    id_field = "InvoiceID"
+    number_field = "InvoiceNumber"
+    scope = "transactions"
+    granular_scope = "accounting.invoices"
+    list_filters = {
+        "IDs": "InvoiceID",
+        "InvoiceNumbers": "InvoiceNumber",
+        "ContactIDs": "Contact.ContactID",
+        "Statuses": "Status",
+    }
+    actions = {("POST", "email"): "send_email"}
+
+    label = "Invoice"
+    types = ("ACCREC", "ACCPAY")
+    numbered_type = "ACCREC"
+    supplier_types = ("ACCPAY",)
+    number_prefix = "INV-"
+    sequence = "INV"
+    outstanding_field = "AmountDue"
+
+    def new_record(self) -> dict[str, Any]:
+        return {
+            "Reference": "",
+            "AmountPaid": ZERO,
+            "AmountCredited": ZERO,
+            "Payments": [],
+            "CreditNotes": [],
+            "Prepayments": [],
+            "Overpayments": [],
+            "SentToContact": False,
+            "HasAttachments": False,
+            "IsDiscounted": False,
+            "HasErrors": False,
+        }
+
+    def refresh_balances(self, record: dict[str, Any]) -> Decimal:
+        paid = total_of(record.get("Payments") or [], "Amount")
+        credited = total_of(record.get("CreditNotes") or [], "AppliedAmount")
+        record["AmountPaid"] = paid
+        record["AmountCredited"] = credited
+        record["AmountDue"] = round_money(record.get("Total", ZERO) - paid - credited)
+        return record["AmountDue"]
+
+    def has_money(self, record: dict[str, Any]) -> bool:
+        return bool(record.get("Payments") or record.get("CreditNotes"))
+
+    def render(self, org: Organisation, record: dict[str, Any]) -> dict[str, Any]:
+        out = super().render(org, record)
+        out["CreditNotes"] = [_render_dated(entry) for entry in record.get("CreditNotes") or []]
+        return out
+
+    # --- POST /Invoices/{id}/Email -----------------------------------------------------
+
+    def send_email(
+        self,
+        ctx: WriteContext,
+        record: dict[str, Any],
+        body: Any,
+        extra_segments: list[str],
+        query: dict[str, str],
+    ) -> service.Outcome:
+        """Email a sales invoice to its contact: 204, or 400 saying why it can't go."""
+        org = ctx.org
+        if extra_segments:
+            raise NotFound()
+        echo = {"InvoiceID": record["InvoiceID"]}
+        with org.lock:
+            current = org.get(self.name, record["InvoiceID"]) or record
+            errors = []
+            if current["Type"] != "ACCREC":
+                errors.append("Only sales invoices (Type ACCREC) can be emailed.")
+            if current["Status"] not in EMAILABLE_STATUSES:
+                errors.append(
+                    f"An invoice with status {current['Status']} cannot be emailed. The invoice "
+                    "must be SUBMITTED, AUTHORISED or PAID."
+                )
+            contact_id = (current.get("Contact") or {}).get("ContactID")
+            contact = org.get("Contacts", contact_id) if contact_id else None
+            recipients = email_recipients(contact or {})
+            if not recipients:
+                errors.append(
+                    "The contact for this invoice has no email address. Add an EmailAddress to "
+                    "the contact or a contact person with IncludeInEmails."
+                )
+            if errors:
+                raise ValidationException(errors, echo)
+            with org.transaction():
+                updated = clone(current)
+                updated["SentToContact"] = True
+                updated["UpdatedDateUTC"] = ctx.now
+                org.put(self.name, updated["InvoiceID"], updated)
+                org.add_history(
+                    updated["InvoiceID"],
+                    {
+                        "Changes": "Email sent",
+                        "DateUTC": ctx.now,
+                        "User": ctx.user,
+                        "Details": f"This invoice has been emailed to {', '.join(recipients)}.",
+                    },
+                )
+            org.counters["emails_sent"] = org.counters.get("emails_sent", 0) + 1
+        return service.Outcome(204)
+
+
+def email_recipients(contact: dict[str, Any]) -> list[str]:
+    """Where Xero sends a document: the contact's email plus persons with IncludeInEmails."""
+    found = []
+    if contact.get("EmailAddress"):
+        found.append(str(contact["EmailAddress"]))
+    for person in contact.get("ContactPersons") or []:
+        if (
+            isinstance(person, dict)
+            and person.get("IncludeInEmails")
+            and person.get("EmailAddress")
+        ):
+            found.append(str(person["EmailAddress"]))
+    return found
+
+
+def _render_dated(entry: dict[str, Any]) -> dict[str, Any]:
+    out = to_wire(entry)
+    if isinstance(entry.get("Date"), date):
+        out["DateString"] = to_date_string(entry["Date"])
+    return out
+
+
+RULES = InvoiceRules()
+
+
+# --- money onto invoices (called by payments and credit-note allocations) ----------------
+
+
+def payable_errors(invoice: dict[str, Any], amount: Decimal) -> list[str]:
+    """Why ``amount`` can't be paid or credited onto ``invoice`` (empty when it can)."""
+    if invoice["Status"] == "PAID":
+        return ["Payment amount exceeds the amount outstanding on this document"]
+    if invoice["Status"] != "AUTHORISED":
+        return ["Payments can only be made against Authorised documents"]
+    if amount > invoice.get("AmountDue", ZERO):
+        return ["Payment amount exceeds the amount outstanding on this document"]
+    return []
+
+
+def apply_payment(
+    ctx: WriteContext, invoice_id: str, amount: Decimal, payment_summary: dict[str, Any]
+) -> dict[str, Any]:
+    """Record a payment on an invoice: AmountPaid/AmountDue, PAID when nothing is left.
+
+    ``payment_summary`` is how the invoice lists the payment (PaymentID, Date, Amount,
+    Reference, CurrencyRate, HasAccount, HasValidationErrors).
+    """
+    invoice = _require(ctx, invoice_id)
+    errors = payable_errors(invoice, amount)
+    if errors:
+        raise ValidationException(errors, {"Invoice": {"InvoiceID": invoice_id}})
+    entry = {**payment_summary, "Amount": amount}
+    when = entry.get("Date")
+    return ledger.change_money(
+        ctx,
+        RULES,
+        invoice_id,
+        lambda doc: doc["Payments"].append(entry),
+        when=when if isinstance(when, date) else None,
+        history=("Payment", f"Payment of {amount_text(amount)} applied."),
+    )
+
+
+def reverse_payment(ctx: WriteContext, invoice_id: str, payment_id: str) -> dict[str, Any]:
+    """Take a deleted payment off an invoice; a PAID invoice reopens as AUTHORISED."""
+    invoice = _require(ctx, invoice_id)
+    wanted = payment_id.lower()
+    removed = [p for p in invoice.get("Payments") or [] if p["PaymentID"].lower() == wanted]
+
+    def drop(doc: dict[str, Any]) -> None:
+        doc["Payments"] = [p for p in doc["Payments"] if p["PaymentID"].lower() != wanted]
+
+    amount = total_of(removed, "Amount")
+    return ledger.change_money(
+        ctx,
+        RULES,
+        invoice_id,
+        drop,
+        when=None,
+        history=("Payment", f"Payment of {amount_text(amount)} deleted."),
+    )
+
+
+def apply_credit(
+    ctx: WriteContext, invoice_id: str, amount: Decimal, allocation_summary: dict[str, Any]
+) -> dict[str, Any]:
+    """Record a credit note (or other credit) allocated to an invoice: AmountCredited.
+
+    ``allocation_summary`` is how the invoice lists it: CreditNoteID, CreditNoteNumber,
+    ID, Date, Total and ``_allocation_id`` (internal, used to reverse it).
+    """
+    invoice = _require(ctx, invoice_id)
+    errors = payable_errors(invoice, amount)
+    if errors:
+        raise ValidationException(errors, {"Invoice": {"InvoiceID": invoice_id}})
+    entry = {**allocation_summary, "AppliedAmount": amount}
+    when = entry.get("Date")
+    number = entry.get("CreditNoteNumber") or "a credit note"
+    return ledger.change_money(
+        ctx,
+        RULES,
+        invoice_id,
+        lambda doc: doc["CreditNotes"].append(entry),
+        when=when if isinstance(when, date) else None,
+        history=("Credit Applied", f"Credit of {amount_text(amount)} applied from {number}."),
+    )
+
+
+def reverse_credit(ctx: WriteContext, invoice_id: str, allocation_id: str) -> dict[str, Any]:
+    """Undo an allocation made with :func:`apply_credit`."""
+    invoice = _require(ctx, invoice_id)
+    wanted = allocation_id.lower()
+    removed = [
+        c
+        for c in invoice.get("CreditNotes") or []
+        if str(c.get("_allocation_id")).lower() == wanted
+    ]
+
+    def drop(doc: dict[str, Any]) -> None:
+        doc["CreditNotes"] = [
+            c for c in doc["CreditNotes"] if str(c.get("_allocation_id")).lower() != wanted
+        ]
+
+    amount = total_of(removed, "AppliedAmount")
+    return ledger.change_money(
+        ctx,
+        RULES,
+        invoice_id,
+        drop,
+        when=None,
+        history=("Credit Removed", f"Credit allocation of {amount_text(amount)} removed."),
+    )
+
+
+def _require(ctx: WriteContext, invoice_id: str) -> dict[str, Any]:
+    invoice = ctx.org.get("Invoices", invoice_id)
+    if invoice is None:
+        raise ValidationException(
+            [f"The invoice with InvoiceID '{invoice_id}' could not be found."],
+            {"Invoice": {"InvoiceID": invoice_id}},
+        )
+    return invoice
+
+
+def find_invoice(org: Organisation, reference: Any) -> dict[str, Any] | None:
+    """An invoice named by ``{"InvoiceID": ...}`` or ``{"InvoiceNumber": ...}``."""
+    if not isinstance(reference, dict):
+        return None
+    invoice_id = get_field(reference, "InvoiceID")
+    if invoice_id:
+        return org.get("Invoices", str(invoice_id))
+    number = get_field(reference, "InvoiceNumber")
+    if not number:
+        return None
+    wanted = str(number).strip().lower()
+    matches = [
+        r
+        for r in org.table("Invoices").values()
+        if str(r.get("InvoiceNumber") or "").lower() == wanted and r.get("Status") != "DELETED"
+    ]
+    matches.sort(key=lambda r: r.get("Type") != "ACCREC")  # sales numbers are the unique ones
+    return matches[0] if matches else None
+
+
+# --- bulk generation ---------------------------------------------------------------------
+
+
+def generate_invoice(ctx: WriteContext, n: int) -> dict[str, Any]:
+    """An AUTHORISED sales invoice for bulk generation (benchmarks); no validation."""
+    org = ctx.org
+    contact = next(iter(org.table("Contacts").values()), None)
+    if contact is None:
+        contact = generate_contact(ctx, n)
+        contact["UpdatedDateUTC"] = ctx.now
+        org.put("Contacts", contact["ContactID"], contact)
+    account = (
+        next((a for a in org.table("Accounts").values() if a.get("Code") == "200"), None) or {}
+    )
+    quantity = Decimal(1 + n % 5)
+    unit = Decimal("100.00")
+    line_amount = round_money(quantity * unit)
+    tax = round_money(line_amount * Decimal("0.15"))
+    today = ctx.now.date()
+    record = {
+        **RULES.new_record(),
+        "InvoiceID": new_id(),
+        "Type": "ACCREC",
+        "InvoiceNumber": org.next_number(RULES.sequence, RULES.number_prefix),
+        "Contact": {"ContactID": contact["ContactID"]},
+        "Date": today,
+        "DueDate": today,
+        "Status": "AUTHORISED",
+        "LineAmountTypes": "Exclusive",
+        "LineItems": [
+            {
+                "LineItemID": new_id(),
+                "Description": f"Generated line {n}",
+                "Quantity": quantity,
+                "UnitAmount": unit,
+                "AccountCode": "200",
+                "AccountID": account.get("AccountID"),
+                "TaxType": "OUTPUT2",
+                "TaxAmount": tax,
+                "LineAmount": line_amount,
+            }
+        ],
+        "SubTotal": line_amount,
+        "TotalTax": tax,
+        "Total": line_amount + tax,
+        "TotalDiscount": ZERO,
+        "CurrencyCode": org.base_currency,
+        "CurrencyRate": Decimal("1"),
+        "Reference": f"GEN-{n:06d}",
+        "UpdatedDateUTC": ctx.now,
+    }
+    if record["LineItems"][0]["AccountID"] is None:
+        del record["LineItems"][0]["AccountID"]
+    RULES.refresh_balances(record)
+    if not contact.get("IsCustomer"):
+        contacts.mark_role(ctx, contact, supplier=False)
+    return record
+
+
+InvoiceRules.generate = staticmethod(generate_invoice)  # type: ignore[attr-defined]
+
+RESOURCE_RULES = [InvoiceRules]

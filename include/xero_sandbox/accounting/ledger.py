@@ -1,0 +1,506 @@
+"""What invoices and credit notes share: one document life cycle, and money moving on it.
+
+Both are "ledger documents": a Type that picks the side (sales or purchases), a contact,
+lines that post to accounts, a status that only moves along Xero's transitions, and an
+outstanding balance (``AmountDue`` / ``RemainingCredit``) that payments and allocations
+reduce. Keeping the rules here means an invoice and a credit note refuse the same
+things with the same words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from xero_sandbox.accounting import contacts, documents
+from xero_sandbox.accounting.base import (
+    ResourceRules,
+    WriteContext,
+    clone,
+    date_field,
+    enum_field,
+    get_field,
+    money,
+    normalise_keys,
+    round_money,
+    to_wire,
+)
+from xero_sandbox.dates import to_date_string, to_iso_z
+from xero_sandbox.errors import ValidationException
+from xero_sandbox.organisation import Organisation
+
+ZERO = Decimal("0")
+CREATE_STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED")
+ALL_STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED", "PAID", "VOIDED", "DELETED")
+# Where a status may go (PAID is reached by money, never by a client).
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "DRAFT": ("SUBMITTED", "AUTHORISED", "DELETED"),
+    "SUBMITTED": ("AUTHORISED", "DRAFT", "DELETED"),
+    "AUTHORISED": ("VOIDED",),
+    "PAID": (),
+    "VOIDED": (),
+    "DELETED": (),
+}
+TERMINAL = ("PAID", "VOIDED", "DELETED")
+# Statuses whose lines post to the ledger, so Xero insists on complete lines.
+POSTING = ("SUBMITTED", "AUTHORISED")
+# Fields that may still change on an AUTHORISED document with payments or allocations.
+EDITABLE_WITH_MONEY = frozenset(
+    {
+        "Reference",
+        "DueDate",
+        "ExpectedPaymentDate",
+        "PlannedPaymentDate",
+        "SentToContact",
+        "BrandingThemeID",
+        "Url",
+    }
+)
+_LINE_KEYS = (
+    "Description",
+    "Quantity",
+    "UnitAmount",
+    "ItemCode",
+    "AccountCode",
+    "TaxType",
+    "DiscountRate",
+    "LineAmount",
+    "TaxAmount",
+)
+
+
+class LedgerDocumentRules(ResourceRules):
+    """Create/update/render for a document with lines, a contact and a balance."""
+
+    label: ClassVar[str]  # "Invoice", "Credit Note": starts Xero's status messages
+    types: ClassVar[tuple[str, ...]]  # Type values a client may write
+    numbered_type: ClassVar[str]  # the sales type: auto-numbered, number unique
+    supplier_types: ClassVar[tuple[str, ...]]  # types that make the contact a supplier
+    number_prefix: ClassVar[str]  # "INV-", "CN-"
+    sequence: ClassVar[str]  # org counter name for the auto numbers
+    outstanding_field: ClassVar[str]  # "AmountDue", "RemainingCredit"
+
+    # --- hooks for the subclasses ----------------------------------------------------
+
+    def new_record(self) -> dict[str, Any]:
+        """The money fields a new document starts with."""
+        raise NotImplementedError
+
+    def refresh_balances(self, record: dict[str, Any]) -> Decimal:
+        """Recompute the balance fields from the money lists; return what is outstanding."""
+        raise NotImplementedError
+
+    def has_money(self, record: dict[str, Any]) -> bool:
+        """True once a payment or allocation touches the document."""
+        raise NotImplementedError
+
+    # --- the generic rules -----------------------------------------------------------
+
+    @property
+    def fields(self) -> list[str]:
+        return [
+            self.id_field,
+            str(self.number_field),
+            "Type",
+            "Contact",
+            "LineItems",
+            "Date",
+            "DueDate",
+            "LineAmountTypes",
+            "Reference",
+            "CurrencyCode",
+            "CurrencyRate",
+            "Status",
+            "SentToContact",
+            "ExpectedPaymentDate",
+            "PlannedPaymentDate",
+            "BrandingThemeID",
+            "Url",
+        ]
+
+    def create(self, ctx: WriteContext, data: dict[str, Any]) -> dict[str, Any]:
+        return self._build(ctx, None, data)
+
+    def update(
+        self, ctx: WriteContext, record: dict[str, Any], data: dict[str, Any]
+    ) -> dict[str, Any]:
+        status = record["Status"]
+        given = normalise_keys(data, self.fields)
+        if status in TERMINAL:
+            if self._touches(record, given):
+                raise ValidationException(
+                    [f"{self.label} not of valid status for modification"], data
+                )
+            return clone(record)
+        return self._build(ctx, record, data)
+
+    def _touches(self, record: dict[str, Any], given: dict[str, Any]) -> bool:
+        """Whether an update of a closed document asks for anything beyond naming it."""
+        for key, value in given.items():
+            if key in (self.id_field, self.number_field):
+                continue
+            if key in ("Type", "Status") and str(value or "").upper() == record.get(key):
+                continue
+            if key not in self.fields:
+                continue  # read-only or unknown fields are ignored, as Xero does
+            return True
+        return False
+
+    def _build(
+        self, ctx: WriteContext, current: dict[str, Any] | None, raw: dict[str, Any]
+    ) -> dict[str, Any]:
+        org = ctx.org
+        data = normalise_keys(raw, self.fields)
+        creating = current is None
+        errors: list[str] = []
+        record = self.new_record() if creating else clone(current)
+
+        type_ = self._type(data, current, errors)
+        status, target = self._target_status(data, current, errors)
+        contact_ref = None
+        if creating or "Contact" in data:
+            contact_ref = contacts.contact_reference(org, data.get("Contact"), errors)
+            if contact_ref and contact_ref.get("ContactStatus") == "ARCHIVED":
+                errors.append(
+                    "The contact must be un-archived before creating new invoices or credit notes."
+                )
+        for field in ("Date", "DueDate", "ExpectedPaymentDate", "PlannedPaymentDate"):
+            if field in data:
+                parsed = date_field(data[field], field, errors)
+                if parsed is not None:
+                    record[field] = parsed
+                elif data[field] in (None, "") and field != "Date":
+                    record.pop(field, None)
+        if creating and "Date" not in record:
+            record["Date"] = ctx.now.date()
+
+        amount_types = record.get("LineAmountTypes", "Exclusive")
+        if "LineAmountTypes" in data:
+            amount_types = documents.line_amount_types(data["LineAmountTypes"], errors)
+        lines_changed = creating or "LineItems" in data or "LineAmountTypes" in data
+        leaving_draft = target in POSTING and status not in POSTING
+        lines: list[dict[str, Any]] | None = None
+        if lines_changed or leaving_draft:
+            source = data["LineItems"] if "LineItems" in data else _stored_lines(record)
+            posting = target in POSTING
+            lines = documents.parse_line_items(
+                org,
+                source,
+                errors,
+                require_account=posting,
+                require_description=posting,
+                sales=type_ in (self.numbered_type,),
+            )
+            if posting and not lines and isinstance(source, (list, type(None))):
+                errors.append(
+                    f"At least one line item must be specified for a {target} {self.label.lower()}."
+                )
+
+        number = self._number(org, data, record, type_, errors)
+        currency = self._currency(org, data, record, errors)
+        rate = money(data.get("CurrencyRate"), "CurrencyRate", errors)
+        if rate is not None and rate <= 0:
+            errors.append("CurrencyRate must be greater than zero.")
+        reference = documents.reference_text(data, "Reference", 255, errors)
+        sent = data.get("SentToContact")
+        if sent is not None and not isinstance(sent, bool):
+            errors.append("SentToContact must be true or false.")
+
+        if errors:
+            raise ValidationException(errors, raw)
+
+        candidate = record
+        candidate["Type"] = type_
+        if lines is not None:
+            documents.apply_totals(candidate, lines, amount_types)
+            candidate["IsDiscounted"] = any(line.get("DiscountRate") for line in lines)
+            candidate["TotalDiscount"] = _total_discount(lines)
+        if number is not None:
+            candidate[self.number_field] = number
+        candidate["CurrencyCode"] = currency
+        if rate is not None:
+            candidate["CurrencyRate"] = rate
+        candidate.setdefault("CurrencyRate", Decimal("1"))
+        if reference is not None:
+            candidate["Reference"] = str(reference)
+        if sent is not None:
+            candidate["SentToContact"] = sent
+        for field in ("BrandingThemeID", "Url"):
+            if data.get(field):
+                candidate[field] = str(data[field])
+        if target in POSTING and candidate.get("Total", ZERO) < ZERO:
+            raise ValidationException([f"The {self.label.lower()} total cannot be negative."], raw)
+
+        if current is not None:
+            self._check_update(current, candidate, contact_ref, raw)
+        if contact_ref is not None:
+            contact = contacts.materialise_contact(ctx, contact_ref)
+            candidate["Contact"] = {"ContactID": contact["ContactID"]}
+        candidate["Status"] = target
+        outstanding = self.refresh_balances(candidate)
+        settle_status(candidate, outstanding, candidate["Date"])
+        return candidate
+
+    def _type(self, data: dict, current: dict | None, errors: list[str]) -> str | None:
+        given = data.get("Type")
+        if current is None:
+            if given in (None, ""):
+                errors.append(
+                    f"{self.label} Type must be specified. Allowed values: {', '.join(self.types)}."
+                )
+                return None
+            return enum_field(given, "Type", self.types, errors)
+        if given not in (None, "") and str(given).upper() != current["Type"]:
+            errors.append(f"The Type of an existing {self.label.lower()} cannot be changed.")
+        return current["Type"]
+
+    def _target_status(
+        self, data: dict, current: dict | None, errors: list[str]
+    ) -> tuple[str, str]:
+        """(current status, the status asked for), recording why a change is refused."""
+        given = data.get("Status")
+        if current is None:
+            if given in (None, ""):
+                return "DRAFT", "DRAFT"
+            wanted = enum_field(given, "Status", ALL_STATUSES, errors)
+            if wanted is not None and wanted not in CREATE_STATUSES:
+                errors.append(
+                    f"Status {wanted} is not valid for a new {self.label.lower()}. "
+                    f"Allowed values: {', '.join(CREATE_STATUSES)}."
+                )
+                return "DRAFT", "DRAFT"
+            return "DRAFT", wanted or "DRAFT"
+        status = current["Status"]
+        if given in (None, ""):
+            return status, status
+        wanted = enum_field(given, "Status", ALL_STATUSES, errors)
+        if wanted is None or wanted == status:
+            return status, status
+        noun = self.label.lower()
+        if wanted == "PAID":
+            errors.append(
+                f"Status PAID cannot be set through the API: a {noun} becomes PAID when "
+                "payments or allocations cover its total."
+            )
+        elif self.has_money(current) and status == "AUTHORISED":
+            errors.append(
+                f"The status {wanted} cannot be applied to the {noun} because it has "
+                "payments or credit notes allocated to it."
+            )
+        elif wanted not in TRANSITIONS[status]:
+            errors.append(f"{self.label} not of valid status for modification")
+        else:
+            return status, wanted
+        return status, status
+
+    def _number(
+        self, org: Organisation, data: dict, record: dict, type_: str | None, errors: list[str]
+    ) -> str | None:
+        """The document number to store, or None to keep the current one."""
+        field = str(self.number_field)
+        given = data.get(field)
+        if given is not None and len(str(given)) > 255:
+            errors.append(f"{field} must be 255 characters or less.")
+            return None
+        if type_ != self.numbered_type:
+            if given is not None:
+                return str(given).strip()
+            return None if field in record else ""
+        if given in (None, "") or not str(given).strip():
+            if record.get(field):
+                return None
+            return self._next_free_number(org)
+        number = str(given).strip()
+        if self._number_taken(org, number, record.get(self.id_field)):
+            errors.append(f"{self.label} # must be unique.")
+        return number
+
+    def _number_taken(self, org: Organisation, number: str, own_id: str | None) -> bool:
+        wanted = number.lower()
+        for other in org.table(self.name).values():
+            if own_id and other[self.id_field].lower() == str(own_id).lower():
+                continue
+            if other.get("Type") != self.numbered_type or other.get("Status") == "DELETED":
+                continue
+            if str(other.get(self.number_field) or "").lower() == wanted:
+                return True
+        return False
+
+    def _next_free_number(self, org: Organisation) -> str:
+        while True:
+            number = org.next_number(self.sequence, self.number_prefix)
+            if not self._number_taken(org, number, None):
+                return number
+
+    @staticmethod
+    def _currency(org: Organisation, data: dict, record: dict, errors: list[str]) -> str:
+        given = data.get("CurrencyCode")
+        if given in (None, ""):
+            return record.get("CurrencyCode") or org.base_currency
+        code = str(given).strip().upper()
+        if code == org.base_currency:
+            return code
+        for currency in org.table("Currencies").values():
+            if str(currency.get("Code", "")).upper() == code:
+                return code
+        errors.append(f"The currency code {code} is not enabled for this organisation.")
+        return org.base_currency
+
+    def _check_update(
+        self,
+        current: dict[str, Any],
+        candidate: dict[str, Any],
+        contact_ref: dict[str, Any] | None,
+        raw: dict[str, Any],
+    ) -> None:
+        """Refuse edits to the money of an AUTHORISED document that payments already touch."""
+        if current["Status"] != "AUTHORISED" or not self.has_money(current):
+            return
+        current_contact = str((current.get("Contact") or {}).get("ContactID") or "").lower()
+        contact_changed = contact_ref is not None and (
+            str(contact_ref.get("ContactID") or "").lower() != current_contact
+        )
+        if contact_changed or _money_shape(current) != _money_shape(candidate):
+            raise ValidationException(
+                [
+                    "This document cannot be edited as it has a payment or credit note "
+                    "allocated to it."
+                ],
+                raw,
+            )
+
+    def after_write(self, ctx: WriteContext, record: dict[str, Any], created: bool) -> None:
+        contact_id = (record.get("Contact") or {}).get("ContactID")
+        contact = ctx.org.get("Contacts", contact_id) if contact_id else None
+        if contact is not None:
+            contacts.mark_role(ctx, contact, supplier=record["Type"] in self.supplier_types)
+
+    def find_existing(self, org: Organisation, data: dict[str, Any]) -> dict[str, Any] | None:
+        """By ID, or by number for the sales type only (purchase numbers are not unique)."""
+        record_id = get_field(data, self.id_field)
+        if record_id:
+            return org.get(self.name, str(record_id))
+        number = get_field(data, str(self.number_field))
+        type_ = str(get_field(data, "Type") or self.numbered_type).upper()
+        if not number or type_ != self.numbered_type:
+            return None
+        wanted = str(number).strip().lower()
+        for record in org.table(self.name).values():
+            if (
+                record.get("Type") == self.numbered_type
+                and record.get("Status") != "DELETED"
+                and str(record.get(self.number_field) or "").lower() == wanted
+            ):
+                return record
+        return None
+
+    def history_label(self, record: dict[str, Any]) -> str:
+        return self.label
+
+    def render(self, org: Organisation, record: dict[str, Any]) -> dict[str, Any]:
+        out = to_wire(record)
+        contact_id = (record.get("Contact") or {}).get("ContactID")
+        contact = org.get("Contacts", contact_id) if contact_id else None
+        if contact is not None:
+            out["Contact"] = contacts.summary(contact)
+        for field in ("Date", "DueDate"):
+            if isinstance(record.get(field), date):
+                out[f"{field}String"] = to_date_string(record[field])
+        if record.get("UpdatedDateUTC") is not None:
+            out["UpdatedDateUTCString"] = to_iso_z(record["UpdatedDateUTC"])
+        return out
+
+
+# --- money on documents ------------------------------------------------------------------
+
+
+def settle_status(record: dict[str, Any], outstanding: Decimal, when: date | None) -> None:
+    """PAID once nothing is outstanding on an AUTHORISED document; back when money leaves."""
+    if record["Status"] == "AUTHORISED" and outstanding <= ZERO:
+        record["Status"] = "PAID"
+        record["FullyPaidOnDate"] = when or record.get("Date")
+    elif record["Status"] == "PAID" and outstanding > ZERO:
+        record["Status"] = "AUTHORISED"
+        record.pop("FullyPaidOnDate", None)
+
+
+def change_money(
+    ctx: WriteContext,
+    rules: LedgerDocumentRules,
+    document_id: str,
+    mutate: Callable[[dict[str, Any]], None],
+    *,
+    when: date | None,
+    history: tuple[str, str],
+) -> dict[str, Any]:
+    """Apply a payment/allocation change to a stored document: balances, status, history."""
+    current = ctx.org.get(rules.name, document_id)
+    if current is None:
+        raise ValidationException([f"The {rules.label.lower()} could not be found."], {})
+    updated = clone(current)
+    mutate(updated)
+    outstanding = rules.refresh_balances(updated)
+    settle_status(updated, outstanding, when)
+    updated["UpdatedDateUTC"] = ctx.now
+    ctx.org.put(rules.name, updated[rules.id_field], updated)
+    changes, details = history
+    ctx.org.add_history(
+        updated[rules.id_field],
+        {"Changes": changes, "DateUTC": ctx.now, "User": ctx.user, "Details": details},
+    )
+    return updated
+
+
+def total_of(entries: list[dict[str, Any]], field: str) -> Decimal:
+    return round_money(sum((Decimal(str(e.get(field) or 0)) for e in entries), ZERO))
+
+
+def amount_text(amount: Decimal) -> str:
+    return f"{round_money(amount):,.2f}"
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _stored_lines(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Stored lines as input again, so a status change re-validates them."""
+    keep = ("LineItemID", *_LINE_KEYS, "AccountID", "Tracking")
+    lines = []
+    for line in record.get("LineItems") or []:
+        raw = {k: line[k] for k in keep if line.get(k) is not None}
+        raw.pop("LineAmount", None)
+        raw.pop("TaxAmount", None)
+        lines.append(raw)
+    return lines
+
+
+def _total_discount(lines: list[dict[str, Any]]) -> Decimal:
+    total = ZERO
+    for line in lines:
+        if line.get("DiscountRate"):
+            total += round_money(line["Quantity"] * line["UnitAmount"]) - line["LineAmount"]
+    return round_money(total)
+
+
+def _money_shape(record: dict[str, Any]) -> tuple:
+    """The parts of a document that move money, for spotting an edit."""
+    lines = tuple(
+        tuple(_same(line.get(k)) for k in _LINE_KEYS) for line in record.get("LineItems") or []
+    )
+    return (
+        record.get("Date"),
+        record.get("CurrencyCode"),
+        _same(record.get("CurrencyRate")),
+        record.get("LineAmountTypes"),
+        _same(record.get("Total")),
+        lines,
+    )
+
+
+def _same(value: Any) -> Any:
+    """A comparable form: 1, 1.0 and 1.00 are the same amount."""
+    if isinstance(value, Decimal):
+        return value.normalize()
+    return value
