@@ -158,6 +158,8 @@ def _dispatch(
                 200,
                 service.envelope(rules.name, [rules.render(org, record)], ctx.app_name, ctx.now),
             )
+        if method == "DELETE" and hasattr(rules, "delete"):
+            return rules.delete(ctx, service.get_record(org, rules, record_key))
         if method == "POST" and rules.supports_post:
             record = service.get_record(org, rules, record_key)
             return service.write_records(
@@ -206,6 +208,7 @@ def _list(
         page_size=_int(lowered, "pagesize"),
         include_archived=_flag(query, "includeArchived", False),
         filters=filters,
+        params=query,
     )
     records, extra = service.list_records(org, rules, list_query)
     return service.Outcome(

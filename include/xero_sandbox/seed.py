@@ -281,7 +281,8 @@ def generate(
         for i in range(count):
             when = now - timedelta(seconds=spread_seconds * (count - 1 - i) / max(count, 1))
             record = factory(ctx, start + i + 1)
-            record["UpdatedDateUTC"] = when
+            if rules.updated_field:
+                record[rules.updated_field] = when
             org.put(rules.name, record[rules.id_field], record)
             ids.append(record[rules.id_field])
         org.counters[f"generated:{rules.name}"] = start + count

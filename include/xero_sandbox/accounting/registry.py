@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from xero_sandbox.accounting import credit_notes, invoices, payments
+from xero_sandbox.accounting import (
+    bank_transactions,
+    bank_transfers,
+    credit_notes,
+    invoices,
+    payments,
+    purchase_orders,
+    quotes,
+    settings,
+)
 from xero_sandbox.accounting.base import ResourceRules
 from xero_sandbox.accounting.contacts import ContactRules
 
@@ -11,6 +20,11 @@ _ALL: list[type[ResourceRules]] = [
     *invoices.RESOURCE_RULES,
     *payments.RESOURCE_RULES,
     *credit_notes.RESOURCE_RULES,
+    *quotes.RESOURCE_RULES,
+    *purchase_orders.RESOURCE_RULES,
+    *bank_transactions.RESOURCE_RULES,
+    *bank_transfers.RESOURCE_RULES,
+    *settings.RESOURCE_RULES,
 ]
 
 RULES: dict[str, ResourceRules] = {getattr(cls, "path", cls.name).lower(): cls() for cls in _ALL}

@@ -64,6 +64,7 @@ class ListQuery:
     page_size: int | None = None
     include_archived: bool = False
     filters: Mapping[str, list[str]] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)  # all query parameters, as sent
 
 
 def envelope(key: str, records: list[Any], app_name: str, now: datetime, **extra: Any) -> dict:
@@ -104,6 +105,9 @@ def list_records(org: Organisation, rules: ResourceRules, query: ListQuery) -> t
         field_name = rules.list_filters[param]
         wanted = {v.strip().lower() for v in values if v.strip()}
         records = [r for r in records if str(_dig(r, field_name) or "").lower() in wanted]
+    extra_filter = getattr(rules, "filter_list", None)  # range filters some resources take
+    if extra_filter is not None:
+        records = extra_filter(list(records), dict(query.params))
     rendered = [rules.render(org, r) for r in records]
     if query.where:
         if not rules.supports_where:

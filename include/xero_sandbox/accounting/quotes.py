@@ -1,0 +1,445 @@
+"""Quotes: sales quotes that never post to the ledger, numbered QU-0001 and up.
+
+What is emulated, and on what evidence (Xero does not publish a quote status table):
+
+* Status transitions. Verified against a live organisation by XeroAPI/xero-mcp-server
+  PR #309: DRAFT->SENT, SENT->ACCEPTED, SENT->DECLINED and ACCEPTED->SENT work;
+  DRAFT->DECLINED and ACCEPTED->DECLINED are refused. We also allow DRAFT->DELETED,
+  SENT->DELETED, SENT->DRAFT and ACCEPTED->INVOICED (the documented life cycle);
+  DECLINED, INVOICED and DELETED are terminal. Anything else is refused.
+* Edits. Xero's own MCP server says quote updates "only work on draft quotes": the
+  contact, lines, dates, currency and tax mode change only while DRAFT. A quote in
+  another status accepts a status change and the descriptive texts.
+* Xero clears the descriptive texts (Reference, Terms, Title, Summary) that an
+  update omits, while omitted LineItems are left alone (same PR #309), and Xero's
+  own tools always resend Contact and Date on update, so both are required on
+  every POST that edits a quote.
+* ``LineAmountTypes`` is rendered in the Quote enum's upper case (EXCLUSIVE,
+  INCLUSIVE, NOTAX), unlike invoices; any case is accepted on write.
+* Quotes take a ContactID of an existing contact: unlike invoices they never
+  create a contact from a Name.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from xero_sandbox.accounting import contacts
+from xero_sandbox.accounting.base import (
+    ResourceRules,
+    WriteContext,
+    clone,
+    date_field,
+    enum_field,
+    get_field,
+    normalise_keys,
+    round_money,
+    to_wire,
+)
+from xero_sandbox.accounting.documents import (
+    apply_totals,
+    line_amount_types,
+    parse_line_items,
+    restore_rates,
+)
+from xero_sandbox.dates import DateParseError, parse_date, to_date_string
+from xero_sandbox.errors import ApiException, ValidationException
+from xero_sandbox.organisation import Organisation, new_id
+
+QUOTE_STATUSES = ("DRAFT", "SENT", "DECLINED", "ACCEPTED", "INVOICED", "DELETED")
+QUOTE_TRANSITIONS: dict[str, frozenset[str]] = {
+    "DRAFT": frozenset({"SENT", "DELETED"}),
+    "SENT": frozenset({"ACCEPTED", "DECLINED", "DELETED", "DRAFT"}),
+    "ACCEPTED": frozenset({"SENT", "INVOICED"}),
+    "DECLINED": frozenset(),
+    "INVOICED": frozenset(),
+    "DELETED": frozenset(),
+}
+CREATE_STATUSES = ("DRAFT", "SENT")
+# Texts Xero clears when an update omits them.
+DESCRIPTIVE_LIMITS = {"Reference": 4000, "Terms": 4000, "Title": 100, "Summary": 3000}
+_FIELDS = [
+    "QuoteID",
+    "QuoteNumber",
+    "Reference",
+    "Terms",
+    "Contact",
+    "LineItems",
+    "Date",
+    "ExpiryDate",
+    "Status",
+    "CurrencyCode",
+    "CurrencyRate",
+    "Title",
+    "Summary",
+    "BrandingThemeID",
+    "LineAmountTypes",
+]
+# Changeable only while DRAFT (compared with the stored value, so resending is fine).
+_DRAFT_ONLY = ("Contact", "Date", "ExpiryDate", "CurrencyCode", "LineAmountTypes", "LineItems")
+
+
+# --- helpers shared with purchase orders -------------------------------------------------
+
+
+def existing_contact(
+    org: Organisation, data: Any, errors: list[str], *, require_id: bool, document: str
+) -> dict[str, Any] | None:
+    """The contact a document names, which must already exist (no contact on the fly)."""
+    if require_id and not (isinstance(data, dict) and get_field(data, "ContactID")):
+        errors.append(f"A Contact with a ContactID must be specified for a {document}.")
+        return None
+    found = contacts.contact_reference(org, data, errors)
+    if found is not None and "_new_name" in found:
+        errors.append(
+            f"The contact '{found['_new_name']}' does not exist: a {document} must name an "
+            "existing contact."
+        )
+        return None
+    return found
+
+
+def currency_code(org: Organisation, value: Any, errors: list[str]) -> str:
+    """The document currency: the base currency, or one the organisation has added."""
+    if value in (None, ""):
+        return org.base_currency
+    code = str(value).strip().upper()
+    enabled = {org.base_currency.upper()}
+    enabled |= {str(c.get("Code", "")).upper() for c in org.table("Currencies").values()}
+    if code not in enabled:
+        errors.append(f"The currency code '{value}' is not enabled for this organisation.")
+        return org.base_currency
+    return code
+
+
+def document_lines(org: Organisation, lines: Any, errors: list[str], *, sales: bool) -> list:
+    """Parse the lines of a non-ledger document (quote, purchase order): no account needed."""
+    return parse_line_items(org, lines, errors, require_account=False, sales=sales)
+
+
+def total_discount(lines: list[dict[str, Any]]) -> Decimal:
+    """What the lines' discount rates took off (Xero's TotalDiscount)."""
+    discount = Decimal("0")
+    for line in lines:
+        if line.get("DiscountRate"):
+            discount += line["Quantity"] * line["UnitAmount"] * line["DiscountRate"] / 100
+    return round_money(discount)
+
+
+def render_contact(org: Organisation, reference: dict[str, Any] | None) -> dict[str, Any]:
+    """The embedded contact as it is now (name changes show on old documents, as in Xero)."""
+    contact_id = (reference or {}).get("ContactID")
+    record = org.get("Contacts", contact_id) if contact_id else None
+    return contacts.summary(record or {"ContactID": contact_id})
+
+
+def add_date_strings(rendered: dict[str, Any], record: dict[str, Any], *names: str) -> None:
+    """Xero sends ``<Field>String`` (``2026-01-31T00:00:00``) beside each date-only field."""
+    for name in names:
+        value = record.get(name)
+        if isinstance(value, date):
+            rendered[f"{name}String"] = to_date_string(value)
+
+
+def number_in_use(
+    org: Organisation, resource: str, field_name: str, number: str, own_id: str | None
+) -> bool:
+    wanted = number.strip().lower()
+    for other in org.table(resource).values():
+        if own_id and str(other.get(f"{resource[:-1]}ID", "")).lower() == own_id.lower():
+            continue
+        value = other.get(field_name)
+        if isinstance(value, str) and value.strip().lower() == wanted:
+            return True
+    return False
+
+
+def next_free_number(org: Organisation, resource: str, field_name: str, prefix: str) -> str:
+    """The next number in the organisation's sequence, skipping numbers typed by hand."""
+    while True:
+        number = org.next_number(resource, prefix)
+        if not number_in_use(org, resource, field_name, number, None):
+            return number
+
+
+def date_filters(
+    records: list[dict[str, Any]], query: dict[str, str], ranges: dict[str, tuple[str, str]]
+) -> list[dict[str, Any]]:
+    """Apply ``DateFrom``-style inclusive range parameters to date-only fields.
+
+    ``ranges`` maps a parameter to (record field, "from" | "to"). Unknown parameters are
+    ignored; a value that is not a date is a QueryParseException, as Xero answers.
+    """
+    lowered = {k.lower(): v for k, v in query.items()}
+    for param, (field_name, side) in ranges.items():
+        raw = lowered.get(param.lower())
+        if raw in (None, ""):
+            continue
+        try:
+            bound = parse_date(raw)
+        except DateParseError:
+            raise ApiException(
+                "QueryParseException", f"'{raw}' is not a valid date for {param}."
+            ) from None
+        kept = []
+        for record in records:
+            value = record.get(field_name)
+            if not isinstance(value, date):
+                continue
+            if (side == "from" and value >= bound) or (side == "to" and value <= bound):
+                kept.append(record)
+        records = kept
+    return records
+
+
+# --- quotes ------------------------------------------------------------------------------
+
+
+class QuoteRules(ResourceRules):
+    """Quotes (``/Quotes``): DRAFT edits, a constrained status flow, no ``where``."""
+
+    name = "Quotes"
+    id_field = "QuoteID"
+    number_field = None  # Xero has no GET /Quotes/{QuoteNumber}; filter with ?QuoteNumber=
+    scope = "transactions"
+    granular_scope = "accounting.invoices"
+    paging = "page"
+    supports_where = False
+    list_filters = {
+        "ContactID": "Contact.ContactID",
+        "Status": "Status",
+        "QuoteNumber": "QuoteNumber",
+    }
+
+    def create(self, ctx: WriteContext, data: dict[str, Any]) -> dict[str, Any]:
+        data = normalise_keys(data, _FIELDS)
+        org = ctx.org
+        errors: list[str] = []
+        contact = existing_contact(
+            org, data.get("Contact"), errors, require_id=True, document="quote"
+        )
+        when = date_field(data.get("Date"), "Date", errors)
+        if when is None and data.get("Date") in (None, ""):
+            errors.append("Date must be specified for a quote.")
+        expiry = date_field(data.get("ExpiryDate"), "ExpiryDate", errors)
+        status = enum_field(data.get("Status"), "Status", QUOTE_STATUSES, errors) or "DRAFT"
+        if status not in CREATE_STATUSES:
+            errors.append(f"A quote cannot be created with the status {status}.")
+        if not data.get("LineItems"):
+            errors.append("LineItems must be specified: a quote needs at least one line item.")
+        amount_types = line_amount_types(data.get("LineAmountTypes"), errors)
+        lines = document_lines(org, data.get("LineItems"), errors, sales=True)
+        currency = currency_code(org, data.get("CurrencyCode"), errors)
+        texts = self._texts(data, errors)
+        number = data.get("QuoteNumber")
+        if number not in (None, ""):
+            number = str(number).strip()
+            self._check_number(org, number, None, errors)
+        if errors:
+            raise ValidationException(errors, data)
+        record: dict[str, Any] = {
+            "QuoteID": new_id(),
+            "QuoteNumber": number or next_free_number(org, "Quotes", "QuoteNumber", "QU-"),
+            "Contact": {"ContactID": contact["ContactID"]},
+            "Date": when,
+            "Status": status,
+            "CurrencyCode": currency,
+            "CurrencyRate": Decimal("1"),
+            **texts,
+        }
+        if expiry:
+            record["ExpiryDate"] = expiry
+        if data.get("BrandingThemeID"):
+            record["BrandingThemeID"] = str(data["BrandingThemeID"])
+        apply_totals(record, lines, amount_types)
+        record["TotalDiscount"] = total_discount(record["LineItems"])
+        return record
+
+    def update(
+        self, ctx: WriteContext, record: dict[str, Any], data: dict[str, Any]
+    ) -> dict[str, Any]:
+        data = normalise_keys(data, _FIELDS)
+        org = ctx.org
+        errors: list[str] = []
+        current = record["Status"]
+        status = enum_field(data.get("Status"), "Status", QUOTE_STATUSES, errors) or current
+        if status != current and status not in QUOTE_TRANSITIONS[current]:
+            errors.append(f"The quote status cannot be changed from {current} to {status}.")
+        if current in ("INVOICED", "DELETED"):
+            errors.append(f"A quote with the status {current} cannot be updated.")
+        number = data.get("QuoteNumber")
+        if number not in (None, "") and str(number).strip() != record["QuoteNumber"]:
+            self._check_number(org, str(number).strip(), record["QuoteID"], errors)
+        if not isinstance(data.get("Contact"), dict):
+            errors.append("Contact must be specified when updating a quote.")
+            contact = None
+        else:
+            contact = existing_contact(
+                org, data["Contact"], errors, require_id=True, document="quote"
+            )
+        when = date_field(data.get("Date"), "Date", errors)
+        if data.get("Date") in (None, ""):
+            errors.append("Date must be specified when updating a quote.")
+        expiry = date_field(data.get("ExpiryDate"), "ExpiryDate", errors)
+        amount_types = (
+            line_amount_types(data["LineAmountTypes"], errors)
+            if data.get("LineAmountTypes") not in (None, "")
+            else record["LineAmountTypes"]
+        )
+        currency = (
+            currency_code(org, data["CurrencyCode"], errors)
+            if data.get("CurrencyCode") not in (None, "")
+            else record["CurrencyCode"]
+        )
+        lines = None
+        if "LineItems" in data:
+            if not data["LineItems"]:
+                errors.append("LineItems must be specified: a quote needs at least one line item.")
+            lines = document_lines(org, data["LineItems"], errors, sales=True)
+        texts = self._texts(data, errors)
+        if not errors and current != "DRAFT":
+            errors.extend(
+                self._draft_only_changes(
+                    record, data, contact, when, expiry, currency, amount_types, current
+                )
+            )
+        if errors:
+            raise ValidationException(errors, data)
+        updated = clone(record)
+        updated["Status"] = status
+        updated["Contact"] = {"ContactID": contact["ContactID"]}
+        updated["Date"] = when
+        updated["CurrencyCode"] = currency
+        if number not in (None, ""):
+            updated["QuoteNumber"] = str(number).strip()
+        if "ExpiryDate" in data:
+            if expiry:
+                updated["ExpiryDate"] = expiry
+            else:
+                updated.pop("ExpiryDate", None)
+        for key in DESCRIPTIVE_LIMITS:  # omitted texts are cleared, as Xero does
+            if texts.get(key) is not None:
+                updated[key] = texts[key]
+            else:
+                updated.pop(key, None)
+        if data.get("BrandingThemeID"):
+            updated["BrandingThemeID"] = str(data["BrandingThemeID"])
+        if lines is None:
+            lines = restore_rates(org, updated["LineItems"])
+        apply_totals(updated, lines, amount_types)
+        updated["TotalDiscount"] = total_discount(updated["LineItems"])
+        return updated
+
+    @staticmethod
+    def _texts(data: dict[str, Any], errors: list[str]) -> dict[str, str]:
+        texts = {}
+        for key, limit in DESCRIPTIVE_LIMITS.items():
+            value = data.get(key)
+            if value is None:
+                continue
+            text = str(value)
+            if len(text) > limit:
+                errors.append(f"{key} must be {limit} characters or less.")
+            texts[key] = text
+        return texts
+
+    @staticmethod
+    def _check_number(org: Organisation, number: str, own_id: str | None, errors: list) -> None:
+        if len(number) > 255:
+            errors.append("QuoteNumber must be 255 characters or less.")
+        elif number_in_use(org, "Quotes", "QuoteNumber", number, own_id):
+            errors.append(f"The QuoteNumber '{number}' is already used by another quote.")
+
+    @staticmethod
+    def _draft_only_changes(
+        record: dict[str, Any],
+        data: dict[str, Any],
+        contact: dict[str, Any] | None,
+        when: date | None,
+        expiry: date | None,
+        currency: str,
+        amount_types: str,
+        status: str,
+    ) -> list[str]:
+        """Messages for each DRAFT-only field the update would change on a non-DRAFT quote."""
+        changed = []
+        if contact and contact["ContactID"].lower() != record["Contact"]["ContactID"].lower():
+            changed.append("Contact")
+        if when != record["Date"]:
+            changed.append("Date")
+        if "ExpiryDate" in data and expiry != record.get("ExpiryDate"):
+            changed.append("ExpiryDate")
+        if currency != record["CurrencyCode"]:
+            changed.append("CurrencyCode")
+        if amount_types != record["LineAmountTypes"]:
+            changed.append("LineAmountTypes")
+        if "LineItems" in data:
+            changed.append("LineItems")
+        return [
+            f"Quote can only be updated when in DRAFT status: {name} cannot be changed on a "
+            f"{status} quote."
+            for name in _DRAFT_ONLY
+            if name in changed
+        ]
+
+    def filter_list(self, records: list[dict[str, Any]], query: dict[str, str]) -> list:
+        """DateFrom/DateTo and ExpiryDateFrom/ExpiryDateTo (inclusive), on internal records."""
+        return date_filters(
+            records,
+            query,
+            {
+                "DateFrom": ("Date", "from"),
+                "DateTo": ("Date", "to"),
+                "ExpiryDateFrom": ("ExpiryDate", "from"),
+                "ExpiryDateTo": ("ExpiryDate", "to"),
+            },
+        )
+
+    def render(self, org: Organisation, record: dict[str, Any]) -> dict[str, Any]:
+        rendered = to_wire(record)
+        rendered["Contact"] = render_contact(org, record.get("Contact"))
+        rendered["LineAmountTypes"] = str(record.get("LineAmountTypes", "Exclusive")).upper()
+        add_date_strings(rendered, record, "Date", "ExpiryDate")
+        return rendered
+
+    def history_label(self, record: dict[str, Any]) -> str:
+        return "Quote"
+
+    @staticmethod
+    def generate(ctx: WriteContext, n: int) -> dict[str, Any]:
+        """A valid DRAFT quote for bulk seeding (benchmarks); no validation."""
+        contact = next(iter(ctx.org.table("Contacts").values()), None)
+        amount = Decimal(100 + n % 900)
+        tax = round_money(amount * Decimal("0.15"))
+        return {
+            "QuoteID": new_id(),
+            "QuoteNumber": f"QU-G{n:06d}",
+            "Contact": {"ContactID": contact["ContactID"] if contact else new_id()},
+            "Date": ctx.now.date(),
+            "Status": "DRAFT",
+            "CurrencyCode": ctx.org.base_currency,
+            "CurrencyRate": Decimal("1"),
+            "Title": f"Generated quote {n}",
+            "LineAmountTypes": "Exclusive",
+            "LineItems": [
+                {
+                    "LineItemID": new_id(),
+                    "Description": "Generated line",
+                    "Quantity": Decimal("1"),
+                    "UnitAmount": amount,
+                    "AccountCode": "200",
+                    "TaxType": "OUTPUT2",
+                    "LineAmount": amount,
+                    "TaxAmount": tax,
+                }
+            ],
+            "SubTotal": amount,
+            "TotalTax": tax,
+            "Total": amount + tax,
+            "TotalDiscount": Decimal("0"),
+        }
+
+
+RESOURCE_RULES: list[type[ResourceRules]] = [QuoteRules]
