@@ -1,12 +1,79 @@
-"""Provider metadata Airflow reads through the ``apache_airflow_provider`` entry point."""
+"""Provider metadata Airflow reads through the ``apache_airflow_provider`` entry point.
+
+The ``xero`` connection type is declared here, the Airflow 3.2+ way (``conn-fields`` and
+``ui-field-behaviour``), so the UI renders its form without importing the hook.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+_TEXT = {"type": ["string", "null"]}
+
+
+def _field(label: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"label": label, "description": description, "schema": schema or dict(_TEXT)}
+
+
+CONN_FIELDS: dict[str, dict[str, Any]] = {
+    "tenant_id": _field(
+        "Tenant ID",
+        "The Xero organisation (tenant) this connection works on: one connection per "
+        "organisation. Optional for a custom connection (client_credentials).",
+    ),
+    "auth_mode": _field(
+        "Auth mode",
+        "authorization_code (a user authorised the app; refresh tokens rotate) or "
+        "client_credentials (a Xero custom connection).",
+        {
+            "type": ["string", "null"],
+            "enum": ["authorization_code", "client_credentials"],
+            "default": "authorization_code",
+        },
+    ),
+    "scopes": _field(
+        "Scopes",
+        "Space-separated OAuth scopes. Apps created from March 2026 must use granular scopes "
+        "(accounting.invoices, accounting.payments, accounting.banktransactions, ...).",
+    ),
+    "token_store": _field(
+        "Token store",
+        "Where rotated tokens and the idempotency ledger live: a SQLAlchemy URL or the id of "
+        "an Airflow database connection. Default: a SQLite file under AIRFLOW_HOME. Use "
+        "PostgreSQL when workers run on several machines.",
+    ),
+    "token_key": _field(
+        "Token key",
+        "Connections that share one Xero authorisation (several organisations approved "
+        "together) must share this key. Default: the connection id.",
+    ),
+    "refresh_token": _field(
+        "Refresh token (bootstrap)",
+        "A refresh token to start from, used once and moved into the token store.",
+    ),
+    "redirect_uri": _field("Redirect URI", "The redirect URI registered for the app."),
+    "api_base_url": _field(
+        "API base URL", "Default https://api.xero.com; the sandbox's URL in tests."
+    ),
+    "identity_base_url": _field(
+        "Identity base URL", "Default https://identity.xero.com (token and revocation)."
+    ),
+    "login_base_url": _field(
+        "Login base URL", "Default https://login.xero.com (the authorize page)."
+    ),
+    "timeout": _field(
+        "Timeout (s)", "Per-request timeout.", {"type": ["number", "null"], "default": 60}
+    ),
+    "max_retries": _field(
+        "Max attempts",
+        "Attempts per call for 429s, 5xx and network errors.",
+        {"type": ["integer", "null"], "default": 6},
+    ),
+}
+
 
 def get_provider_info() -> dict[str, Any]:
-    """Describe the provider to Airflow (name, versions; hooks and connection types follow)."""
+    """Describe the provider to Airflow: package, hooks and the ``xero`` connection type."""
     return {
         "package-name": "airflow-provider-xero",
         "name": "Xero",
@@ -17,6 +84,23 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "Xero",
                 "external-doc-url": "https://developer.xero.com/documentation/api/accounting/overview",
                 "tags": ["service"],
+            }
+        ],
+        "hooks": [{"integration-name": "Xero", "python-modules": ["xero_provider.hooks.xero"]}],
+        "connection-types": [
+            {
+                "hook-class-name": "xero_provider.hooks.xero.XeroHook",
+                "hook-name": "Xero",
+                "connection-type": "xero",
+                "conn-fields": CONN_FIELDS,
+                "ui-field-behaviour": {
+                    "hidden-fields": ["host", "schema", "port", "extra"],
+                    "relabeling": {"login": "Client ID", "password": "Client Secret"},
+                    "placeholders": {
+                        "login": "32-character client id from developer.xero.com/app/manage",
+                        "password": "client secret (not needed for PKCE apps)",
+                    },
+                },
             }
         ],
     }

@@ -1,1 +1,5 @@
-"""Xero provider hooks (built in later issues)."""
+"""Hooks: :class:`XeroHook` for tasks, :class:`XeroAsyncHook` for triggers."""
+
+from xero_provider.hooks.xero import XeroAsyncHook, XeroHook
+
+__all__ = ["XeroAsyncHook", "XeroHook"]

@@ -1,0 +1,139 @@
+"""What a ``xero`` Airflow Connection holds, parsed and checked once.
+
+Login is the OAuth client id and password the client secret; everything else lives in
+the extra (declared as ``conn-fields`` in ``get_provider_info`` so the UI shows a form).
+Production defaults point at Xero; the sandbox sets the three base URLs to itself.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from xero_provider.exceptions import XeroConfigurationError
+
+XERO_API_BASE = "https://api.xero.com"
+XERO_IDENTITY_BASE = "https://identity.xero.com"
+XERO_LOGIN_BASE = "https://login.xero.com"
+ACCOUNTING_PATH = "/api.xro/2.0"
+AUTH_MODES = ("authorization_code", "client_credentials")
+DEFAULT_SCOPES = (
+    "openid profile email offline_access accounting.contacts accounting.settings "
+    "accounting.invoices accounting.payments accounting.banktransactions"
+)
+
+
+def _text(extra: dict[str, Any], key: str, default: str | None = None) -> str | None:
+    value = extra.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    return str(value).strip()
+
+
+def _number(extra: dict[str, Any], key: str, default: float, conn_id: str) -> float:
+    value = extra.get(key)
+    if value in (None, ""):
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise XeroConfigurationError(
+            f"connection '{conn_id}': extra field '{key}' must be a number, got {value!r}"
+        ) from None
+    if number <= 0:
+        raise XeroConfigurationError(
+            f"connection '{conn_id}': extra field '{key}' must be positive, got {value!r}"
+        )
+    return number
+
+
+@dataclass(frozen=True)
+class XeroConnectionConfig:
+    """A validated ``xero`` connection. ``repr`` never shows the secret or a token."""
+
+    conn_id: str
+    client_id: str
+    client_secret: str | None = field(repr=False)
+    tenant_id: str | None
+    auth_mode: str
+    scopes: str
+    token_store: str | None
+    token_key: str
+    api_base_url: str
+    identity_base_url: str
+    login_base_url: str
+    redirect_uri: str | None
+    bootstrap_refresh_token: str | None = field(repr=False)
+    timeout: float = 60.0
+    max_retries: int = 6
+    rate_window_seconds: float = 60.0
+
+    @property
+    def accounting_url(self) -> str:
+        return self.api_base_url + ACCOUNTING_PATH
+
+    @property
+    def token_url(self) -> str:
+        return self.identity_base_url + "/connect/token"
+
+    @property
+    def revocation_url(self) -> str:
+        return self.identity_base_url + "/connect/revocation"
+
+    @property
+    def connections_url(self) -> str:
+        return self.api_base_url + "/connections"
+
+    @property
+    def authorize_url(self) -> str:
+        return self.login_base_url + "/identity/connect/authorize"
+
+    def secrets(self) -> list[str]:
+        """Values the secrets masker must hide."""
+        return [s for s in (self.client_secret, self.bootstrap_refresh_token) if s]
+
+    @classmethod
+    def from_connection(cls, conn: Any) -> XeroConnectionConfig:
+        """Build from an Airflow Connection; raise a clear error naming any bad field."""
+        conn_id = conn.conn_id or "xero_default"
+        extra = dict(conn.extra_dejson or {})
+        client_id = (conn.login or _text(extra, "client_id") or "").strip()
+        if not client_id:
+            raise XeroConfigurationError(
+                f"connection '{conn_id}': the Client ID (login) is empty; copy it from your "
+                "app at developer.xero.com/app/manage"
+            )
+        secret = conn.password or _text(extra, "client_secret")
+        auth_mode = (_text(extra, "auth_mode", "authorization_code") or "").lower()
+        if auth_mode not in AUTH_MODES:
+            raise XeroConfigurationError(
+                f"connection '{conn_id}': extra field 'auth_mode' must be one of "
+                f"{', '.join(AUTH_MODES)}, got {extra.get('auth_mode')!r}"
+            )
+        if auth_mode == "client_credentials" and not secret:
+            raise XeroConfigurationError(
+                f"connection '{conn_id}': client_credentials needs the Client Secret (password)"
+            )
+        scopes = " ".join((_text(extra, "scopes", DEFAULT_SCOPES) or "").replace(",", " ").split())
+        api_base = _text(extra, "api_base_url", XERO_API_BASE).rstrip("/")
+        if api_base.lower().endswith(ACCOUNTING_PATH):
+            api_base = api_base[: -len(ACCOUNTING_PATH)]
+        return cls(
+            conn_id=conn_id,
+            client_id=client_id,
+            client_secret=secret,
+            tenant_id=_text(extra, "tenant_id"),
+            auth_mode=auth_mode,
+            scopes=scopes,
+            token_store=_text(extra, "token_store") or os.environ.get("XERO_TOKEN_STORE"),
+            token_key=_text(extra, "token_key", conn_id),
+            api_base_url=api_base,
+            identity_base_url=_text(extra, "identity_base_url", XERO_IDENTITY_BASE).rstrip("/"),
+            login_base_url=_text(extra, "login_base_url", XERO_LOGIN_BASE).rstrip("/"),
+            redirect_uri=_text(extra, "redirect_uri"),
+            bootstrap_refresh_token=_text(extra, "refresh_token"),
+            timeout=_number(extra, "timeout", 60.0, conn_id),
+            max_retries=int(_number(extra, "max_retries", 6, conn_id)),
+            rate_window_seconds=_number(extra, "rate_window_seconds", 60.0, conn_id),
+        )

@@ -1,0 +1,135 @@
+"""One exception hierarchy for everything Xero can refuse.
+
+Each exception carries data (HTTP status, resource, record index or ID, field, Xero's
+own message) and says all of it in one line, so a failed task's log names the record
+and the field to fix without opening the response body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from airflow.sdk.exceptions import AirflowException
+
+
+@dataclass(frozen=True)
+class RecordProblem:
+    """What Xero said about one record of a request."""
+
+    message: str
+    index: int | None = None
+    record_id: str | None = None
+    field: str | None = None
+
+    def describe(self, resource: str | None) -> str:
+        where = resource or "record"
+        if self.index is not None:
+            where += f"[{self.index}]"
+        if self.record_id:
+            where += f" {self.record_id}"
+        field_part = f" field {self.field}:" if self.field else ""
+        return f"{where}:{field_part} {self.message}"
+
+
+class XeroError(AirflowException):
+    """Base class: a Xero call failed. ``str(error)`` is one line with everything known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        resource: str | None = None,
+        method: str | None = None,
+        problems: list[RecordProblem] | None = None,
+        xero_type: str | None = None,
+    ) -> None:
+        self.message = message
+        self.status = status
+        self.resource = resource
+        self.method = method
+        self.problems = list(problems or [])
+        self.xero_type = xero_type
+        super().__init__(self._one_line())
+
+    @property
+    def record_index(self) -> int | None:
+        return self.problems[0].index if self.problems else None
+
+    @property
+    def record_id(self) -> str | None:
+        return self.problems[0].record_id if self.problems else None
+
+    @property
+    def field(self) -> str | None:
+        return self.problems[0].field if self.problems else None
+
+    def _one_line(self) -> str:
+        head = f"Xero {self.method + ' ' if self.method else ''}{self.resource or ''}".rstrip()
+        status = f"HTTP {self.status}" if self.status else "no HTTP status"
+        kind = f" {self.xero_type}" if self.xero_type else ""
+        details = "; ".join(p.describe(self.resource) for p in self.problems[:5])
+        more = f" (+{len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
+        body = details + more if details else self.message
+        return f"{head} failed ({status}{kind}): {body}"
+
+
+class XeroValidationError(XeroError):
+    """400: Xero refused the data (ValidationException, PostDataInvalid, QueryParse...)."""
+
+
+class XeroNotFoundError(XeroError):
+    """404: no such record (or no such endpoint) in this organisation."""
+
+
+class XeroForbiddenError(XeroError):
+    """403: the organisation is not connected to this grant, or a scope is missing."""
+
+
+class XeroAuthError(XeroError):
+    """401 or a token-endpoint refusal: the credentials no longer work."""
+
+
+class XeroReauthorizationRequired(XeroAuthError):
+    """``invalid_grant``: the refresh token is expired, revoked or rotated away.
+
+    Nothing but a person re-authorising the app can fix this; the message says how.
+    """
+
+
+class XeroRateLimitError(XeroError):
+    """429: a Xero rate limit was hit. ``problem`` is minute, day, concurrent or appminute."""
+
+    def __init__(self, message: str, *, problem: str | None, retry_after: float | None, **kw):
+        self.problem = problem
+        self.retry_after = retry_after
+        super().__init__(message, **kw)
+
+
+class XeroDailyLimitError(XeroRateLimitError):
+    """429 for the daily limit: retrying today is pointless, so this fails fast."""
+
+    def __init__(self, message: str, *, resets_at: datetime | None = None, **kw):
+        self.resets_at = resets_at
+        super().__init__(message, **kw)
+
+
+class XeroServerError(XeroError):
+    """5xx from Xero, or a lost response: transient, retried."""
+
+
+class XeroConfigurationError(XeroError):
+    """The Airflow connection is missing something or holds a wrong value."""
+
+
+@dataclass
+class RecordResult:
+    """The outcome of writing one input record (``create``/``update`` return one per input)."""
+
+    index: int
+    ok: bool
+    record_id: str | None = None
+    record: dict | None = None
+    errors: list[str] = field(default_factory=list)
+    status: str = "OK"

@@ -1,0 +1,165 @@
+"""One table describing every Xero resource the provider touches.
+
+Hooks, operators, sensors and triggers read this table instead of hard-coding paths,
+ID fields, paging limits and status rules: adding a resource is one row here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Paging = Literal["full", "page", "none"]
+MAX_PAGE_SIZE = 1000  # Xero's largest pageSize
+FIXED_PAGE_SIZE = 100  # page size where Xero takes no pageSize (Quotes)
+DEFAULT_BATCH_SIZE = 50  # Xero recommends at most ~50 elements per write
+
+
+@dataclass(frozen=True)
+class Resource:
+    """How one Xero resource (or a typed view of one, like bills) is read and written."""
+
+    name: str  # the table key: "Contacts", "Bills", ...
+    path: str  # endpoint under /api.xro/2.0
+    id_field: str
+    list_key: str  # key of the list in the response envelope
+    number_field: str | None = None
+    paging: Paging = "full"
+    supports_where: bool = True
+    supports_modified_since: bool = True
+    updated_field: str | None = "UpdatedDateUTC"
+    type_filter: str | None = None  # fixed Type for typed views (ACCPAY bills, ACCREC invoices)
+    history: bool = True
+    batch_size: int = DEFAULT_BATCH_SIZE
+    create_method: str = "PUT"
+    update_method: str = "POST"
+    status_field: str | None = "Status"
+    # Statuses in which a record may still be edited (None: no rule the provider checks).
+    editable_statuses: tuple[str, ...] | None = None
+    date_fields: tuple[str, ...] = field(default=("UpdatedDateUTC", "Date", "DueDate"))
+
+    @property
+    def page_size(self) -> int | None:
+        """The largest page Xero serves for this resource (None: it does not page)."""
+        if self.paging == "full":
+            return MAX_PAGE_SIZE
+        if self.paging == "page":
+            return FIXED_PAGE_SIZE
+        return None
+
+    @property
+    def type_where(self) -> str | None:
+        return f'Type=="{self.type_filter}"' if self.type_filter else None
+
+
+_ROWS = [
+    Resource(
+        "Contacts",
+        "Contacts",
+        "ContactID",
+        "Contacts",
+        number_field="ContactNumber",
+        status_field="ContactStatus",
+        date_fields=("UpdatedDateUTC",),
+    ),
+    Resource("Invoices", "Invoices", "InvoiceID", "Invoices", number_field="InvoiceNumber"),
+    Resource(
+        "Bills",
+        "Invoices",
+        "InvoiceID",
+        "Invoices",
+        number_field="InvoiceNumber",
+        type_filter="ACCPAY",
+    ),
+    Resource(
+        "SalesInvoices",
+        "Invoices",
+        "InvoiceID",
+        "Invoices",
+        number_field="InvoiceNumber",
+        type_filter="ACCREC",
+    ),
+    Resource("CreditNotes", "CreditNotes", "CreditNoteID", "CreditNotes", "CreditNoteNumber"),
+    Resource(
+        "Payments", "Payments", "PaymentID", "Payments", date_fields=("UpdatedDateUTC", "Date")
+    ),
+    Resource(
+        "BankTransactions",
+        "BankTransactions",
+        "BankTransactionID",
+        "BankTransactions",
+        date_fields=("UpdatedDateUTC", "Date"),
+    ),
+    Resource(
+        "BankTransfers",
+        "BankTransfers",
+        "BankTransferID",
+        "BankTransfers",
+        paging="none",
+        updated_field="CreatedDateUTC",
+        date_fields=("CreatedDateUTC", "Date"),
+    ),
+    Resource(
+        "Quotes",
+        "Quotes",
+        "QuoteID",
+        "Quotes",
+        number_field="QuoteNumber",
+        paging="page",
+        supports_where=False,
+        editable_statuses=("DRAFT",),
+        date_fields=("UpdatedDateUTC", "Date", "ExpiryDate"),
+    ),
+    Resource(
+        "PurchaseOrders",
+        "PurchaseOrders",
+        "PurchaseOrderID",
+        "PurchaseOrders",
+        number_field="PurchaseOrderNumber",
+        supports_where=False,
+        date_fields=("UpdatedDateUTC", "Date", "DeliveryDate"),
+    ),
+    Resource(
+        "Accounts",
+        "Accounts",
+        "AccountID",
+        "Accounts",
+        paging="none",
+        history=False,
+        date_fields=("UpdatedDateUTC",),
+    ),
+    Resource(
+        "Items",
+        "Items",
+        "ItemID",
+        "Items",
+        number_field="Code",
+        paging="none",
+        status_field=None,
+        date_fields=("UpdatedDateUTC",),
+    ),
+    Resource(
+        "TaxRates",
+        "TaxRates",
+        "TaxType",
+        "TaxRates",
+        paging="none",
+        supports_modified_since=False,
+        updated_field=None,
+        history=False,
+        date_fields=(),
+    ),
+]
+
+RESOURCES: dict[str, Resource] = {row.name.lower(): row for row in _ROWS}
+
+
+def get_resource(name: str | Resource) -> Resource:
+    """Look a resource up by table name, case-insensitively; clear error when unknown."""
+    if isinstance(name, Resource):
+        return name
+    try:
+        return RESOURCES[name.replace("_", "").replace(" ", "").lower()]
+    except KeyError:
+        known = ", ".join(sorted(r.name for r in _ROWS))
+        raise ValueError(f"unknown Xero resource {name!r}; known resources: {known}") from None
