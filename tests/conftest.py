@@ -9,10 +9,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 
 REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("AIRFLOW_HOME", str(REPO / ".airflow" / "test_home"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+# The token store refuses to keep tokens unencrypted: give the test session a Fernet key
+# before anything reads Airflow's config (spawned processes inherit the environment).
+os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", Fernet.generate_key().decode())
 
 from xero_sandbox.testing import SandboxServer  # noqa: E402
 

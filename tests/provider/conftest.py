@@ -1,4 +1,4 @@
-"""Fixtures for provider tests: a Fernet key, Airflow connections from the environment,
+"""Fixtures for provider tests: Airflow connections from the environment,
 the token stores (a SQLite file, this machine's PostgreSQL) and spawned worker processes."""
 
 from __future__ import annotations
@@ -12,10 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
-
-# Before anything reads Airflow's config; spawned children inherit it with the environment.
-os.environ.setdefault("AIRFLOW__CORE__FERNET_KEY", Fernet.generate_key().decode())
 
 POSTGRES_URL = os.environ.get(
     "XERO_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"

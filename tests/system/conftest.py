@@ -1,0 +1,49 @@
+"""Real Airflow for system tests: a migrated metadata database in a scratch AIRFLOW_HOME,
+and the ``airflow`` CLI run as a subprocess against it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+
+
+@pytest.fixture(scope="session")
+def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment for the ``airflow`` CLI: SQLite metadata DB, our dags folder, no examples."""
+    home = tmp_path_factory.mktemp("airflow_home")
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+    }
+    subprocess.run(
+        [AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300
+    )
+    return env
+
+
+@pytest.fixture
+def run_airflow(airflow_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess]:
+    """Run ``airflow <args>`` with extra environment; returns the completed process."""
+
+    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 300):
+        return subprocess.run(
+            [AIRFLOW, *args],
+            env={**airflow_env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    return run
