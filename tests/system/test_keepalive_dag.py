@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from datetime import UTC, datetime, timedelta
 
 from tests.provider.connections import xero_connection
