@@ -361,3 +361,24 @@ def test_concurrency_is_capped_per_organisation(sandbox, hook: XeroHook) -> None
     assert len(results) == 12
     refused = [e for e in sandbox.requests(path="/Organisation") if e["status"] == 429]
     assert refused == []
+
+
+def test_429_bursts_are_absorbed_without_failures(sandbox, monkeypatch, tmp_path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    # A Xero minute lasts 0.5 s here; the hook paces over the same window.
+    conn_id = xero_connection(sandbox, monkeypatch, tmp_path / "t.db", rate_window_seconds=0.5)
+    hook = XeroHook(conn_id)
+    hook.call("GET", "Organisation")
+    sandbox.control("PUT", "/limits", json={"per_minute": 10, "time_scale": 120})
+    sandbox.control(
+        "POST",
+        "/faults",
+        json={"status": 429, "fraction": 0.2, "retry_after": 1, "path": "/api.xro", "seed": 3},
+    )
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: hook.call("GET", "Organisation"), range(40)))
+    assert len(results) == 40 and all(r["Organisations"] for r in results)
+    statuses = [e["status"] for e in sandbox.requests(path="/api.xro/2.0/Organisation")]
+    assert statuses.count(200) == 41
+    assert statuses.count(429) >= 5  # the bursts really happened
