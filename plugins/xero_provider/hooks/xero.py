@@ -41,7 +41,7 @@ from xero_provider.hooks.planning import (
     results_to_ledger,
 )
 from xero_provider.hooks.responses import body_of, raise_for_xero
-from xero_provider.hooks.retrying import retry_kwargs
+from xero_provider.hooks.retrying import SAFE_METHODS, retry_kwargs
 from xero_provider.resources import Resource, get_resource
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ class _XeroHookBase(BaseHook):
         self.xero_conn_id = xero_conn_id
         self._tenant_override = tenant_id
         self._config: XeroConnectionConfig | None = None
+        self._policies: dict[bool, dict[str, Any]] = {}
 
     # --- connection -----------------------------------------------------------------
 
@@ -103,7 +104,15 @@ class _XeroHookBase(BaseHook):
         }
 
     def _retry(self, method: str, idempotency_key: str | None) -> dict[str, Any]:
-        return retry_kwargs(method, bool(idempotency_key), max_attempts=self._config.max_retries)
+        """The retry policy for this kind of call, built once per hook (it is on the hot path)."""
+        safe = method.upper() in SAFE_METHODS or bool(idempotency_key)
+        policy = self._policies.get(safe)
+        if policy is None:
+            policy = retry_kwargs(
+                "GET" if safe else method, safe, max_attempts=self._config.max_retries
+            )
+            self._policies[safe] = policy
+        return policy
 
     @staticmethod
     def _request_headers(headers: dict[str, str] | None, idempotency_key: str | None) -> dict:
@@ -112,15 +121,14 @@ class _XeroHookBase(BaseHook):
             out["Idempotency-Key"] = idempotency_key
         return out
 
-    def _check(self, response: httpx.Response, resource: Resource | None, **kw: Any) -> Any:
+    def _check(self, response: httpx.Response, resource: Resource | None) -> None:
+        """Raise the typed error for a refusal (the body is only parsed when there is one)."""
         raise_for_xero(
             response,
             resource=resource.name if resource else None,
             id_field=resource.id_field if resource else None,
             tenant_id=self.tenant_id,
-            **kw,
         )
-        return body_of(response)
 
     def _ledger_hit(self, chunk: WriteChunk) -> list[RecordResult] | None:
         """Results of an earlier run that wrote this very chunk under the same key."""
