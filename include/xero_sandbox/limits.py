@@ -121,9 +121,10 @@ class RateLimiter:
                 if app.used >= s.app_per_minute:
                     self._refuse("appminute")
                     raise RateLimited("appminute", math.ceil(app.seconds_left(now, minute_len)))
-            minute.used += 1
-            day.used += 1
-            app.used += 1
+            if s.enabled:  # switched off: nothing counts, the headers stay at the limits
+                minute.used += 1
+                day.used += 1
+                app.used += 1
             self._in_flight[key] = self._in_flight.get(key, 0) + 1
         return Ticket(key)
 

@@ -108,6 +108,10 @@ def list_records(org: Organisation, rules: ResourceRules, query: ListQuery) -> t
     extra_filter = getattr(rules, "filter_list", None)  # range filters some resources take
     if extra_filter is not None:
         records = extra_filter(list(records), dict(query.params))
+    order = query.order or rules.default_order
+    if not query.where and not order:  # page first, render only the page (large lists)
+        page, extra = _page(list(records), rules, query)
+        return [rules.render(org, r) for r in page], extra
     rendered = [rules.render(org, r) for r in records]
     if query.where:
         if not rules.supports_where:
@@ -117,7 +121,6 @@ def list_records(org: Organisation, rules: ResourceRules, query: ListQuery) -> t
         except WhereSyntaxError as exc:
             raise ApiException("QueryParseException", str(exc)) from None
         rendered = [r for r in rendered if predicate(r)]
-    order = query.order or rules.default_order
     if order:
         rendered = _order(rendered, order)
     return _page(rendered, rules, query)
