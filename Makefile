@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench lint format clean
+.PHONY: install demo test bench bench-quick lint format clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,9 +24,13 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
-## bench: the benchmarks (not part of `make test`)
+## bench: the benchmarks (not part of `make test`); figures also go to bench/results.json
 bench: install
-	$(BIN)/python -m pytest tests/benchmarks -q -s -p no:randomly
+	$(BIN)/python -m tests.benchmarks.run
+
+## bench-quick: the same with smaller sizes (under a minute)
+bench-quick: install
+	$(BIN)/python -m tests.benchmarks.run --quick
 
 lint: install
 	$(BIN)/ruff format --check .
