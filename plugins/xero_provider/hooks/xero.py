@@ -152,6 +152,15 @@ class _XeroHookBase(BaseHook):
                 chunk.ledger_key, chunk.payload_hash, results_to_ledger(results)
             )
 
+    @staticmethod
+    def _page_request(plan: ListPlan, page: int) -> dict[str, Any]:
+        """Arguments of ``_send`` for one page of a list plan."""
+        return {
+            "resource": plan.resource,
+            "params": plan.page_params(page),
+            "headers": plan.headers,
+        }
+
     def _typed_record(self, resource: Resource, body: Any, record_id: str) -> dict[str, Any]:
         records = (body or {}).get(resource.list_key) or []
         if not records:
@@ -285,14 +294,7 @@ class XeroHook(_XeroHookBase):
         )
         page = 1
         while True:
-            response = self._send(
-                "GET",
-                plan.resource.path,
-                resource=plan.resource,
-                params=plan.page_params(page),
-                headers=plan.headers,
-            )
-            body = body_of(response)
+            body = body_of(self._send("GET", plan.resource.path, **self._page_request(plan, page)))
             records = plan.records_of(body)
             yield from records
             if plan.is_last_page(page, body, records):
@@ -422,35 +424,13 @@ class XeroAsyncHook(_XeroHookBase):
         return self._typed_record(spec, body, record_id)
 
     async def iter_records(
-        self,
-        resource: str | Resource,
-        *,
-        where: str | None = None,
-        order: str | None = None,
-        modified_since: datetime | date | str | None = None,
-        statuses: Sequence[str] | None = None,
-        ids: Sequence[str] | None = None,
-        page_size: int | None = None,
+        self, resource: str | Resource, **filters: Any
     ) -> AsyncIterator[dict[str, Any]]:
-        """Yield records a page at a time, as :meth:`XeroHook.iter_records` does."""
-        plan = ListPlan.build(
-            get_resource(resource),
-            where=where,
-            order=order,
-            modified_since=modified_since,
-            statuses=statuses,
-            ids=ids,
-            page_size=page_size,
-        )
+        """Yield records a page at a time; filters as for :meth:`XeroHook.iter_records`."""
+        plan = ListPlan.build(get_resource(resource), **filters)
         page = 1
         while True:
-            response = await self._send(
-                "GET",
-                plan.resource.path,
-                resource=plan.resource,
-                params=plan.page_params(page),
-                headers=plan.headers,
-            )
+            response = await self._send("GET", plan.resource.path, **self._page_request(plan, page))
             body = body_of(response)
             records = plan.records_of(body)
             for record in records:
