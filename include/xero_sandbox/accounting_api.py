@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from xero_sandbox.accounting import service
-from xero_sandbox.accounting.base import ResourceRules, WriteContext
+from xero_sandbox.accounting.base import ResourceRules, WriteContext, query_flag
 from xero_sandbox.accounting.registry import rules_for
 from xero_sandbox.dates import DateParseError, parse_datetime
 from xero_sandbox.errors import ApiException, Forbidden, NotFound, SandboxError
@@ -145,9 +145,9 @@ def _dispatch(
             return service.write_records(
                 ctx,
                 rules,
-                service.elements_of(rules, body),
+                service.elements_of(rules.name, body),
                 mode=method.lower(),
-                summarize_errors=_flag(query, "summarizeErrors", True),
+                summarize_errors=query_flag(query, "summarizeErrors", True),
             )
         raise NotFound()
     record_key = segments[1]
@@ -165,9 +165,9 @@ def _dispatch(
             return service.write_records(
                 ctx,
                 rules,
-                service.elements_of(rules, body)[:1],
+                service.elements_of(rules.name, body)[:1],
                 mode="post",
-                summarize_errors=_flag(query, "summarizeErrors", True),
+                summarize_errors=query_flag(query, "summarizeErrors", True),
                 target=record,
             )
         raise NotFound()
@@ -206,7 +206,7 @@ def _list(
         order=lowered.get("order"),
         page=_int(lowered, "page"),
         page_size=_int(lowered, "pagesize"),
-        include_archived=_flag(query, "includeArchived", False),
+        include_archived=query_flag(query, "includeArchived", False),
         filters=filters,
         params=query,
     )
@@ -218,13 +218,6 @@ def _list(
 
 def _query(request: Request) -> dict[str, str]:
     return dict(parse_qsl(request.url.query, keep_blank_values=True))
-
-
-def _flag(query: dict[str, str], name: str, default: bool) -> bool:
-    for key, value in query.items():
-        if key.lower() == name.lower():
-            return value.strip().lower() in ("true", "1", "yes")
-    return default
 
 
 def _int(query: dict[str, str], name: str) -> int | None:

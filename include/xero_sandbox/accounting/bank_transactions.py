@@ -30,21 +30,22 @@ from xero_sandbox.accounting import contacts
 from xero_sandbox.accounting.base import (
     ResourceRules,
     WriteContext,
+    add_date_strings,
     clone,
     date_field,
     get_field,
     normalise_keys,
-    round_money,
     to_wire,
 )
 from xero_sandbox.accounting.documents import (
     apply_totals,
     find_account,
+    generated_lines,
     line_amount_types,
     parse_line_items,
     restore_rates,
 )
-from xero_sandbox.accounting.quotes import add_date_strings
+from xero_sandbox.accounting.quotes import render_contact
 from xero_sandbox.errors import ValidationException
 from xero_sandbox.organisation import Organisation, new_id
 
@@ -302,10 +303,11 @@ class BankTransactionRules(ResourceRules):
     ) -> tuple[list[dict[str, Any]], str]:
         """Parse (or restore) the lines; overpayments get one tax-free line."""
         overpayment = type_ in OVERPAYMENT_TYPES
-        if data.get("LineAmountTypes") not in (None, ""):
-            amount_types = line_amount_types(data["LineAmountTypes"], errors)
-        else:
-            amount_types = record["LineAmountTypes"] if record else "Exclusive"
+        amount_types = line_amount_types(
+            data.get("LineAmountTypes"),
+            errors,
+            record["LineAmountTypes"] if record else "Exclusive",
+        )
         if overpayment:
             amount_types = "NoTax"
         if "LineItems" not in data and record is not None:
@@ -423,9 +425,7 @@ class BankTransactionRules(ResourceRules):
         rendered = to_wire(record)
         rendered["BankAccount"] = render_account(org, record.get("BankAccount"))
         if record.get("Contact"):
-            contact_id = record["Contact"]["ContactID"]
-            found = org.get("Contacts", contact_id)
-            rendered["Contact"] = contacts.summary(found or {"ContactID": contact_id})
+            rendered["Contact"] = render_contact(org, record["Contact"])
         add_date_strings(rendered, record, "Date")
         return rendered
 
@@ -439,8 +439,6 @@ class BankTransactionRules(ResourceRules):
         account = find_account(org, "090") or next(iter(org.table("Accounts").values()))
         contact = next(iter(org.table("Contacts").values()), None)
         receive = n % 2 == 0
-        amount = Decimal(20 + n % 480)
-        tax = round_money(amount * Decimal("0.15"))
         return {
             "BankTransactionID": new_id(),
             "Type": "RECEIVE" if receive else "SPEND",
@@ -453,22 +451,12 @@ class BankTransactionRules(ResourceRules):
             "CurrencyCode": org.base_currency,
             "CurrencyRate": Decimal("1"),
             "HasAttachments": False,
-            "LineAmountTypes": "Exclusive",
-            "LineItems": [
-                {
-                    "LineItemID": new_id(),
-                    "Description": "Generated bank line",
-                    "Quantity": Decimal("1"),
-                    "UnitAmount": amount,
-                    "AccountCode": "200" if receive else "429",
-                    "TaxType": "OUTPUT2" if receive else "INPUT2",
-                    "LineAmount": amount,
-                    "TaxAmount": tax,
-                }
-            ],
-            "SubTotal": amount,
-            "TotalTax": tax,
-            "Total": amount + tax,
+            **generated_lines(
+                Decimal(20 + n % 480),
+                "Generated bank line",
+                "200" if receive else "429",
+                "OUTPUT2" if receive else "INPUT2",
+            ),
         }
 
 

@@ -30,15 +30,16 @@ from xero_sandbox.accounting.bank_transactions import (
 from xero_sandbox.accounting.base import (
     ResourceRules,
     WriteContext,
+    add_date_strings,
     clone,
     date_field,
     get_field,
     money,
     normalise_keys,
+    query_flag,
     to_wire,
 )
 from xero_sandbox.accounting.documents import find_account
-from xero_sandbox.accounting.quotes import add_date_strings
 from xero_sandbox.errors import ValidationException
 from xero_sandbox.organisation import Organisation, new_id
 
@@ -212,8 +213,7 @@ class BankTransferRules(ResourceRules):
 
     def filter_list(self, records: list[dict[str, Any]], query: dict[str, str]) -> list:
         """Deleted transfers are listed only with ``includeDeleted=true``."""
-        wanted = {k.lower(): v for k, v in query.items()}.get("includedeleted", "")
-        if wanted.strip().lower() in ("true", "1", "yes"):
+        if query_flag(query, "includeDeleted", False):
             return records
         return [r for r in records if r.get("Status") != "DELETED"]
 

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from xero_sandbox.dates import DateParseError, date_to_ms, parse_date, to_ms_date
+from xero_sandbox.dates import DateParseError, date_to_ms, parse_date, to_date_string, to_ms_date
 from xero_sandbox.errors import ValidationException
 from xero_sandbox.organisation import Organisation
-
-if TYPE_CHECKING:
-    from datetime import date
 
 Paging = Literal["full", "page", "none"]
 CENT = Decimal("0.01")
@@ -128,6 +125,22 @@ def to_wire(value: Any) -> Any:
     if hasattr(value, "isoformat") and hasattr(value, "year"):  # a date
         return date_to_ms(value)
     return value
+
+
+def add_date_strings(rendered: dict[str, Any], record: dict[str, Any], *names: str) -> None:
+    """Xero sends ``<Field>String`` (``2026-01-31T00:00:00``) beside each date-only field."""
+    for name in names:
+        value = record.get(name)
+        if isinstance(value, date):
+            rendered[f"{name}String"] = to_date_string(value)
+
+
+def query_flag(query: dict[str, str] | None, name: str, default: bool) -> bool:
+    """A true/false query parameter (name case-insensitive): true, 1 or yes are true."""
+    for key, value in (query or {}).items():
+        if key.lower() == name.lower():
+            return str(value).strip().lower() in ("true", "1", "yes")
+    return default
 
 
 def money(value: Any, field_name: str, errors: list[str], *, default: Decimal | None = None):

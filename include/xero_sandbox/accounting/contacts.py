@@ -222,4 +222,14 @@ def generate_contact(ctx: WriteContext, n: int) -> dict[str, Any]:
     }
 
 
+def first_or_generated_contact(ctx: WriteContext, n: int) -> dict[str, Any]:
+    """Any stored contact, or a generated one stored now (bulk generation of documents)."""
+    contact = next(iter(ctx.org.table("Contacts").values()), None)
+    if contact is None:
+        contact = generate_contact(ctx, n)
+        contact["UpdatedDateUTC"] = ctx.now
+        ctx.org.put("Contacts", contact["ContactID"], contact)
+    return contact
+
+
 ContactRules.generate = staticmethod(generate_contact)  # type: ignore[attr-defined]

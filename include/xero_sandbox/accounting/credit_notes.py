@@ -8,7 +8,6 @@ and a fully used credit note is PAID.
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -16,22 +15,21 @@ from xero_sandbox.accounting import invoices, ledger, service
 from xero_sandbox.accounting.base import (
     WriteContext,
     date_field,
-    get_field,
     money,
     normalise_keys,
+    query_flag,
     round_money,
-    to_wire,
 )
-from xero_sandbox.accounting.contacts import generate_contact, mark_role
-from xero_sandbox.accounting.ledger import ZERO, LedgerDocumentRules, amount_text, total_of
-from xero_sandbox.dates import to_date_string
-from xero_sandbox.errors import (
-    ApiException,
-    ElementError,
-    NotFound,
-    ValidationException,
-    render_validation_elements,
+from xero_sandbox.accounting.contacts import first_or_generated_contact, mark_role
+from xero_sandbox.accounting.documents import generated_lines
+from xero_sandbox.accounting.ledger import (
+    ZERO,
+    LedgerDocumentRules,
+    amount_text,
+    render_dated,
+    total_of,
 )
+from xero_sandbox.errors import NotFound, ValidationException
 from xero_sandbox.organisation import Organisation, new_id
 
 # The invoice side each credit note type may be allocated to.
@@ -57,6 +55,7 @@ class CreditNoteRules(LedgerDocumentRules):
     number_prefix = "CN-"
     sequence = "CN"
     outstanding_field = "RemainingCredit"
+    payment_noun = "Refund"
 
     def new_record(self) -> dict[str, Any]:
         return {
@@ -88,9 +87,7 @@ class CreditNoteRules(LedgerDocumentRules):
     def _render_allocation(
         self, org: Organisation, note: dict[str, Any], allocation: dict[str, Any], **extra: Any
     ) -> dict[str, Any]:
-        out = to_wire(allocation)
-        if isinstance(allocation.get("Date"), date):
-            out["DateString"] = to_date_string(allocation["Date"])
+        out = render_dated(allocation)
         invoice_id = allocation["Invoice"]["InvoiceID"]
         invoice = org.get("Invoices", invoice_id) or {}
         out["Invoice"] = {
@@ -117,26 +114,21 @@ class CreditNoteRules(LedgerDocumentRules):
         """Apply credit to invoices; all or nothing unless ``summarizeErrors=false``."""
         if extra_segments:
             raise NotFound()
-        elements = _allocation_elements(body)
-        summarize = _flag(query, "summarizeErrors", True)
+        # An empty object supplies no allocations (the generic writes take it as one element).
+        elements = service.elements_of("Allocations", body if body != {} else [])
+        summarize = query_flag(query, "summarizeErrors", True)
         org = ctx.org
         note_id = record["CreditNoteID"]
-        results: list[tuple[dict[str, Any] | None, ElementError | None]] = []
         with org.lock:
-            try:
-                with org.transaction():
-                    for element in elements:
-                        try:
-                            with org.transaction():
-                                saved = self._allocate_one(ctx, note_id, element)
-                            results.append((saved, None))
-                        except ValidationException as exc:
-                            results.append((None, ElementError(dict(element), exc.messages)))
-                    if summarize and any(err for _, err in results):
-                        raise _BatchFailed()
-            except _BatchFailed:
-                failed = [err for _, err in results if err is not None]
-                return service.Outcome(400, render_validation_elements(failed))
+            results = service.run_batch(
+                org,
+                elements,
+                lambda element: self._allocate_one(ctx, note_id, element),
+                summarize_errors=summarize,
+                echo=dict,
+            )
+            if isinstance(results, service.Outcome):
+                return results
             note = org.get(self.name, note_id) or record
             rendered = []
             for saved, error in results:
@@ -165,7 +157,7 @@ class CreditNoteRules(LedgerDocumentRules):
         if not isinstance(data.get("Invoice"), dict):
             errors.append("An Invoice (InvoiceID or InvoiceNumber) must be specified.")
         else:
-            invoice = invoices.find_invoice(org, data["Invoice"])
+            invoice = invoices.RULES.find_reference(org, data["Invoice"])
             if invoice is None:
                 errors.append("The invoice to allocate the credit note to could not be found.")
         amount = money(data.get("Amount"), "Amount", errors)
@@ -284,52 +276,10 @@ class CreditNoteRules(LedgerDocumentRules):
         return service.Outcome(200, rendered)
 
 
-class _BatchFailed(Exception):
-    pass
-
-
-def _allocation_elements(body: Any) -> list[dict[str, Any]]:
-    if isinstance(body, dict):
-        wrapped = get_field(body, "Allocations")
-        if isinstance(wrapped, list):
-            items = wrapped
-        elif isinstance(wrapped, dict):
-            items = [wrapped]
-        else:
-            items = [body] if body else []
-    elif isinstance(body, list):
-        items = body
-    else:
-        raise ApiException("PostDataInvalidException", "Invalid JSON data", number=14)
-    if not items:
-        raise ApiException("PostDataInvalidException", "No Allocations were supplied.", 14)
-    if not all(isinstance(item, dict) for item in items):
-        raise ApiException("PostDataInvalidException", "Each element must be an object.", 14)
-    return items
-
-
-def _flag(query: dict[str, str], name: str, default: bool) -> bool:
-    for key, value in (query or {}).items():
-        if key.lower() == name.lower():
-            return str(value).strip().lower() in ("true", "1", "yes")
-    return default
-
-
 RULES = CreditNoteRules()
 
 
 # --- refunds (payments against a credit note), called by payments ----------------------
-
-
-def refundable_errors(note: dict[str, Any], amount: Decimal) -> list[str]:
-    """Why ``amount`` can't be refunded against ``note`` (empty when it can)."""
-    if note["Status"] == "PAID":
-        return ["Payment amount exceeds the amount outstanding on this document"]
-    if note["Status"] != "AUTHORISED":
-        return ["Payments can only be made against Authorised documents"]
-    if amount > note.get("RemainingCredit", ZERO):
-        return ["Payment amount exceeds the amount outstanding on this document"]
-    return []
 
 
 def apply_payment(
@@ -341,58 +291,13 @@ def apply_payment(
         raise ValidationException(
             [f"The credit note with CreditNoteID '{credit_note_id}' could not be found."], {}
         )
-    errors = refundable_errors(note, amount)
-    if errors:
-        raise ValidationException(errors, {"CreditNote": {"CreditNoteID": credit_note_id}})
-    entry = {**payment_summary, "Amount": amount}
-    when = entry.get("Date")
-    return ledger.change_money(
-        ctx,
-        RULES,
-        credit_note_id,
-        lambda doc: doc["Payments"].append(entry),
-        when=when if isinstance(when, date) else None,
-        history=("Payment", f"Refund of {amount_text(amount)} applied."),
-    )
+    return RULES.add_payment(ctx, credit_note_id, note, amount, payment_summary)
 
 
 def reverse_payment(ctx: WriteContext, credit_note_id: str, payment_id: str) -> dict[str, Any]:
     """Take a deleted refund off a credit note."""
-    wanted = payment_id.lower()
     note = ctx.org.get("CreditNotes", credit_note_id) or {}
-    removed = [p for p in note.get("Payments") or [] if p["PaymentID"].lower() == wanted]
-
-    def drop(doc: dict[str, Any]) -> None:
-        doc["Payments"] = [p for p in doc["Payments"] if p["PaymentID"].lower() != wanted]
-
-    return ledger.change_money(
-        ctx,
-        RULES,
-        credit_note_id,
-        drop,
-        when=None,
-        history=("Payment", f"Refund of {amount_text(total_of(removed, 'Amount'))} deleted."),
-    )
-
-
-def find_credit_note(org: Organisation, reference: Any) -> dict[str, Any] | None:
-    """A credit note named by ``{"CreditNoteID": ...}`` or ``{"CreditNoteNumber": ...}``."""
-    if not isinstance(reference, dict):
-        return None
-    note_id = get_field(reference, "CreditNoteID")
-    if note_id:
-        return org.get("CreditNotes", str(note_id))
-    number = get_field(reference, "CreditNoteNumber")
-    if not number:
-        return None
-    wanted = str(number).strip().lower()
-    matches = [
-        r
-        for r in org.table("CreditNotes").values()
-        if str(r.get("CreditNoteNumber") or "").lower() == wanted and r.get("Status") != "DELETED"
-    ]
-    matches.sort(key=lambda r: r.get("Type") != "ACCRECCREDIT")
-    return matches[0] if matches else None
+    return RULES.remove_payment(ctx, credit_note_id, note, payment_id)
 
 
 # --- bulk generation ---------------------------------------------------------------------
@@ -401,38 +306,16 @@ def find_credit_note(org: Organisation, reference: Any) -> dict[str, Any] | None
 def generate_credit_note(ctx: WriteContext, n: int) -> dict[str, Any]:
     """An AUTHORISED customer credit note with all its credit left; no validation."""
     org = ctx.org
-    contact = next(iter(org.table("Contacts").values()), None)
-    if contact is None:
-        contact = generate_contact(ctx, n)
-        contact["UpdatedDateUTC"] = ctx.now
-        org.put("Contacts", contact["ContactID"], contact)
-    amount = Decimal("50.00")
-    tax = round_money(amount * Decimal("0.15"))
-    today = ctx.now.date()
+    contact = first_or_generated_contact(ctx, n)
     record = {
         **RULES.new_record(),
         "CreditNoteID": new_id(),
         "CreditNoteNumber": org.next_number(RULES.sequence, RULES.number_prefix),
         "Type": "ACCRECCREDIT",
         "Contact": {"ContactID": contact["ContactID"]},
-        "Date": today,
+        "Date": ctx.now.date(),
         "Status": "AUTHORISED",
-        "LineAmountTypes": "Exclusive",
-        "LineItems": [
-            {
-                "LineItemID": new_id(),
-                "Description": f"Generated credit {n}",
-                "Quantity": Decimal("1"),
-                "UnitAmount": amount,
-                "AccountCode": "200",
-                "TaxType": "OUTPUT2",
-                "TaxAmount": tax,
-                "LineAmount": amount,
-            }
-        ],
-        "SubTotal": amount,
-        "TotalTax": tax,
-        "Total": amount + tax,
+        **generated_lines(Decimal("50.00"), f"Generated credit {n}", "200", "OUTPUT2"),
         "TotalDiscount": ZERO,
         "IsDiscounted": False,
         "CurrencyCode": org.base_currency,

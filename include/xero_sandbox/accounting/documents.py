@@ -34,10 +34,10 @@ ZERO = Decimal("0")
 HUNDRED = Decimal("100")
 
 
-def line_amount_types(value: Any, errors: list[str]) -> str:
-    """``LineAmountTypes`` (case-insensitive), Exclusive when omitted."""
+def line_amount_types(value: Any, errors: list[str], default: str = "Exclusive") -> str:
+    """``LineAmountTypes`` (case-insensitive), ``default`` when omitted."""
     if value in (None, ""):
-        return "Exclusive"
+        return default
     for allowed in LINE_AMOUNT_TYPES:
         if str(value).lower() == allowed.lower():
             return allowed
@@ -196,6 +196,31 @@ def restore_rates(org: Organisation, lines: list[dict[str, Any]]) -> list[dict[s
         copy["_rate"] = Decimal(str((tax or {}).get("EffectiveRate", 0)))
         out.append(copy)
     return out
+
+
+def generated_lines(
+    amount: Decimal, description: str, account_code: str, tax_type: str
+) -> dict[str, Any]:
+    """One Exclusive line with 15% tax, and the totals it makes (bulk-generated documents)."""
+    tax = round_money(amount * Decimal("0.15"))
+    return {
+        "LineAmountTypes": "Exclusive",
+        "LineItems": [
+            {
+                "LineItemID": new_id(),
+                "Description": description,
+                "Quantity": Decimal("1"),
+                "UnitAmount": amount,
+                "AccountCode": account_code,
+                "TaxType": tax_type,
+                "LineAmount": amount,
+                "TaxAmount": tax,
+            }
+        ],
+        "SubTotal": amount,
+        "TotalTax": tax,
+        "Total": amount + tax,
+    }
 
 
 def reference_text(data: dict[str, Any], field_name: str, limit: int, errors: list[str]) -> Any:

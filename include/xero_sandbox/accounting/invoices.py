@@ -8,15 +8,18 @@ and ``POST /Invoices/{id}/Email``.
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from xero_sandbox.accounting import contacts, ledger, service
-from xero_sandbox.accounting.base import WriteContext, clone, get_field, round_money, to_wire
-from xero_sandbox.accounting.contacts import generate_contact
-from xero_sandbox.accounting.ledger import ZERO, LedgerDocumentRules, amount_text, total_of
-from xero_sandbox.dates import to_date_string
+from xero_sandbox.accounting.base import WriteContext, clone, round_money
+from xero_sandbox.accounting.ledger import (
+    ZERO,
+    LedgerDocumentRules,
+    amount_text,
+    render_dated,
+    total_of,
+)
 from xero_sandbox.errors import NotFound, ValidationException
 from xero_sandbox.organisation import Organisation, new_id
 
@@ -44,6 +47,7 @@ class InvoiceRules(LedgerDocumentRules):
     number_prefix = "INV-"
     sequence = "INV"
     outstanding_field = "AmountDue"
+    payment_noun = "Payment"
 
     def new_record(self) -> dict[str, Any]:
         return {
@@ -73,7 +77,7 @@ class InvoiceRules(LedgerDocumentRules):
 
     def render(self, org: Organisation, record: dict[str, Any]) -> dict[str, Any]:
         out = super().render(org, record)
-        out["CreditNotes"] = [_render_dated(entry) for entry in record.get("CreditNotes") or []]
+        out["CreditNotes"] = [render_dated(entry) for entry in record.get("CreditNotes") or []]
         return out
 
     # --- POST /Invoices/{id}/Email -----------------------------------------------------
@@ -144,28 +148,10 @@ def email_recipients(contact: dict[str, Any]) -> list[str]:
     return found
 
 
-def _render_dated(entry: dict[str, Any]) -> dict[str, Any]:
-    out = to_wire(entry)
-    if isinstance(entry.get("Date"), date):
-        out["DateString"] = to_date_string(entry["Date"])
-    return out
-
-
 RULES = InvoiceRules()
 
 
 # --- money onto invoices (called by payments and credit-note allocations) ----------------
-
-
-def payable_errors(invoice: dict[str, Any], amount: Decimal) -> list[str]:
-    """Why ``amount`` can't be paid or credited onto ``invoice`` (empty when it can)."""
-    if invoice["Status"] == "PAID":
-        return ["Payment amount exceeds the amount outstanding on this document"]
-    if invoice["Status"] != "AUTHORISED":
-        return ["Payments can only be made against Authorised documents"]
-    if amount > invoice.get("AmountDue", ZERO):
-        return ["Payment amount exceeds the amount outstanding on this document"]
-    return []
 
 
 def apply_payment(
@@ -176,40 +162,12 @@ def apply_payment(
     ``payment_summary`` is how the invoice lists the payment (PaymentID, Date, Amount,
     Reference, CurrencyRate, HasAccount, HasValidationErrors).
     """
-    invoice = _require(ctx, invoice_id)
-    errors = payable_errors(invoice, amount)
-    if errors:
-        raise ValidationException(errors, {"Invoice": {"InvoiceID": invoice_id}})
-    entry = {**payment_summary, "Amount": amount}
-    when = entry.get("Date")
-    return ledger.change_money(
-        ctx,
-        RULES,
-        invoice_id,
-        lambda doc: doc["Payments"].append(entry),
-        when=when if isinstance(when, date) else None,
-        history=("Payment", f"Payment of {amount_text(amount)} applied."),
-    )
+    return RULES.add_payment(ctx, invoice_id, _require(ctx, invoice_id), amount, payment_summary)
 
 
 def reverse_payment(ctx: WriteContext, invoice_id: str, payment_id: str) -> dict[str, Any]:
     """Take a deleted payment off an invoice; a PAID invoice reopens as AUTHORISED."""
-    invoice = _require(ctx, invoice_id)
-    wanted = payment_id.lower()
-    removed = [p for p in invoice.get("Payments") or [] if p["PaymentID"].lower() == wanted]
-
-    def drop(doc: dict[str, Any]) -> None:
-        doc["Payments"] = [p for p in doc["Payments"] if p["PaymentID"].lower() != wanted]
-
-    amount = total_of(removed, "Amount")
-    return ledger.change_money(
-        ctx,
-        RULES,
-        invoice_id,
-        drop,
-        when=None,
-        history=("Payment", f"Payment of {amount_text(amount)} deleted."),
-    )
+    return RULES.remove_payment(ctx, invoice_id, _require(ctx, invoice_id), payment_id)
 
 
 def apply_credit(
@@ -221,19 +179,15 @@ def apply_credit(
     ID, Date, Total and ``_allocation_id`` (internal, used to reverse it).
     """
     invoice = _require(ctx, invoice_id)
-    errors = payable_errors(invoice, amount)
-    if errors:
-        raise ValidationException(errors, {"Invoice": {"InvoiceID": invoice_id}})
-    entry = {**allocation_summary, "AppliedAmount": amount}
-    when = entry.get("Date")
-    number = entry.get("CreditNoteNumber") or "a credit note"
-    return ledger.change_money(
+    number = allocation_summary.get("CreditNoteNumber") or "a credit note"
+    return RULES.add_money(
         ctx,
-        RULES,
         invoice_id,
-        lambda doc: doc["CreditNotes"].append(entry),
-        when=when if isinstance(when, date) else None,
-        history=("Credit Applied", f"Credit of {amount_text(amount)} applied from {number}."),
+        invoice,
+        amount,
+        "CreditNotes",
+        {**allocation_summary, "AppliedAmount": amount},
+        ("Credit Applied", f"Credit of {amount_text(amount)} applied from {number}."),
     )
 
 
@@ -273,37 +227,13 @@ def _require(ctx: WriteContext, invoice_id: str) -> dict[str, Any]:
     return invoice
 
 
-def find_invoice(org: Organisation, reference: Any) -> dict[str, Any] | None:
-    """An invoice named by ``{"InvoiceID": ...}`` or ``{"InvoiceNumber": ...}``."""
-    if not isinstance(reference, dict):
-        return None
-    invoice_id = get_field(reference, "InvoiceID")
-    if invoice_id:
-        return org.get("Invoices", str(invoice_id))
-    number = get_field(reference, "InvoiceNumber")
-    if not number:
-        return None
-    wanted = str(number).strip().lower()
-    matches = [
-        r
-        for r in org.table("Invoices").values()
-        if str(r.get("InvoiceNumber") or "").lower() == wanted and r.get("Status") != "DELETED"
-    ]
-    matches.sort(key=lambda r: r.get("Type") != "ACCREC")  # sales numbers are the unique ones
-    return matches[0] if matches else None
-
-
 # --- bulk generation ---------------------------------------------------------------------
 
 
 def generate_invoice(ctx: WriteContext, n: int) -> dict[str, Any]:
     """An AUTHORISED sales invoice for bulk generation (benchmarks); no validation."""
     org = ctx.org
-    contact = next(iter(org.table("Contacts").values()), None)
-    if contact is None:
-        contact = generate_contact(ctx, n)
-        contact["UpdatedDateUTC"] = ctx.now
-        org.put("Contacts", contact["ContactID"], contact)
+    contact = contacts.first_or_generated_contact(ctx, n)
     account = (
         next((a for a in org.table("Accounts").values() if a.get("Code") == "200"), None) or {}
     )

@@ -18,6 +18,7 @@ from xero_sandbox.accounting import contacts, documents
 from xero_sandbox.accounting.base import (
     ResourceRules,
     WriteContext,
+    add_date_strings,
     clone,
     date_field,
     enum_field,
@@ -27,7 +28,7 @@ from xero_sandbox.accounting.base import (
     round_money,
     to_wire,
 )
-from xero_sandbox.dates import to_date_string, to_iso_z
+from xero_sandbox.dates import to_iso_z
 from xero_sandbox.errors import ValidationException
 from xero_sandbox.organisation import Organisation
 
@@ -81,6 +82,7 @@ class LedgerDocumentRules(ResourceRules):
     number_prefix: ClassVar[str]  # "INV-", "CN-"
     sequence: ClassVar[str]  # org counter name for the auto numbers
     outstanding_field: ClassVar[str]  # "AmountDue", "RemainingCredit"
+    payment_noun: ClassVar[str]  # "Payment", "Refund": what its history calls a payment
 
     # --- hooks for the subclasses ----------------------------------------------------
 
@@ -405,12 +407,110 @@ class LedgerDocumentRules(ResourceRules):
         contact = org.get("Contacts", contact_id) if contact_id else None
         if contact is not None:
             out["Contact"] = contacts.summary(contact)
-        for field in ("Date", "DueDate"):
-            if isinstance(record.get(field), date):
-                out[f"{field}String"] = to_date_string(record[field])
+        add_date_strings(out, record, "Date", "DueDate")
         if record.get("UpdatedDateUTC") is not None:
             out["UpdatedDateUTCString"] = to_iso_z(record["UpdatedDateUTC"])
         return out
+
+    # --- other records naming one, and money moving onto it ------------------------------
+
+    @property
+    def reference_key(self) -> str:
+        """The key other records name one under: "Invoice", "CreditNote"."""
+        return self.name[:-1]
+
+    def find_reference(self, org: Organisation, reference: Any) -> dict[str, Any] | None:
+        """A document named by ``{"<id_field>": ...}`` or ``{"<number_field>": ...}``."""
+        if not isinstance(reference, dict):
+            return None
+        record_id = get_field(reference, self.id_field)
+        if record_id:
+            return org.get(self.name, str(record_id))
+        number = get_field(reference, str(self.number_field))
+        if not number:
+            return None
+        wanted = str(number).strip().lower()
+        matches = [
+            r
+            for r in org.table(self.name).values()
+            if str(r.get(self.number_field) or "").lower() == wanted
+            and r.get("Status") != "DELETED"
+        ]
+        matches.sort(key=lambda r: r.get("Type") != self.numbered_type)  # sales numbers are unique
+        return matches[0] if matches else None
+
+    def payment_errors(self, document: dict[str, Any], amount: Decimal) -> list[str]:
+        """Why ``amount`` can't be paid, refunded or credited onto ``document`` (empty if ok)."""
+        if document["Status"] == "PAID":
+            return ["Payment amount exceeds the amount outstanding on this document"]
+        if document["Status"] != "AUTHORISED":
+            return ["Payments can only be made against Authorised documents"]
+        if amount > document.get(self.outstanding_field, ZERO):
+            return ["Payment amount exceeds the amount outstanding on this document"]
+        return []
+
+    def add_money(
+        self,
+        ctx: WriteContext,
+        document_id: str,
+        document: dict[str, Any],
+        amount: Decimal,
+        key: str,
+        entry: dict[str, Any],
+        history: tuple[str, str],
+    ) -> dict[str, Any]:
+        """Append ``entry`` (``amount`` paid or credited) to the document's ``key`` list."""
+        errors = self.payment_errors(document, amount)
+        if errors:
+            raise ValidationException(errors, {self.reference_key: {self.id_field: document_id}})
+        when = entry.get("Date")
+        return change_money(
+            ctx,
+            self,
+            document_id,
+            lambda doc: doc[key].append(entry),
+            when=when if isinstance(when, date) else None,
+            history=history,
+        )
+
+    def add_payment(
+        self,
+        ctx: WriteContext,
+        document_id: str,
+        document: dict[str, Any],
+        amount: Decimal,
+        payment_summary: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Record a payment (a refund on a credit note); PAID when nothing is left."""
+        return self.add_money(
+            ctx,
+            document_id,
+            document,
+            amount,
+            "Payments",
+            {**payment_summary, "Amount": amount},
+            ("Payment", f"{self.payment_noun} of {amount_text(amount)} applied."),
+        )
+
+    def remove_payment(
+        self, ctx: WriteContext, document_id: str, document: dict[str, Any], payment_id: str
+    ) -> dict[str, Any]:
+        """Take a deleted payment off a document; a PAID one reopens as AUTHORISED."""
+        wanted = payment_id.lower()
+        removed = [p for p in document.get("Payments") or [] if p["PaymentID"].lower() == wanted]
+
+        def drop(doc: dict[str, Any]) -> None:
+            doc["Payments"] = [p for p in doc["Payments"] if p["PaymentID"].lower() != wanted]
+
+        amount = total_of(removed, "Amount")
+        return change_money(
+            ctx,
+            self,
+            document_id,
+            drop,
+            when=None,
+            history=("Payment", f"{self.payment_noun} of {amount_text(amount)} deleted."),
+        )
 
 
 # --- money on documents ------------------------------------------------------------------
@@ -451,6 +551,13 @@ def change_money(
         {"Changes": changes, "DateUTC": ctx.now, "User": ctx.user, "Details": details},
     )
     return updated
+
+
+def render_dated(entry: dict[str, Any]) -> dict[str, Any]:
+    """A money entry (payment, credit, allocation) on the wire, with its ``DateString``."""
+    out = to_wire(entry)
+    add_date_strings(out, entry, "Date")
+    return out
 
 
 def total_of(entries: list[dict[str, Any]], field: str) -> Decimal:

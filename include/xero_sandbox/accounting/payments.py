@@ -15,6 +15,7 @@ from xero_sandbox.accounting import credit_notes, invoices
 from xero_sandbox.accounting.base import (
     ResourceRules,
     WriteContext,
+    add_date_strings,
     clone,
     date_field,
     get_field,
@@ -25,7 +26,7 @@ from xero_sandbox.accounting.base import (
 )
 from xero_sandbox.accounting.contacts import summary
 from xero_sandbox.accounting.documents import find_account
-from xero_sandbox.dates import to_date_string, to_iso_z
+from xero_sandbox.dates import to_iso_z
 from xero_sandbox.errors import ValidationException
 from xero_sandbox.organisation import Organisation, new_id
 
@@ -56,9 +57,10 @@ _FIELDS = [
     "Particulars",
     "Details",
 ]
-_INVOICE_SUMMARY = (
-    "InvoiceID",
-    "InvoiceNumber",
+# The document a payment is for, by the key the payment names it under.
+_RULES = {"Invoice": invoices.RULES, "CreditNote": credit_notes.RULES}
+# What a rendered payment shows of its document.
+_SHARED_SUMMARY = (
     "Type",
     "Reference",
     "Status",
@@ -66,31 +68,32 @@ _INVOICE_SUMMARY = (
     "SubTotal",
     "TotalTax",
     "Total",
-    "AmountDue",
-    "AmountPaid",
-    "AmountCredited",
-    "CurrencyCode",
-    "CurrencyRate",
-    "Date",
-    "DueDate",
-    "IsDiscounted",
-    "HasErrors",
 )
-_CREDIT_NOTE_SUMMARY = (
-    "CreditNoteID",
-    "CreditNoteNumber",
-    "Type",
-    "Reference",
-    "Status",
-    "LineAmountTypes",
-    "SubTotal",
-    "TotalTax",
-    "Total",
-    "RemainingCredit",
-    "CurrencyCode",
-    "CurrencyRate",
-    "Date",
-)
+_SUMMARY = {
+    "Invoice": (
+        "InvoiceID",
+        "InvoiceNumber",
+        *_SHARED_SUMMARY,
+        "AmountDue",
+        "AmountPaid",
+        "AmountCredited",
+        "CurrencyCode",
+        "CurrencyRate",
+        "Date",
+        "DueDate",
+        "IsDiscounted",
+        "HasErrors",
+    ),
+    "CreditNote": (
+        "CreditNoteID",
+        "CreditNoteNumber",
+        *_SHARED_SUMMARY,
+        "RemainingCredit",
+        "CurrencyCode",
+        "CurrencyRate",
+        "Date",
+    ),
+}
 
 
 class PaymentRules(ResourceRules):
@@ -128,10 +131,7 @@ class PaymentRules(ResourceRules):
             errors.append("IsReconciled must be true or false.")
         if document is not None and amount is not None and amount > ZERO:
             amount = round_money(amount)
-            if kind == "Invoice":
-                errors.extend(invoices.payable_errors(document, amount))
-            else:
-                errors.extend(credit_notes.refundable_errors(document, amount))
+            errors.extend(_RULES[kind].payment_errors(document, amount))
         if errors:
             raise ValidationException(errors, raw)
 
@@ -153,10 +153,8 @@ class PaymentRules(ResourceRules):
         for field in ("BankAccountNumber", "Particulars", "Details"):
             if data.get(field):
                 record[field] = str(data[field])
-        if kind == "Invoice":
-            record["Invoice"] = {"InvoiceID": document["InvoiceID"]}
-        else:
-            record["CreditNote"] = {"CreditNoteID": document["CreditNoteID"]}
+        id_field = _RULES[kind].id_field
+        record[kind] = {id_field: document[id_field]}
         return record
 
     @staticmethod
@@ -181,12 +179,12 @@ class PaymentRules(ResourceRules):
             )
             return "Invoice", None
         if invoice_ref:
-            found = invoices.find_invoice(org, invoice_ref)
+            found = invoices.RULES.find_reference(org, invoice_ref)
             if found is None:
                 errors.append(f"Invoice could not be found: {_named(invoice_ref)}.")
             return "Invoice", found
         if note_ref:
-            found = credit_notes.find_credit_note(org, note_ref)
+            found = credit_notes.RULES.find_reference(org, note_ref)
             if found is None:
                 errors.append(f"Credit note could not be found: {_named(note_ref)}.")
             return "CreditNote", found
@@ -261,16 +259,12 @@ class PaymentRules(ResourceRules):
         out = to_wire(record)
         if record.get("UpdatedDateUTC") is not None:
             out["UpdatedDateUTCString"] = to_iso_z(record["UpdatedDateUTC"])
-        if record.get("Invoice"):
-            invoice = org.get("Invoices", record["Invoice"]["InvoiceID"])
-            if invoice is not None:
-                out["Invoice"] = _document_summary(org, invoice, _INVOICE_SUMMARY)
-                out["InvoiceNumber"] = invoice.get("InvoiceNumber") or ""
-        if record.get("CreditNote"):
-            note = org.get("CreditNotes", record["CreditNote"]["CreditNoteID"])
-            if note is not None:
-                out["CreditNote"] = _document_summary(org, note, _CREDIT_NOTE_SUMMARY)
-                out["CreditNoteNumber"] = note.get("CreditNoteNumber") or ""
+        for kind, rules in _RULES.items():
+            if record.get(kind):
+                document = org.get(rules.name, record[kind][rules.id_field])
+                if document is not None:
+                    out[kind] = _document_summary(org, document, _SUMMARY[kind])
+                    out[rules.number_field] = document.get(rules.number_field) or ""
         return out
 
 
@@ -279,10 +273,7 @@ def _document_summary(org: Organisation, record: dict[str, Any], keys: tuple) ->
     contact = org.get("Contacts", (record.get("Contact") or {}).get("ContactID") or "")
     if contact is not None:
         out["Contact"] = summary(contact)
-    if record.get("Date") is not None:
-        out["DateString"] = to_date_string(record["Date"])
-    if record.get("DueDate") is not None:
-        out["DueDateString"] = to_date_string(record["DueDate"])
+    add_date_strings(out, record, "Date", "DueDate")
     return out
 
 

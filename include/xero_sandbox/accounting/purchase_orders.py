@@ -24,24 +24,25 @@ from typing import Any
 from xero_sandbox.accounting.base import (
     ResourceRules,
     WriteContext,
+    add_date_strings,
     clone,
     date_field,
     enum_field,
     normalise_keys,
-    round_money,
     to_wire,
 )
-from xero_sandbox.accounting.documents import apply_totals, line_amount_types, restore_rates
+from xero_sandbox.accounting.documents import generated_lines, line_amount_types
 from xero_sandbox.accounting.quotes import (
-    add_date_strings,
+    check_number,
     currency_code,
     date_filters,
     document_lines,
+    document_texts,
     existing_contact,
+    generated_draft,
     next_free_number,
-    number_in_use,
     render_contact,
-    total_discount,
+    set_totals,
 )
 from xero_sandbox.errors import ValidationException
 from xero_sandbox.organisation import Organisation, new_id
@@ -66,6 +67,11 @@ TEXT_LIMITS: dict[str, int | None] = {
     "DeliveryInstructions": 500,
 }
 DATE_FIELDS = ("Date", "DeliveryDate", "ExpectedArrivalDate")
+_NUMBERING = (
+    "PurchaseOrders",
+    "PurchaseOrderNumber",
+    "purchase order",
+)  # resource, number field, noun: check_number
 _FIELDS = [
     "PurchaseOrderID",
     "PurchaseOrderNumber",
@@ -123,13 +129,13 @@ class PurchaseOrderRules(ResourceRules):
         amount_types = line_amount_types(data.get("LineAmountTypes"), errors)
         lines = document_lines(org, data.get("LineItems"), errors, sales=False)
         dates = {k: date_field(data.get(k), k, errors) for k in DATE_FIELDS}
-        texts = self._texts(data, errors)
+        texts = document_texts(data, TEXT_LIMITS, errors)
         currency = currency_code(org, data.get("CurrencyCode"), errors)
         sent = self._sent_to_contact(data, status, errors)
         number = data.get("PurchaseOrderNumber")
         if number not in (None, ""):
             number = str(number).strip()
-            self._check_number(org, number, None, errors)
+            check_number(org, *_NUMBERING, number, None, errors)
         if errors:
             raise ValidationException(errors, data)
         record: dict[str, Any] = {
@@ -150,8 +156,7 @@ class PurchaseOrderRules(ResourceRules):
                 record[key] = dates[key]
         if data.get("BrandingThemeID"):
             record["BrandingThemeID"] = str(data["BrandingThemeID"])
-        apply_totals(record, lines, amount_types)
-        record["TotalDiscount"] = total_discount(record["LineItems"])
+        set_totals(org, record, lines, amount_types)
         return record
 
     def update(
@@ -176,10 +181,8 @@ class PurchaseOrderRules(ResourceRules):
             contact = existing_contact(
                 org, data["Contact"], errors, require_id=False, document="purchase order"
             )
-        amount_types = (
-            line_amount_types(data["LineAmountTypes"], errors)
-            if data.get("LineAmountTypes") not in (None, "")
-            else record["LineAmountTypes"]
+        amount_types = line_amount_types(
+            data.get("LineAmountTypes"), errors, record["LineAmountTypes"]
         )
         lines = None
         if "LineItems" in data:
@@ -189,16 +192,12 @@ class PurchaseOrderRules(ResourceRules):
                 )
             lines = document_lines(org, data["LineItems"], errors, sales=False)
         dates = {k: date_field(data.get(k), k, errors) for k in DATE_FIELDS if k in data}
-        texts = self._texts(data, errors)
-        currency = (
-            currency_code(org, data["CurrencyCode"], errors)
-            if data.get("CurrencyCode") not in (None, "")
-            else record["CurrencyCode"]
-        )
+        texts = document_texts(data, TEXT_LIMITS, errors)
+        currency = currency_code(org, data.get("CurrencyCode"), errors, record["CurrencyCode"])
         sent = self._sent_to_contact(data, status, errors)
         number = data.get("PurchaseOrderNumber")
         if number not in (None, "") and str(number).strip() != record["PurchaseOrderNumber"]:
-            self._check_number(org, str(number).strip(), record["PurchaseOrderID"], errors)
+            check_number(org, *_NUMBERING, str(number).strip(), record["PurchaseOrderID"], errors)
         if errors:
             raise ValidationException(errors, data)
         updated = clone(record)
@@ -218,23 +217,8 @@ class PurchaseOrderRules(ResourceRules):
             updated["SentToContact"] = sent
         if data.get("BrandingThemeID"):
             updated["BrandingThemeID"] = str(data["BrandingThemeID"])
-        if lines is None:
-            lines = restore_rates(org, updated["LineItems"])
-        apply_totals(updated, lines, amount_types)
-        updated["TotalDiscount"] = total_discount(updated["LineItems"])
+        set_totals(org, updated, lines, amount_types)
         return updated
-
-    @staticmethod
-    def _texts(data: dict[str, Any], errors: list[str]) -> dict[str, str]:
-        texts = {}
-        for key, limit in TEXT_LIMITS.items():
-            if data.get(key) is None:
-                continue
-            text = str(data[key])
-            if limit is not None and len(text) > limit:
-                errors.append(f"{key} must be {limit} characters or less.")
-            texts[key] = text
-        return texts
 
     @staticmethod
     def _sent_to_contact(data: dict[str, Any], status: str, errors: list[str]) -> bool | None:
@@ -250,15 +234,6 @@ class PurchaseOrderRules(ResourceRules):
                 "(AUTHORISED) or billed (BILLED)."
             )
         return value
-
-    @staticmethod
-    def _check_number(org: Organisation, number: str, own_id: str | None, errors: list) -> None:
-        if len(number) > 255:
-            errors.append("PurchaseOrderNumber must be 255 characters or less.")
-        elif number_in_use(org, "PurchaseOrders", "PurchaseOrderNumber", number, own_id):
-            errors.append(
-                f"The PurchaseOrderNumber '{number}' is already used by another purchase order."
-            )
 
     def filter_list(self, records: list[dict[str, Any]], query: dict[str, str]) -> list:
         """``DateFrom``/``DateTo`` (inclusive) on the order date."""
@@ -283,35 +258,11 @@ class PurchaseOrderRules(ResourceRules):
     @staticmethod
     def generate(ctx: WriteContext, n: int) -> dict[str, Any]:
         """A valid DRAFT purchase order for bulk seeding (benchmarks); no validation."""
-        contact = next(iter(ctx.org.table("Contacts").values()), None)
-        amount = Decimal(50 + n % 450)
-        tax = round_money(amount * Decimal("0.15"))
         return {
-            "PurchaseOrderID": new_id(),
-            "PurchaseOrderNumber": f"PO-G{n:06d}",
-            "Contact": {"ContactID": contact["ContactID"] if contact else new_id()},
-            "Date": ctx.now.date(),
-            "Status": "DRAFT",
-            "CurrencyCode": ctx.org.base_currency,
-            "CurrencyRate": Decimal("1"),
+            **generated_draft(ctx, "PurchaseOrderID", "PurchaseOrderNumber", f"PO-G{n:06d}"),
             "SentToContact": False,
             "HasAttachments": False,
-            "LineAmountTypes": "Exclusive",
-            "LineItems": [
-                {
-                    "LineItemID": new_id(),
-                    "Description": "Generated order line",
-                    "Quantity": Decimal("1"),
-                    "UnitAmount": amount,
-                    "AccountCode": "300",
-                    "TaxType": "INPUT2",
-                    "LineAmount": amount,
-                    "TaxAmount": tax,
-                }
-            ],
-            "SubTotal": amount,
-            "TotalTax": tax,
-            "Total": amount + tax,
+            **generated_lines(Decimal(50 + n % 450), "Generated order line", "300", "INPUT2"),
             "TotalDiscount": Decimal("0"),
         }
 

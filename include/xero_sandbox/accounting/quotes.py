@@ -30,6 +30,7 @@ from xero_sandbox.accounting import contacts
 from xero_sandbox.accounting.base import (
     ResourceRules,
     WriteContext,
+    add_date_strings,
     clone,
     date_field,
     enum_field,
@@ -40,11 +41,12 @@ from xero_sandbox.accounting.base import (
 )
 from xero_sandbox.accounting.documents import (
     apply_totals,
+    generated_lines,
     line_amount_types,
     parse_line_items,
     restore_rates,
 )
-from xero_sandbox.dates import DateParseError, parse_date, to_date_string
+from xero_sandbox.dates import DateParseError, parse_date
 from xero_sandbox.errors import ApiException, ValidationException
 from xero_sandbox.organisation import Organisation, new_id
 
@@ -79,6 +81,8 @@ _FIELDS = [
 ]
 # Changeable only while DRAFT (compared with the stored value, so resending is fine).
 _DRAFT_ONLY = ("Contact", "Date", "ExpiryDate", "CurrencyCode", "LineAmountTypes", "LineItems")
+# For check_number: the resource, its number field, and what one is called.
+_NUMBERING = ("Quotes", "QuoteNumber", "quote")
 
 
 # --- helpers shared with purchase orders -------------------------------------------------
@@ -101,10 +105,15 @@ def existing_contact(
     return found
 
 
-def currency_code(org: Organisation, value: Any, errors: list[str]) -> str:
-    """The document currency: the base currency, or one the organisation has added."""
+def currency_code(
+    org: Organisation, value: Any, errors: list[str], default: str | None = None
+) -> str:
+    """The document currency: the base currency, or one the organisation has added.
+
+    When ``value`` is omitted: ``default`` (an update's current currency) or the base one.
+    """
     if value in (None, ""):
-        return org.base_currency
+        return org.base_currency if default is None else default
     code = str(value).strip().upper()
     enabled = {org.base_currency.upper()}
     enabled |= {str(c.get("Code", "")).upper() for c in org.table("Currencies").values()}
@@ -128,19 +137,49 @@ def total_discount(lines: list[dict[str, Any]]) -> Decimal:
     return round_money(discount)
 
 
+def set_totals(
+    org: Organisation, document: dict[str, Any], lines: list | None, amount_types: str
+) -> None:
+    """Totals and TotalDiscount from ``lines``, or from the stored lines when none came."""
+    if lines is None:
+        lines = restore_rates(org, document["LineItems"])
+    apply_totals(document, lines, amount_types)
+    document["TotalDiscount"] = total_discount(document["LineItems"])
+
+
+def document_texts(data: dict[str, Any], limits: dict[str, int | None], errors: list[str]) -> dict:
+    """The free texts given (as strings), with a message for each over its limit."""
+    found = {}
+    for key, limit in limits.items():
+        value = data.get(key)
+        if value is None:
+            continue
+        text = str(value)
+        if limit is not None and len(text) > limit:
+            errors.append(f"{key} must be {limit} characters or less.")
+        found[key] = text
+    return found
+
+
+def generated_draft(ctx: WriteContext, id_field: str, number_field: str, number: str) -> dict:
+    """The head of a DRAFT quote or purchase order for bulk seeding (benchmarks)."""
+    contact = next(iter(ctx.org.table("Contacts").values()), None)
+    return {
+        id_field: new_id(),
+        number_field: number,
+        "Contact": {"ContactID": contact["ContactID"] if contact else new_id()},
+        "Date": ctx.now.date(),
+        "Status": "DRAFT",
+        "CurrencyCode": ctx.org.base_currency,
+        "CurrencyRate": Decimal("1"),
+    }
+
+
 def render_contact(org: Organisation, reference: dict[str, Any] | None) -> dict[str, Any]:
     """The embedded contact as it is now (name changes show on old documents, as in Xero)."""
     contact_id = (reference or {}).get("ContactID")
     record = org.get("Contacts", contact_id) if contact_id else None
     return contacts.summary(record or {"ContactID": contact_id})
-
-
-def add_date_strings(rendered: dict[str, Any], record: dict[str, Any], *names: str) -> None:
-    """Xero sends ``<Field>String`` (``2026-01-31T00:00:00``) beside each date-only field."""
-    for name in names:
-        value = record.get(name)
-        if isinstance(value, date):
-            rendered[f"{name}String"] = to_date_string(value)
 
 
 def number_in_use(
@@ -154,6 +193,22 @@ def number_in_use(
         if isinstance(value, str) and value.strip().lower() == wanted:
             return True
     return False
+
+
+def check_number(
+    org: Organisation,
+    resource: str,
+    field_name: str,
+    noun: str,
+    number: str,
+    own_id: str | None,
+    errors: list[str],
+) -> None:
+    """Record why a document number given by hand can't be used, if it can't."""
+    if len(number) > 255:
+        errors.append(f"{field_name} must be 255 characters or less.")
+    elif number_in_use(org, resource, field_name, number, own_id):
+        errors.append(f"The {field_name} '{number}' is already used by another {noun}.")
 
 
 def next_free_number(org: Organisation, resource: str, field_name: str, prefix: str) -> str:
@@ -232,11 +287,11 @@ class QuoteRules(ResourceRules):
         amount_types = line_amount_types(data.get("LineAmountTypes"), errors)
         lines = document_lines(org, data.get("LineItems"), errors, sales=True)
         currency = currency_code(org, data.get("CurrencyCode"), errors)
-        texts = self._texts(data, errors)
+        texts = document_texts(data, DESCRIPTIVE_LIMITS, errors)
         number = data.get("QuoteNumber")
         if number not in (None, ""):
             number = str(number).strip()
-            self._check_number(org, number, None, errors)
+            check_number(org, *_NUMBERING, number, None, errors)
         if errors:
             raise ValidationException(errors, data)
         record: dict[str, Any] = {
@@ -253,8 +308,7 @@ class QuoteRules(ResourceRules):
             record["ExpiryDate"] = expiry
         if data.get("BrandingThemeID"):
             record["BrandingThemeID"] = str(data["BrandingThemeID"])
-        apply_totals(record, lines, amount_types)
-        record["TotalDiscount"] = total_discount(record["LineItems"])
+        set_totals(org, record, lines, amount_types)
         return record
 
     def update(
@@ -271,7 +325,7 @@ class QuoteRules(ResourceRules):
             errors.append(f"A quote with the status {current} cannot be updated.")
         number = data.get("QuoteNumber")
         if number not in (None, "") and str(number).strip() != record["QuoteNumber"]:
-            self._check_number(org, str(number).strip(), record["QuoteID"], errors)
+            check_number(org, *_NUMBERING, str(number).strip(), record["QuoteID"], errors)
         if not isinstance(data.get("Contact"), dict):
             errors.append("Contact must be specified when updating a quote.")
             contact = None
@@ -283,22 +337,16 @@ class QuoteRules(ResourceRules):
         if data.get("Date") in (None, ""):
             errors.append("Date must be specified when updating a quote.")
         expiry = date_field(data.get("ExpiryDate"), "ExpiryDate", errors)
-        amount_types = (
-            line_amount_types(data["LineAmountTypes"], errors)
-            if data.get("LineAmountTypes") not in (None, "")
-            else record["LineAmountTypes"]
+        amount_types = line_amount_types(
+            data.get("LineAmountTypes"), errors, record["LineAmountTypes"]
         )
-        currency = (
-            currency_code(org, data["CurrencyCode"], errors)
-            if data.get("CurrencyCode") not in (None, "")
-            else record["CurrencyCode"]
-        )
+        currency = currency_code(org, data.get("CurrencyCode"), errors, record["CurrencyCode"])
         lines = None
         if "LineItems" in data:
             if not data["LineItems"]:
                 errors.append("LineItems must be specified: a quote needs at least one line item.")
             lines = document_lines(org, data["LineItems"], errors, sales=True)
-        texts = self._texts(data, errors)
+        texts = document_texts(data, DESCRIPTIVE_LIMITS, errors)
         if not errors and current != "DRAFT":
             errors.extend(
                 self._draft_only_changes(
@@ -326,31 +374,8 @@ class QuoteRules(ResourceRules):
                 updated.pop(key, None)
         if data.get("BrandingThemeID"):
             updated["BrandingThemeID"] = str(data["BrandingThemeID"])
-        if lines is None:
-            lines = restore_rates(org, updated["LineItems"])
-        apply_totals(updated, lines, amount_types)
-        updated["TotalDiscount"] = total_discount(updated["LineItems"])
+        set_totals(org, updated, lines, amount_types)
         return updated
-
-    @staticmethod
-    def _texts(data: dict[str, Any], errors: list[str]) -> dict[str, str]:
-        texts = {}
-        for key, limit in DESCRIPTIVE_LIMITS.items():
-            value = data.get(key)
-            if value is None:
-                continue
-            text = str(value)
-            if len(text) > limit:
-                errors.append(f"{key} must be {limit} characters or less.")
-            texts[key] = text
-        return texts
-
-    @staticmethod
-    def _check_number(org: Organisation, number: str, own_id: str | None, errors: list) -> None:
-        if len(number) > 255:
-            errors.append("QuoteNumber must be 255 characters or less.")
-        elif number_in_use(org, "Quotes", "QuoteNumber", number, own_id):
-            errors.append(f"The QuoteNumber '{number}' is already used by another quote.")
 
     @staticmethod
     def _draft_only_changes(
@@ -410,34 +435,10 @@ class QuoteRules(ResourceRules):
     @staticmethod
     def generate(ctx: WriteContext, n: int) -> dict[str, Any]:
         """A valid DRAFT quote for bulk seeding (benchmarks); no validation."""
-        contact = next(iter(ctx.org.table("Contacts").values()), None)
-        amount = Decimal(100 + n % 900)
-        tax = round_money(amount * Decimal("0.15"))
         return {
-            "QuoteID": new_id(),
-            "QuoteNumber": f"QU-G{n:06d}",
-            "Contact": {"ContactID": contact["ContactID"] if contact else new_id()},
-            "Date": ctx.now.date(),
-            "Status": "DRAFT",
-            "CurrencyCode": ctx.org.base_currency,
-            "CurrencyRate": Decimal("1"),
+            **generated_draft(ctx, "QuoteID", "QuoteNumber", f"QU-G{n:06d}"),
             "Title": f"Generated quote {n}",
-            "LineAmountTypes": "Exclusive",
-            "LineItems": [
-                {
-                    "LineItemID": new_id(),
-                    "Description": "Generated line",
-                    "Quantity": Decimal("1"),
-                    "UnitAmount": amount,
-                    "AccountCode": "200",
-                    "TaxType": "OUTPUT2",
-                    "LineAmount": amount,
-                    "TaxAmount": tax,
-                }
-            ],
-            "SubTotal": amount,
-            "TotalTax": tax,
-            "Total": amount + tax,
+            **generated_lines(Decimal(100 + n % 900), "Generated line", "200", "OUTPUT2"),
             "TotalDiscount": Decimal("0"),
         }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -190,10 +190,10 @@ def _page(records: list, rules: ResourceRules, query: ListQuery) -> tuple[list, 
 # --- writes ------------------------------------------------------------------------------
 
 
-def elements_of(rules: ResourceRules, body: Any) -> list[dict[str, Any]]:
+def elements_of(name: str, body: Any) -> list[dict[str, Any]]:
     """The elements of a write body: ``{"Contacts": [...]}``, a bare list, or one object."""
     if isinstance(body, dict):
-        wrapped = get_field(body, rules.name)
+        wrapped = get_field(body, name)
         if isinstance(wrapped, list):
             items = wrapped
         elif isinstance(wrapped, dict):
@@ -205,7 +205,7 @@ def elements_of(rules: ResourceRules, body: Any) -> list[dict[str, Any]]:
     else:
         raise ApiException("PostDataInvalidException", "Invalid JSON data", number=14)
     if not items:
-        raise ApiException("PostDataInvalidException", f"No {rules.name} were supplied.", 14)
+        raise ApiException("PostDataInvalidException", f"No {name} were supplied.", 14)
     if not all(isinstance(item, dict) for item in items):
         raise ApiException("PostDataInvalidException", "Each element must be an object.", 14)
     return items
@@ -227,23 +227,15 @@ def write_records(
     Without it, each element stands alone and carries ``StatusAttributeString``.
     """
     org = ctx.org
-    results: list[tuple[dict[str, Any] | None, ElementError | None]] = []
     with org.lock:
-        try:
-            with org.transaction():
-                for element in elements:
-                    try:
-                        with org.transaction():
-                            saved = _write_one(ctx, rules, element, mode, target)
-                        results.append((saved, None))
-                    except ValidationException as exc:
-                        error = ElementError(_echo(element), exc.messages)
-                        results.append((None, error))
-                if summarize_errors and any(err for _, err in results):
-                    raise _BatchFailed()
-        except _BatchFailed:
-            errors = [err for _, err in results if err is not None]
-            return Outcome(400, render_validation_elements(errors))
+        results = run_batch(
+            org,
+            elements,
+            lambda element: _write_one(ctx, rules, element, mode, target),
+            summarize_errors=summarize_errors,
+        )
+        if isinstance(results, Outcome):
+            return results
         rendered = []
         for saved, error in results:
             if error is not None:
@@ -257,6 +249,41 @@ def write_records(
                     item["StatusAttributeString"] = "OK"
                 rendered.append(item)
     return Outcome(200, envelope(rules.name, rendered, ctx.app_name, ctx.now))
+
+
+BatchResults = list[tuple[dict[str, Any] | None, ElementError | None]]
+
+
+def run_batch(
+    org: Organisation,
+    elements: list[dict[str, Any]],
+    write_one: Callable[[dict[str, Any]], dict[str, Any]],
+    *,
+    summarize_errors: bool,
+    echo: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> BatchResults | Outcome:
+    """Write each element in its own transaction (call with ``org.lock`` held).
+
+    Returns (saved, None) or (None, error) per element; with ``summarize_errors`` one bad
+    element rolls the whole batch back and the 400 Outcome naming every bad one is returned.
+    """
+    echo = echo or _echo
+    results: BatchResults = []
+    try:
+        with org.transaction():
+            for element in elements:
+                try:
+                    with org.transaction():
+                        saved = write_one(element)
+                    results.append((saved, None))
+                except ValidationException as exc:
+                    results.append((None, ElementError(echo(element), exc.messages)))
+            if summarize_errors and any(err for _, err in results):
+                raise _BatchFailed()
+    except _BatchFailed:
+        errors = [err for _, err in results if err is not None]
+        return Outcome(400, render_validation_elements(errors))
+    return results
 
 
 class _BatchFailed(Exception):
