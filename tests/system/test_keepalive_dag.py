@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from datetime import UTC, datetime, timedelta
 
 from tests.provider.connections import xero_connection
 from xero_provider.auth.tokens import TokenManager
 
 
-def _conn_env(monkeypatch, conn_id: str) -> dict[str, str]:
-    return {
-        f"AIRFLOW_CONN_{conn_id.upper()}": __import__("os").environ[
-            f"AIRFLOW_CONN_{conn_id.upper()}"
-        ]
-    }
+def _conn_env(*conn_ids: str) -> dict[str, str]:
+    """The connections' AIRFLOW_CONN_* variables, for the airflow subprocess."""
+    names = [f"AIRFLOW_CONN_{conn_id.upper()}" for conn_id in conn_ids]
+    return {name: os.environ[name] for name in names}
 
 
 def test_keepalive_refreshes_old_tokens_and_leaves_young_ones(
