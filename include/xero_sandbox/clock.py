@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 
 class Clock:
@@ -73,7 +73,3 @@ class Clock:
             "offset_seconds": round(self._offset, 3),
             "frozen": self._frozen_at is not None,
         }
-
-    def after(self, seconds: float) -> datetime:
-        """The time ``seconds`` from now."""
-        return self.now() + timedelta(seconds=seconds)

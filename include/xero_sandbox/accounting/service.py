@@ -26,7 +26,6 @@ from xero_sandbox.dates import (
     DateParseError,
     parse_datetime,
     to_iso_z,
-    to_ms_date,
     to_ms_date_plain,
 )
 from xero_sandbox.errors import (
@@ -407,7 +406,3 @@ def _require_history(org: Organisation, rules: ResourceRules, record_id: str) ->
             ["The document with the supplied id was not found for this endpoint."],
             {},
         )
-
-
-def now_string(now: datetime) -> str:
-    return to_ms_date(now)
