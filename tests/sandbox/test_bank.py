@@ -10,43 +10,22 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.sandbox.in_process import InProcessOrg, messages
 from xero_sandbox.accounting import registry, service
 from xero_sandbox.accounting.bank_transactions import BankTransactionRules
 from xero_sandbox.accounting.bank_transfers import BankTransferRules
-from xero_sandbox.accounting.base import ResourceRules, WriteContext
 from xero_sandbox.conformance import XeroSpec
-from xero_sandbox.organisation import Organisation
-from xero_sandbox.seed import add_organisation, write
-from xero_sandbox.state import SandboxState
 
 
-class Env:
+class Env(InProcessOrg):
     """One organisation with a customer and a supplier, bank rules registered in-process."""
 
     def __init__(self) -> None:
-        self.state = SandboxState()
-        self.org: Organisation = add_organisation(self.state, {"name": "Bank Ltd"})
-        made = write(
-            self.state, self.org, "Contacts", [{"Name": "Bayside Club"}, {"Name": "PowerDirect"}]
-        )
-        self.contacts = {c["Name"]: c["ContactID"] for c in made}
+        super().__init__({"name": "Bank Ltd"}, [{"Name": "Bayside Club"}, {"Name": "PowerDirect"}])
         self.txns = BankTransactionRules()
         self.transfers = BankTransferRules()
 
-    def ctx(self) -> WriteContext:
-        return WriteContext(self.org, self.state.clock.now(), "tester", "Test App")
-
-    def write(
-        self,
-        rules: ResourceRules,
-        elements: list[dict],
-        mode: str = "put",
-        target: dict | None = None,
-        summarize: bool = True,
-    ) -> service.Outcome:
-        return service.write_records(
-            self.ctx(), rules, elements, mode=mode, summarize_errors=summarize, target=target
-        )
+    write = InProcessOrg.write_with
 
     def spend(self, **fields: Any) -> dict[str, Any]:
         outcome = self.write(self.txns, [txn_body(self, **fields)])
@@ -96,11 +75,6 @@ def transfer_body(**fields: Any) -> dict[str, Any]:
     }
     body.update(fields)
     return {k: v for k, v in body.items() if v is not None}
-
-
-def messages(outcome: service.Outcome) -> list[str]:
-    assert outcome.status == 400, outcome.body
-    return [m["Message"] for e in outcome.body["Elements"] for m in e["ValidationErrors"]]
 
 
 @pytest.fixture

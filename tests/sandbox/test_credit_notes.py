@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.sandbox.test_invoices import WIRED, Books, messages
+from tests.sandbox.in_process import messages
+from tests.sandbox.test_invoices import WIRED, Books
 from xero_sandbox.accounting.credit_notes import CreditNoteRules
 from xero_sandbox.errors import ApiException, NotFound
 

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.sandbox.in_process import messages
 from xero_sandbox import seed
 from xero_sandbox.accounting import invoices as invoices_module
 from xero_sandbox.accounting import registry, service
@@ -36,13 +37,6 @@ WIRED = any(cls.__name__ == "InvoiceRules" for cls in registry._ALL)
 
 
 # --- in-process harness (shared with test_payments.py and test_credit_notes.py) ----------
-
-
-def messages(outcome: service.Outcome) -> list[str]:
-    """Every ValidationErrors message of a 400 ValidationException body."""
-    assert outcome.status == 400, outcome.body
-    assert outcome.body["Type"] == "ValidationException"
-    return [m["Message"] for e in outcome.body["Elements"] for m in e["ValidationErrors"]]
 
 
 @dataclass

@@ -6,7 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.sandbox.test_invoices import WIRED, Books, messages
+from tests.sandbox.in_process import messages
+from tests.sandbox.test_invoices import WIRED, Books
 from xero_sandbox.accounting.base import clone
 from xero_sandbox.accounting.payments import PaymentRules
 

@@ -10,38 +10,25 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.sandbox.in_process import InProcessOrg, messages
 from xero_sandbox.accounting import registry, service
-from xero_sandbox.accounting.base import WriteContext
 from xero_sandbox.accounting.purchase_orders import RESOURCE_RULES, PurchaseOrderRules
 from xero_sandbox.conformance import XeroSpec
 from xero_sandbox.errors import ApiException
-from xero_sandbox.organisation import Organisation
-from xero_sandbox.seed import add_organisation, write
-from xero_sandbox.state import SandboxState
 
 
-class Env:
+class Env(InProcessOrg):
     """One organisation with two suppliers, and the purchase order rules registered."""
 
     def __init__(self) -> None:
-        self.state = SandboxState()
-        self.org: Organisation = add_organisation(self.state, {"name": "Orders Ltd"})
-        made = write(
-            self.state,
-            self.org,
-            "Contacts",
+        super().__init__(
+            {"name": "Orders Ltd"},
             [{"Name": "PowerDirect"}, {"Name": "Office Supplies Co", "ContactNumber": "SUPP-2"}],
         )
-        self.contacts = {c["Name"]: c["ContactID"] for c in made}
         self.rules = PurchaseOrderRules()
 
-    def ctx(self) -> WriteContext:
-        return WriteContext(self.org, self.state.clock.now(), "tester", "Test App")
-
     def write(self, elements: list[dict], mode: str = "put", target: dict | None = None):
-        return service.write_records(
-            self.ctx(), self.rules, elements, mode=mode, summarize_errors=True, target=target
-        )
+        return self.write_with(self.rules, elements, mode, target)
 
     def create(self, **fields: Any) -> dict[str, Any]:
         outcome = self.write([order_body(self, **fields)])
@@ -72,11 +59,6 @@ def order_body(env: Env, **fields: Any) -> dict[str, Any]:
     }
     body.update(fields)
     return {k: v for k, v in body.items() if v is not None}
-
-
-def messages(outcome: service.Outcome) -> list[str]:
-    assert outcome.status == 400, outcome.body
-    return [m["Message"] for e in outcome.body["Elements"] for m in e["ValidationErrors"]]
 
 
 @pytest.fixture

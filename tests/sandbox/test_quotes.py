@@ -10,40 +10,26 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.sandbox.in_process import InProcessOrg, messages
 from xero_sandbox.accounting import registry, service
-from xero_sandbox.accounting.base import WriteContext
 from xero_sandbox.accounting.quotes import RESOURCE_RULES, QuoteRules
 from xero_sandbox.conformance import XeroSpec
 from xero_sandbox.errors import ApiException, NotFound
-from xero_sandbox.organisation import Organisation
-from xero_sandbox.seed import add_organisation, write
-from xero_sandbox.state import SandboxState
 
 TODAY = date(2026, 3, 2)
 
 
-class Env:
+class Env(InProcessOrg):
     """One organisation with two contacts, and the quote rules registered in-process."""
 
     def __init__(self) -> None:
-        self.state = SandboxState()
-        self.org: Organisation = add_organisation(self.state, {"name": "Quotes Ltd"})
-        made = write(
-            self.state,
-            self.org,
-            "Contacts",
-            [{"Name": "Ridgeway University"}, {"Name": "Bayside Club"}],
+        super().__init__(
+            {"name": "Quotes Ltd"}, [{"Name": "Ridgeway University"}, {"Name": "Bayside Club"}]
         )
-        self.contacts = {c["Name"]: c["ContactID"] for c in made}
         self.rules = QuoteRules()
 
-    def ctx(self) -> WriteContext:
-        return WriteContext(self.org, self.state.clock.now(), "tester", "Test App")
-
     def write(self, elements: list[dict], mode: str = "put", target: dict | None = None):
-        return service.write_records(
-            self.ctx(), self.rules, elements, mode=mode, summarize_errors=True, target=target
-        )
+        return self.write_with(self.rules, elements, mode, target)
 
     def create(self, **fields: Any) -> dict[str, Any]:
         outcome = self.write([quote_body(self, **fields)])
@@ -78,11 +64,6 @@ def quote_body(env: Env, **fields: Any) -> dict[str, Any]:
     }
     body.update(fields)
     return {k: v for k, v in body.items() if v is not None}
-
-
-def messages(outcome: service.Outcome) -> list[str]:
-    assert outcome.status == 400, outcome.body
-    return [m["Message"] for e in outcome.body["Elements"] for m in e["ValidationErrors"]]
 
 
 @pytest.fixture

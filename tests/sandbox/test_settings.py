@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.sandbox.in_process import InProcessOrg, messages
 from xero_sandbox.accounting import registry, service
-from xero_sandbox.accounting.base import ResourceRules, WriteContext
+from xero_sandbox.accounting.base import ResourceRules
 from xero_sandbox.accounting.settings import (
     RESOURCE_RULES,
     AccountRules,
@@ -22,32 +23,20 @@ from xero_sandbox.accounting.settings import (
 )
 from xero_sandbox.conformance import XeroSpec
 from xero_sandbox.errors import NotFound, ValidationException
-from xero_sandbox.organisation import Organisation
 from xero_sandbox.seed import add_organisation
 from xero_sandbox.state import SandboxState
 
 
-class Env:
+class Env(InProcessOrg):
     """One seeded organisation (accounts, tax rates, items) with the settings rules."""
 
     def __init__(self) -> None:
-        self.state = SandboxState()
-        self.org: Organisation = add_organisation(
-            self.state, {"name": "Settings Ltd", "short_code": "!Set01"}
-        )
+        super().__init__({"name": "Settings Ltd", "short_code": "!Set01"})
         self.accounts = AccountRules()
         self.rates = TaxRateRules()
         self.items = ItemRules()
 
-    def ctx(self) -> WriteContext:
-        return WriteContext(self.org, self.state.clock.now(), "tester", "Test App")
-
-    def write(
-        self, rules: ResourceRules, elements: list[dict], mode: str = "put", target=None
-    ) -> service.Outcome:
-        return service.write_records(
-            self.ctx(), rules, elements, mode=mode, summarize_errors=True, target=target
-        )
+    write = InProcessOrg.write_with
 
     def ok(self, rules: ResourceRules, element: dict, mode: str = "put", target=None) -> dict:
         outcome = self.write(rules, [element], mode, target)
@@ -56,11 +45,6 @@ class Env:
 
     def account(self, code: str) -> dict[str, Any]:
         return next(a for a in self.org.table("Accounts").values() if a.get("Code") == code)
-
-
-def messages(outcome: service.Outcome) -> list[str]:
-    assert outcome.status == 400, outcome.body
-    return [m["Message"] for e in outcome.body["Elements"] for m in e["ValidationErrors"]]
 
 
 @pytest.fixture
