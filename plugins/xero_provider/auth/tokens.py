@@ -60,14 +60,21 @@ class TokenManager:
 
     # ------------------------------------------------------------------ public API
 
+    def cached_token(self, margin_seconds: float = 120) -> TokenSet | None:
+        """This process's token set if it is still valid for ``margin_seconds`` (no I/O)."""
+        cached = self._cached
+        if cached is not None and not cached.expires_within(margin_seconds):
+            return cached
+        return None
+
     def access_token(self, margin_seconds: float = 120) -> TokenSet:
         """A token set whose access token is valid for at least ``margin_seconds`` more."""
 
         def fresh(current: TokenSet) -> bool:
             return not current.expires_within(margin_seconds)
 
-        cached = self._cached
-        if cached is not None and fresh(cached):
+        cached = self.cached_token(margin_seconds)
+        if cached is not None:
             return cached
         with self._lock:
             stored = self.store.load(self.key)
@@ -212,7 +219,8 @@ class XeroAuth(httpx.Auth):
             request.headers["Accept"] = "application/json"
 
     def _flow(self, request: httpx.Request) -> Generator[_Call | httpx.Request, Any, None]:
-        token = yield _Call(self.manager.access_token)
+        # The cached token needs no I/O: only a refresh costs the async flow a thread hop.
+        token = self.manager.cached_token() or (yield _Call(self.manager.access_token))
         self._authorise(request, token)
         response = yield request
         if response.status_code == 401:
