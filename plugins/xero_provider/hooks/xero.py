@@ -29,6 +29,7 @@ from xero_provider.auth.token_store import TokenStore
 from xero_provider.auth.tokens import TokenManager, XeroAuth
 from xero_provider.config import XeroConnectionConfig
 from xero_provider.exceptions import RecordResult, XeroError, XeroNotFoundError, XeroValidationError
+from xero_provider.hooks.actions import action_result, plan_actions, refused_result
 from xero_provider.hooks.pacing import RateGovernor, governor_for
 from xero_provider.hooks.planning import (
     ListPlan,
@@ -341,6 +342,57 @@ class XeroHook(_XeroHookBase):
             chunk_result = chunk_results(spec, chunk, body_of(response))
             self._ledger_record(chunk, chunk_result)
             results.extend(chunk_result)
+        return results
+
+    def act(
+        self,
+        resource: str | Resource,
+        items: Sequence[tuple[str, Any]],
+        *,
+        method: str = "POST",
+        action: str | None = None,
+        list_key: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> list[RecordResult]:
+        """One keyed call per ``(record_id, body)`` to ``{path}/{id}[/{action}]``.
+
+        For the writes Xero takes one record at a time (delete a payment, email an
+        invoice, a history note, an allocation). Xero's refusal of one record (400, 404)
+        becomes that record's failed result; successes go to the durable ledger, so a
+        rerun under the same ``idempotency_key`` does not send them again.
+
+        :param list_key: the envelope key of the answer's records (``Allocations``...).
+        """
+        spec = get_resource(resource)
+        self.config  # noqa: B018
+        calls = plan_actions(
+            spec,
+            list(items),
+            method=method.upper(),
+            action=action,
+            tenant_id=self.tenant_id,
+            idempotency_key=idempotency_key,
+        )
+        results: list[RecordResult] = []
+        for call in calls:
+            reused = self._ledger_hit(call.chunk)
+            if reused is not None:
+                results.extend(reused)
+                continue
+            try:
+                response = self._send(
+                    method.upper(),
+                    call.path,
+                    resource=spec,
+                    json=call.chunk.records[0],
+                    idempotency_key=call.chunk.idempotency_key,
+                )
+            except (XeroValidationError, XeroNotFoundError) as error:
+                results.append(refused_result(call, error))
+                continue
+            result = action_result(call, body_of(response), list_key, spec.id_field)
+            self._ledger_record(call.chunk, [result])
+            results.append(result)
         return results
 
     def test_connection(self) -> tuple[bool, str]:
