@@ -6,6 +6,12 @@ batches through :class:`~xero_provider.hooks.XeroHook`, pushes IDs, records and
 rejections to XCom, and uses run-scoped idempotency keys.
 """
 
+from xero_provider.operators.banking import (
+    XeroCreateBankTransactionOperator,
+    XeroCreateBankTransferOperator,
+    XeroCreatePaymentOperator,
+    XeroDeletePaymentOperator,
+)
 from xero_provider.operators.base import XeroBaseOperator, XeroRecordsRejected
 from xero_provider.operators.contacts import (
     XeroCreateContactOperator,
@@ -23,22 +29,50 @@ from xero_provider.operators.generic import (
     XeroSendEmailOperator,
     XeroUpdateOperator,
 )
+from xero_provider.operators.invoices import (
+    XeroCreateBillOperator,
+    XeroCreateCreditNoteOperator,
+    XeroCreateSalesInvoiceOperator,
+    XeroFindBillOperator,
+    XeroFindSalesInvoiceOperator,
+    XeroSendInvoiceEmailOperator,
+    XeroUpdateCreditNoteAllocationOperator,
+)
 from xero_provider.operators.links import XeroRecordLink
+from xero_provider.operators.quotes import (
+    XeroCreatePurchaseOrderOperator,
+    XeroCreateQuoteOperator,
+    XeroUpdateQuoteOperator,
+)
 
 __all__ = [
     "XeroAddHistoryNoteOperator",
     "XeroAllocateOperator",
     "XeroBaseOperator",
+    "XeroCreateBankTransactionOperator",
+    "XeroCreateBankTransferOperator",
+    "XeroCreateBillOperator",
     "XeroCreateContactOperator",
+    "XeroCreateCreditNoteOperator",
     "XeroCreateOperator",
+    "XeroCreatePaymentOperator",
+    "XeroCreatePurchaseOrderOperator",
+    "XeroCreateQuoteOperator",
+    "XeroCreateSalesInvoiceOperator",
     "XeroDeleteOperator",
+    "XeroDeletePaymentOperator",
+    "XeroFindBillOperator",
     "XeroFindOperator",
+    "XeroFindSalesInvoiceOperator",
     "XeroGetContactOperator",
     "XeroGetOperator",
     "XeroRecordLink",
     "XeroRecordsRejected",
     "XeroSendEmailOperator",
+    "XeroSendInvoiceEmailOperator",
     "XeroUpdateContactOperator",
+    "XeroUpdateCreditNoteAllocationOperator",
     "XeroUpdateOperator",
+    "XeroUpdateQuoteOperator",
     "XeroUpsertContactOperator",
 ]
