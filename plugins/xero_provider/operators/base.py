@@ -128,6 +128,8 @@ class XeroBaseOperator(BaseOperator):
         return f"{ti.dag_id}:{ti.task_id}:{ti.run_id}:{map_index if map_index is not None else -1}"
 
     def execute(self, context: Any) -> list[str]:
+        # The extra link reads this key when the task ends, whether it succeeds or not.
+        context["ti"].xcom_push(key=LINKS_XCOM_KEY, value=[])
         hook = self.get_hook()
         try:
             rows = [self.prepare(row) for row in self.input_rows()]
