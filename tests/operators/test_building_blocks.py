@@ -128,3 +128,23 @@ def test_templated_fields_are_declared() -> None:
         XeroFindSalesInvoiceOperator.template_fields
     )
     assert {"record_ids", "note"} <= set(XeroAddHistoryNoteOperator.template_fields)
+
+
+def test_the_extra_link_is_registered_with_airflow() -> None:
+    import importlib
+
+    from airflow.providers_manager import ProvidersManager
+    from airflow.sdk import BaseOperatorLink
+
+    from xero_provider.get_provider_info import get_provider_info
+
+    info = get_provider_info()
+    for path in info["extra-links"]:
+        module, name = path.rsplit(".", 1)
+        assert issubclass(getattr(importlib.import_module(module), name), BaseOperatorLink)
+    for group in info["operators"]:
+        for module in group["python-modules"]:
+            importlib.import_module(module)
+    assert (
+        "xero_provider.operators.links.XeroRecordLink" in ProvidersManager().extra_links_class_names
+    )
