@@ -47,9 +47,10 @@ class XeroUpsertContactOperator(XeroBatchWriteOperator):
 
     Matching, for a record without ``ContactID``, tries in order: ``ContactNumber``
     (exact; Xero keeps it unique), ``EmailAddress`` (case-insensitive), ``Name``
-    (case-insensitive; Xero keeps names unique). Archived contacts take part, since Xero
-    refuses a new contact with an archived contact's name: a matched archived contact is
-    updated and stays archived unless the record sets ``ContactStatus``. When an email
+    (case-insensitive; Xero wants unique names). Archived contacts take part (the lookup
+    asks with ``includeArchived=true``), so a record never makes a second contact beside
+    an archived one: a matched archived contact is updated and stays archived unless the
+    record sets ``ContactStatus``. When an email
     matches several contacts, a single ACTIVE one wins; otherwise the record is rejected
     as ambiguous, naming the candidates. Two input records matching the same key are one
     contact: the second is rejected, never written twice.
