@@ -146,3 +146,51 @@ def test_lost_response_after_commit_then_retry_and_rerun(run_dag, xero_ops) -> N
     assert count(xero_ops, "Contacts") == before + 60 + 3
     assert _puts(xero_ops) == puts
     assert sorted(again.xcom("create_contacts")) == sorted(c["ContactID"] for c in created)
+
+
+def test_upsert_matching_rules(run_dag, xero_ops) -> None:
+    from xero_provider.hooks import XeroHook
+
+    hook = XeroHook("xero_ops")
+    shared = hook.create(
+        "Contacts",
+        [
+            {"Name": "Twin One", "EmailAddress": "twins@example.com"},
+            {"Name": "Twin Two", "EmailAddress": "TWINS@example.com"},
+            {"Name": "Pair Active", "EmailAddress": "pair@example.com"},
+            {
+                "Name": "Pair Archived",
+                "EmailAddress": "pair@example.com",
+                "ContactStatus": "ARCHIVED",
+            },
+        ],
+    )
+    assert all(r.ok for r in shared)
+    by_name = {c["Name"]: c for c in records(xero_ops, "Contacts")}
+    before = len(by_name)
+    conf = {
+        "records": [
+            {"Name": "ARCHIVED old customer", "Website": "https://old.example.com"},
+            {"Name": "Someone New", "EmailAddress": "twins@example.com"},
+            {"Name": "Bayside Club", "ContactNumber": "CUST-002", "Website": "https://bay.example"},
+            {"Name": "Pair Renamed", "EmailAddress": "Pair@Example.com"},
+            {"Name": "Brand New Upsert"},
+        ]
+    }
+    run = run_dag("xero_ops_upsert", conf)
+
+    assert run.state("upsert") == "success"
+    assert run.xcom("upsert", "upsert") == {"created": [4], "updated": [0, 2, 3]}
+    ids = run.xcom("upsert")
+    assert ids[0] == by_name["Archived Old Customer"]["ContactID"]
+    assert ids[1] == by_name["Bayside Club"]["ContactID"]
+    assert ids[2] == by_name["Pair Active"]["ContactID"]  # the ACTIVE one of the two
+    rejected = run.xcom("upsert", "rejected")
+    assert [(e["index"], e["field"]) for e in rejected] == [(1, "EmailAddress")]
+    assert "2 contacts have this EmailAddress" in rejected[0]["message"]
+    after = {c["ContactID"]: c for c in records(xero_ops, "Contacts")}
+    assert len(after) == before + 1
+    archived = after[ids[0]]
+    assert (
+        archived["ContactStatus"] == "ARCHIVED" and archived["Website"] == "https://old.example.com"
+    )
