@@ -201,7 +201,7 @@ with DAG(
         **X,
     )
 
-    chain(create_contact, [update_contact, get_contact], upsert_contact)
+    chain(create_contact, update_contact, get_contact, upsert_contact)
     chain(upsert_contact, create_invoice, [find_invoice, email_invoice, add_note])
     chain(email_invoice, pay_invoice, delete_payment)
     chain(upsert_contact, create_bill, find_bill)

@@ -90,5 +90,5 @@ with DAG(
     XeroCreateContactOperator.partial(task_id="contacts_mapped", **X).expand(
         records=[[{"Name": "Mapped A"}, {"Name": "Mapped B"}], [{"Name": "Mapped C"}]]
     )
-    XeroCreateBillOperator(task_id="bills_from_frame", records=BILLS, **X)
-    EditedDraftBills(task_id="edited_frame_written_back", resource="Bills", **X)
+    bills = XeroCreateBillOperator(task_id="bills_from_frame", records=BILLS, **X)
+    bills >> EditedDraftBills(task_id="edited_frame_written_back", resource="Bills", **X)

@@ -19,14 +19,15 @@ with DAG(
     render_template_as_native_obj=True,
     default_args={"retries": 1, "retry_delay": timedelta(seconds=0)},
 ) as dag:
-    XeroCreateContactOperator(
+    create = XeroCreateContactOperator(
         task_id="create_contacts", records="{{ dag_run.conf['contacts'] }}", xero_conn_id="xero_ops"
     )
-    XeroUpsertContactOperator(
+    upsert = XeroUpsertContactOperator(
         task_id="upsert_contacts", records="{{ dag_run.conf['upsert'] }}", xero_conn_id="xero_ops"
     )
-    XeroSendInvoiceEmailOperator(
+    email = XeroSendInvoiceEmailOperator(
         task_id="email_invoice",
         record_ids="{{ dag_run.conf['invoice_id'] }}",
         xero_conn_id="xero_ops",
     )
+    create >> upsert >> email  # the create goes first: the fault test aims at it
