@@ -187,3 +187,19 @@ def test_codes_written_as_text() -> None:
     assert out["Account"] == {"Code": "90"} and out["InvoiceNumber"] == "7"
     assert out["IsReconciled"] is True
     assert record["LineItems"][0]["AccountCode"] == 200  # the input is not changed
+
+
+def test_a_value_the_hook_cannot_write_names_its_record_and_field() -> None:
+    from datetime import time
+
+    from xero_provider.operators import XeroCreateBillOperator
+
+    operator = XeroCreateBillOperator(task_id="t", records=[])
+    line = {"Description": "a", "UnitAmount": 1}
+    rows = [
+        {"Type": "ACCPAY", "Contact": {"Name": "A"}, "LineItems": [line]},
+        {"Type": "ACCPAY", "Contact": {"Name": "A"}, "LineItems": [line], "Url": time(9, 30)},
+        {"Type": "ACCPAY", "Contact": {"Name": "A"}, "LineItems": [{**line, "Tracking": object()}]},
+    ]
+    found = [(p.index, p.field) for p in operator.validate_rows(rows)]
+    assert found == [(1, "Url"), (2, "LineItems[0].Tracking")]

@@ -23,8 +23,15 @@ from typing import Any, ClassVar, Literal
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from xero_provider.exceptions import RecordProblem, RecordResult, XeroError, XeroValidationError
+from xero_provider.exceptions import (
+    RecordProblem,
+    RecordResult,
+    XeroError,
+    XeroInputError,
+    XeroValidationError,
+)
 from xero_provider.hooks.responses import guess_field
+from xero_provider.hooks.serialise import json_value
 from xero_provider.hooks.xero import XeroHook
 from xero_provider.operators.inputs import as_rows
 from xero_provider.operators.links import LINKS_XCOM_KEY, XeroRecordLink, deep_link
@@ -32,6 +39,22 @@ from xero_provider.operators.validation import Schema, codes_as_text, validate
 from xero_provider.resources import Resource, get_resource
 
 log = logging.getLogger(__name__)
+
+
+def unwritable(row: Any, index: int) -> list[RecordProblem]:
+    """A value the hook's serialiser cannot write (a time of day, an object...), found per
+    record so that ``on_error="continue"`` can skip just that record."""
+    if not isinstance(row, Mapping):
+        return []
+    try:
+        json_value(row, "record")
+    except XeroInputError as error:
+        path, _, message = error.message.partition(": ")
+        field = path.removeprefix("record").lstrip(".") or None
+        return [RecordProblem(message or error.message, index, None, field)]
+    return []
+
+
 OnError = Literal["fail", "continue"]
 ON_ERROR = ("fail", "continue")
 REFETCH_CHUNK = 50  # IDs per list call when re-reading records a rerun did not write again
@@ -164,14 +187,17 @@ class XeroBaseOperator(BaseOperator):
     def validate_rows(self, rows: list[Any]) -> list[RecordProblem]:
         schema = self.row_schema()
         if schema is None:
-            return [
+            problems = [
                 RecordProblem(
                     f"must be an object (dict), got {type(r).__name__}", i, None, "(record)"
                 )
                 for i, r in enumerate(rows)
                 if not isinstance(r, Mapping)
             ]
-        return validate(schema, rows, self.resource)
+        else:
+            problems = validate(schema, rows, self.resource)
+        bad = {p.index for p in problems}
+        return problems + [p for i, r in enumerate(rows) if i not in bad for p in unwritable(r, i)]
 
     # --- reporting --------------------------------------------------------------------------
 
