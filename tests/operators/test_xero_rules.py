@@ -45,7 +45,7 @@ EXPECTED = {
     "invoice_unknown_account": ("xero", None, "999"),
     "credit_note_unknown_account": ("xero", None, "999"),
     "contact_name_taken": ("xero", "Name", "unique"),
-    "update_unknown_contact": ("xero", None, ""),
+    "update_unknown_contact": ("xero", "ContactID", "was not found"),
     "get_unknown_contact": ("xero", None, "does not exist"),
     "upsert_same_contact_twice": (
         "validation",
@@ -56,7 +56,7 @@ EXPECTED = {
     "find_unknown_number": ("xero", None, "no SalesInvoices with InvoiceNumber 'NO-SUCH-NUMBER'"),
     "quote_not_draft": ("validation", "Status", "is SENT; Xero only updates it while DRAFT"),
     "quote_without_date": ("validation", "Date", "is required"),
-    "purchase_order_unknown_contact": ("xero", None, ""),
+    "purchase_order_unknown_contact": ("xero", None, "found"),
     "payment_above_amount_due": ("validation", "Amount", "is more than the 1242"),
     "delete_deleted_payment": ("xero", None, "already been deleted"),
     "email_contact_without_email": ("xero", None, "no email address"),
@@ -64,7 +64,8 @@ EXPECTED = {
     "over_allocation": ("xero", None, "exceeds the remaining credit"),
     "bank_transaction_unknown_bank_account": ("xero", "BankAccount", "999"),
     "bank_transfer_to_itself": ("validation", "ToBankAccount", "different account"),
-    "note_on_unknown_record": ("xero", None, ""),
+    "bank_transfer_unknown_account": ("xero", None, "999"),
+    "note_on_unknown_record": ("xero", None, "supplied id was not found"),
 }
 
 

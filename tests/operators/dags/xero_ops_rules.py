@@ -148,6 +148,11 @@ with DAG(
         records={"FromBankAccount": {"Code": "090"}, "ToBankAccount": {"Code": "090"}, "Amount": 5},
         **X,
     )
+    XeroCreateBankTransferOperator(
+        task_id="bank_transfer_unknown_account",
+        records={"FromBankAccount": {"Code": "999"}, "ToBankAccount": {"Code": "090"}, "Amount": 5},
+        **X,
+    )
     XeroAddHistoryNoteOperator(
         task_id="note_on_unknown_record",
         resource="Invoices",
