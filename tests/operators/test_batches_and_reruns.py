@@ -175,6 +175,7 @@ def test_upsert_matching_rules(run_dag, xero_ops) -> None:
             {"Name": "Bayside Club", "ContactNumber": "CUST-002", "Website": "https://bay.example"},
             {"Name": "Pair Renamed", "EmailAddress": "Pair@Example.com"},
             {"Name": "Brand New Upsert"},
+            {"Name": 'Quote "Q" Ltd'},
         ]
     }
     run = run_dag("xero_ops_upsert", conf)
@@ -186,7 +187,7 @@ def test_upsert_matching_rules(run_dag, xero_ops) -> None:
     assert ids[1] == by_name["Bayside Club"]["ContactID"]
     assert ids[2] == by_name["Pair Active"]["ContactID"]  # the ACTIVE one of the two
     rejected = run.xcom("upsert", "rejected")
-    assert [(e["index"], e["field"]) for e in rejected] == [(1, "EmailAddress")]
+    assert [(e["index"], e["field"]) for e in rejected] == [(1, "EmailAddress"), (5, "Name")]
     assert "2 contacts have this EmailAddress" in rejected[0]["message"]
     after = {c["ContactID"]: c for c in records(xero_ops, "Contacts")}
     assert len(after) == before + 1

@@ -22,12 +22,16 @@ def test_every_operator_happy_path(run_dag, xero_ops) -> None:
         {"Name": f"Upserted New {tag}"},
     ]
     before = {r: count(xero_ops, r) for r in ("Contacts", "Invoices", "CreditNotes", "Payments")}
+    draft = next(
+        i for i in records(xero_ops, "Invoices") if i["Type"] == "ACCREC" and i["Status"] == "DRAFT"
+    )
     conf = {
         "contacts": contacts,
         "upsert": upsert,
         "invoice_number": f"INV-H-{tag}",
         "reference": f"ref-{tag}",
         "bill_number": f"BILL-H-{tag}",
+        "draft_invoice_id": draft["InvoiceID"],
     }
     run = run_dag("xero_ops_happy", conf)
 
@@ -94,5 +98,9 @@ def test_every_operator_happy_path(run_dag, xero_ops) -> None:
     assert run.xcom("create_quote", "xero_links")[0].startswith("https://go.xero.com/app/")
     # the operator extra link was rendered at the end of the task, from that XCom
     assert run.xcom("create_bill", "_link_XeroRecordLink") == links[0]
+    # the generic delete: a DRAFT invoice is DELETED
+    assert run.xcom("delete_draft_invoice", "records")[0]["Status"] == "DELETED"
+    deleted = {i["InvoiceID"]: i for i in records(xero_ops, "Invoices")}[draft["InvoiceID"]]
+    assert deleted["Status"] == "DELETED"
     for task_id in run.tis:
         assert run.xcom(task_id, "rejected") == [], task_id

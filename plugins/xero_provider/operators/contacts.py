@@ -88,6 +88,18 @@ class XeroUpsertContactOperator(XeroBatchWriteOperator):
                 value = _key_value(row, key)
                 if value is None:
                     continue
+                if '"' in value or "\\" in value:
+                    problems.append(
+                        RecordProblem(
+                            "cannot be matched: a double quote or backslash cannot go into "
+                            "Xero's where filter; set ContactID instead",
+                            index,
+                            None,
+                            key,
+                        )
+                    )
+                    duplicate = True
+                    break
                 if (key, value) in claimed:
                     problems.append(
                         RecordProblem(
@@ -132,7 +144,7 @@ class XeroUpsertContactOperator(XeroBatchWriteOperator):
             values = sorted(
                 {v for row in rows if isinstance(row, Mapping) for v in [_raw(row, key)] if v}
             )
-            values = [v for v in values if '"' not in v and "\\" not in v]
+            values = [v for v in values if '"' not in v and "\\" not in v]  # refused above
             for start in range(0, len(values), MATCH_CHUNK):
                 part = values[start : start + MATCH_CHUNK]
                 where = _match_where(key, part)

@@ -17,6 +17,7 @@ from xero_provider.operators import (
     XeroCreatePurchaseOrderOperator,
     XeroCreateQuoteOperator,
     XeroCreateSalesInvoiceOperator,
+    XeroDeleteOperator,
     XeroDeletePaymentOperator,
     XeroFindBillOperator,
     XeroFindSalesInvoiceOperator,
@@ -198,6 +199,13 @@ with DAG(
         resource="Invoices",
         record_ids="{{ ti.xcom_pull(task_ids='create_invoice') }}",
         note="Chased by phone",
+        **X,
+    )
+
+    XeroDeleteOperator(
+        task_id="delete_draft_invoice",
+        resource="SalesInvoices",
+        record_ids="{{ dag_run.conf['draft_invoice_id'] }}",
         **X,
     )
 
