@@ -176,6 +176,7 @@ class XeroBaseOperator(BaseOperator):
             todo = [(i, row) for i, row in enumerate(rows) if i not in bad]
             results = self.send(hook, todo, self.run_key(context)) if todo else []
             rejected.extend(self._xero_rejections(results, rows))
+            rejected.sort(key=lambda entry: entry["index"])  # stable: per record, in order
             return self._publish(context, hook, results, rejected)
         finally:
             hook.close()
