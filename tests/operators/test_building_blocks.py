@@ -148,3 +148,23 @@ def test_the_extra_link_is_registered_with_airflow() -> None:
     assert (
         "xero_provider.operators.links.XeroRecordLink" in ProvidersManager().extra_links_class_names
     )
+
+
+def test_an_unrecorded_call_is_resent_only_while_xero_replays_its_key() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from xero_provider.hooks.actions import replay_is_safe, unreconciled_result
+
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    assert replay_is_safe(now - timedelta(seconds=30), now)
+    assert not replay_is_safe(now - timedelta(minutes=10), now)
+    call = plan_actions(
+        get_resource("Invoices"),
+        [(GUID, {})],
+        method="POST",
+        action="Email",
+        tenant_id="t",
+        idempotency_key="k",
+    )[0]
+    result = unreconciled_result(call)
+    assert not result.ok and result.status == "UNRECONCILED" and GUID in result.errors[0]

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -42,7 +41,13 @@ from xero_provider.exceptions import (
     XeroValidationError,
 )
 from xero_provider.hooks import validation
-from xero_provider.hooks.actions import action_result, plan_actions, refused_result
+from xero_provider.hooks.actions import (
+    action_result,
+    plan_actions,
+    refused_result,
+    replay_is_safe,
+    unreconciled_result,
+)
 from xero_provider.hooks.pacing import RateGovernor, governor_for
 from xero_provider.hooks.planning import (
     ListPlan,
@@ -56,8 +61,9 @@ from xero_provider.hooks.planning import (
 )
 from xero_provider.hooks.reconcile import Reconciliation
 from xero_provider.hooks.responses import body_of, raise_for_xero
-from xero_provider.hooks.retrying import SAFE_METHODS, retry_kwargs
+from xero_provider.hooks.retrying import MAX_TOTAL_SECONDS, SAFE_METHODS, retry_kwargs
 from xero_provider.hooks.serialise import json_value
+from xero_provider.rate_budget import Limits, RateBudget, Remaining, budget_for
 from xero_provider.resources import Resource, get_resource
 from xero_provider.write_ledger import WriteLedger
 
@@ -74,17 +80,20 @@ class _Runtime:
     store: TokenStore
     tokens: TokenManager
     governor: RateGovernor
+    budget: RateBudget
     _ledger: WriteLedger | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, config: XeroConnectionConfig, tenant_id: str | None) -> _Runtime:
         store = TokenStore.for_config(config)
+        limits = Limits.from_config(config)
         return cls(
             config=config,
             tenant_id=tenant_id,
             store=store,
             tokens=TokenManager(config, store),
             governor=governor_for(config.rate_window_seconds),
+            budget=budget_for(store, config.client_id, limits),
         )
 
     @property
@@ -417,7 +426,7 @@ class XeroHook(_XeroHookBase):
         runtime = self._ready()
         target = runtime.target(url)
         tenant = runtime.tenant_key
-        governor = runtime.governor
+        governor, budget = runtime.governor, runtime.budget
         client = self.client
         request_headers = self._request_headers(headers, idempotency_key)
         attempts = 0
@@ -425,14 +434,13 @@ class XeroHook(_XeroHookBase):
             for attempt in Retrying(**self._retry(runtime.config, method, idempotency_key)):
                 with attempt:
                     attempts += 1
-                    pause = governor.delay(tenant)
-                    if pause > 0:
-                        time.sleep(pause)
+                    runtime.tokens.access_token()  # a refresh must not eat the unit's window
                     with governor.slot(tenant):
+                        budget.take(tenant, MAX_TOTAL_SECONDS)
                         response = client.request(
                             method, target, params=params, json=json, headers=request_headers
                         )
-                    governor.observe(tenant, response.headers)
+                    budget.observe(tenant, response.status_code, response.headers)
                     self._check(runtime, response, resource, positions, json)
         except httpx.TransportError as error:
             raise self._network_error(error, method, target, attempts) from error
@@ -471,6 +479,12 @@ class XeroHook(_XeroHookBase):
     def revoke(self) -> None:
         """Revoke the refresh token at Xero (disconnects the app) and forget the tokens."""
         self._ready().tokens.revoke()
+
+    def remaining_calls(self) -> Remaining:
+        """What is left of this organisation's minute and day and the app's minute, as the
+        budget shared by every process using the token store knows it (no call made)."""
+        runtime = self._ready()
+        return runtime.budget.remaining(runtime.tenant_key)
 
     def get(self, resource: str | Resource, record_id: str) -> dict[str, Any]:
         """One record by ID (or number where Xero allows it)."""
@@ -565,8 +579,9 @@ class XeroHook(_XeroHookBase):
         Xero's refusal of one record (400, 404) becomes that record's failed result. With
         an ``idempotency_key`` each call's intent is recorded before it is sent and its
         success after, so a rerun does not send it again; a call whose outcome was never
-        recorded is sent again under the same Idempotency-Key (Xero replays its first
-        answer while it keeps the key).
+        recorded is sent again under the same Idempotency-Key only while Xero still
+        replays it (``REPLAY_SAFE_SECONDS``); after that its result is ``UNRECONCILED``
+        (an email or a deletion cannot be looked up to tell whether it happened).
 
         :param list_key: the envelope key of the answer's records (``Allocations``...).
         """
@@ -598,6 +613,9 @@ class XeroHook(_XeroHookBase):
                     )
                 if entry is not None and entry.done:
                     results.extend(results_from_ledger(entry.results or []))
+                    continue
+                if entry is not None and not replay_is_safe(entry.updated_at):
+                    results.append(unreconciled_result(call))
                     continue
                 runtime.ledger.intend(chunk.ledger_key, chunk.payload_hash)
             try:
@@ -687,7 +705,7 @@ class XeroAsyncHook(_XeroHookBase):
         runtime = await self._aready()
         target = runtime.target(url)
         tenant = runtime.tenant_key
-        governor = runtime.governor
+        governor, budget = runtime.governor, runtime.budget
         if self._async_client is None:
             self._async_client = httpx.AsyncClient(**runtime.client_options())
         client = self._async_client
@@ -699,14 +717,14 @@ class XeroAsyncHook(_XeroHookBase):
             ):
                 with attempt:
                     attempts += 1
-                    pause = governor.delay(tenant)
-                    if pause > 0:
-                        await asyncio.sleep(pause)
+                    if runtime.tokens.cached_token() is None:  # refresh before taking a unit
+                        await asyncio.to_thread(runtime.tokens.access_token)
                     async with governor.aslot(tenant):
+                        await budget.atake(tenant, MAX_TOTAL_SECONDS)
                         response = await client.request(
                             method, target, params=params, json=json, headers=request_headers
                         )
-                    governor.observe(tenant, response.headers)
+                    budget.observe(tenant, response.status_code, response.headers)
                     self._check(runtime, response, resource, positions, json)
         except httpx.TransportError as error:
             raise self._network_error(error, method, target, attempts) from error
@@ -725,6 +743,11 @@ class XeroAsyncHook(_XeroHookBase):
                 step = flow.send(answer)
             except StopIteration as done:
                 return done.value
+
+    async def remaining_calls(self) -> Remaining:
+        """As :meth:`XeroHook.remaining_calls`."""
+        runtime = await self._aready()
+        return await asyncio.to_thread(runtime.budget.remaining, runtime.tenant_key)
 
     async def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """Any Xero call through the pipeline; returns the parsed body."""

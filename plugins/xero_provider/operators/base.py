@@ -10,7 +10,9 @@ XCom of every operator:
 * the return value: the IDs of the records written or read, in input order;
 * ``records``: the records Xero returned (re-read by ID when a rerun reused a write);
 * ``rejected``: one entry per problem, ``{index, record_id, field, message, source}``
-  where ``source`` is ``validation`` (caught before any call) or ``xero`` (Xero's message);
+  where ``source`` is ``validation`` (caught before any call), ``xero`` (Xero's message)
+  or ``unreconciled`` (sent by an earlier try whose answer was lost, too long ago to
+  resend safely: see the hook's write ledger);
 * ``xero_links``: the deep link to each record in Xero's web app.
 """
 
@@ -226,7 +228,7 @@ class XeroBaseOperator(BaseOperator):
                         "record_id": result.record_id,
                         "field": field,
                         "message": message,
-                        "source": "xero",
+                        "source": "unreconciled" if result.status == "UNRECONCILED" else "xero",
                     }
                 )
         return out
