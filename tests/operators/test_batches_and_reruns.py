@@ -60,6 +60,8 @@ def test_500_records_with_3_invalid_under_both_modes(run_dag, xero_ops) -> None:
     assert run.state("contacts_xero_fail") == "failed"
     assert [e["index"] for e in run.xcom("contacts_xero_fail", "rejected")] == [120]
     assert sum(n.startswith("Batch X ") for n in names) == 149
+    assert run.xcom("contacts_xero_fail", "records") is None  # push_records=False
+    assert len(run.xcom("contacts_xero_fail", "xero_links")) == 149
     assert count(xero_ops, "Contacts") == before + 497 + 149
 
 

@@ -80,6 +80,9 @@ class XeroBaseOperator(BaseOperator):
     :param idempotency_key: base of the Idempotency-Keys (templated). Default: DAG, task,
         run and map index, so a retry, a cleared task or a rerun of the same run never
         writes twice. ``""`` turns the durable ledger off (random keys per call).
+    :param push_records: push the records Xero returned to XCom ``records`` (default).
+        ``False`` for very large batches: only IDs, rejections and links are pushed, and
+        a rerun does not re-read the records it reuses.
     """
 
     template_fields: Sequence[str] = ("records", "tenant_id", "idempotency_key")
@@ -100,6 +103,7 @@ class XeroBaseOperator(BaseOperator):
         tenant_id: str | None = None,
         on_error: OnError = "fail",
         idempotency_key: str | None = None,
+        push_records: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -114,6 +118,7 @@ class XeroBaseOperator(BaseOperator):
         self.tenant_id = tenant_id
         self.on_error = on_error
         self.idempotency_key = idempotency_key
+        self.push_records = push_records
 
     # --- what subclasses fill in ----------------------------------------------------------
 
@@ -260,11 +265,12 @@ class XeroBaseOperator(BaseOperator):
         rejected: list[dict[str, Any]],
     ) -> list[str]:
         done = sorted((r for r in results if r.ok), key=lambda r: r.index)
-        records = self._records_of(hook, done)
+        records = self._records_of(hook, done) if self.push_records else [None] * len(done)
         ids = [r.record_id for r in done]
         links = self._links(hook, ids, records)
         ti = context["ti"]
-        ti.xcom_push(key="records", value=records)
+        if self.push_records:
+            ti.xcom_push(key="records", value=records)
         ti.xcom_push(key="rejected", value=rejected)
         ti.xcom_push(key=LINKS_XCOM_KEY, value=links)
         self._log_rejected(rejected)
