@@ -168,3 +168,18 @@ def test_an_unrecorded_call_is_resent_only_while_xero_replays_its_key() -> None:
     )[0]
     result = unreconciled_result(call)
     assert not result.ok and result.status == "UNRECONCILED" and GUID in result.errors[0]
+
+
+def test_write_operators_refuse_read_only_resources(monkeypatch) -> None:
+    import dataclasses
+
+    from xero_provider import resources
+    from xero_provider.operators import XeroCreateOperator, XeroGetOperator
+
+    row = resources.RESOURCES["taxrates"]
+    fake = dataclasses.make_dataclass("ReadOnly", [("read_only", bool, True)], bases=(type(row),))
+    read_only = fake(**{f.name: getattr(row, f.name) for f in dataclasses.fields(row)})
+    monkeypatch.setitem(resources.RESOURCES, "taxrates", read_only)
+    with pytest.raises(ValueError, match="no write endpoint"):
+        XeroCreateOperator(task_id="w", resource="TaxRates", records={})
+    XeroGetOperator(task_id="r", resource="TaxRates", record_ids="OUTPUT2")  # reading is fine

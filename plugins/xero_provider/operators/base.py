@@ -93,6 +93,7 @@ class XeroBaseOperator(BaseOperator):
     resource_name: ClassVar[str | None] = None
     schema: ClassVar[Schema | None] = None
     refetch_results: ClassVar[bool] = True  # re-read records a rerun did not write again
+    writes: ClassVar[bool] = True  # False for the operators that only read
 
     def __init__(
         self,
@@ -112,7 +113,10 @@ class XeroBaseOperator(BaseOperator):
         name = resource or self.resource_name
         if name is None:
             raise ValueError(f"{type(self).__name__}: resource is required")
-        self.resource = get_resource(name).name
+        spec = get_resource(name)
+        if self.writes and getattr(spec, "read_only", False):
+            raise ValueError(f"resource {spec.name}: Xero offers no write endpoint for it")
+        self.resource = spec.name
         self.records = records
         self.xero_conn_id = xero_conn_id
         self.tenant_id = tenant_id

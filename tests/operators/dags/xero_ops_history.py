@@ -1,27 +1,23 @@
-"""A history note on a record of every resource the table says has history."""
+"""History notes, one mapped task per (resource, record) given in dag_run.conf."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, get_current_context, task
 
 from xero_provider.operators import XeroAddHistoryNoteOperator
-from xero_provider.resources import RESOURCES
 
-WITH_HISTORY = sorted(r.name for r in RESOURCES.values() if r.history)
+with DAG("xero_ops_history", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
 
-with DAG(
-    "xero_ops_history",
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    render_template_as_native_obj=True,
-) as dag:
-    for name in WITH_HISTORY:
-        XeroAddHistoryNoteOperator(
-            task_id=f"note_{name}",
-            resource=name,
-            record_ids=f"{{{{ dag_run.conf['{name}'] }}}}",
-            note=f"Checked by the {name} DAG",
-            xero_conn_id="xero_ops",
-        )
+    @task
+    def targets() -> list[dict]:
+        conf = get_current_context()["dag_run"].conf
+        return [
+            {"resource": name, "record_ids": [record_id], "note": f"Checked by the {name} DAG"}
+            for name, record_id in sorted(conf.items())
+        ]
+
+    XeroAddHistoryNoteOperator.partial(task_id="note", xero_conn_id="xero_ops").expand_kwargs(
+        targets()
+    )
