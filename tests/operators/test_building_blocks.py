@@ -177,7 +177,9 @@ def test_write_operators_refuse_read_only_resources(monkeypatch) -> None:
     from xero_provider.operators import XeroCreateOperator, XeroGetOperator
 
     row = resources.RESOURCES["taxrates"]
-    fake = dataclasses.make_dataclass("ReadOnly", [("read_only", bool, True)], bases=(type(row),))
+    fake = dataclasses.make_dataclass(
+        "ReadOnly", [("read_only", bool, True)], bases=(type(row),), frozen=True
+    )
     read_only = fake(**{f.name: getattr(row, f.name) for f in dataclasses.fields(row)})
     monkeypatch.setitem(resources.RESOURCES, "taxrates", read_only)
     with pytest.raises(ValueError, match="no write endpoint"):
