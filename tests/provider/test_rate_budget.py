@@ -113,3 +113,21 @@ def test_twenty_processes_share_one_minute_without_a_minute_429(
     assert refused.get("minute", 0) == 0, refused
     calls = [c for c in sandbox.requests() if c["path"].startswith("/api.xro/")]
     assert sum(c["status"] == 200 for c in calls) == 120
+
+
+def test_with_plenty_left_units_are_leased_and_given_back(store_url: str) -> None:
+    client = f"app-{uuid.uuid4().hex}"
+    roomy = Limits(per_minute=100_000, per_day=10**6, app_per_minute=10**6, window_seconds=60)
+    first = RateBudget(TokenStore(store_url), client, roomy)
+    second = RateBudget(TokenStore(store_url), client, roomy)
+    for i in range(25):
+        assert first.try_take("org", now=100.0 + i / 100) == 0.0
+    assert second.remaining("org", now=101.0).minute == 100_000 - 40  # two leases of 20
+    first.release("org", now=101.0)
+    assert second.remaining("org", now=101.0).minute == 100_000 - 25
+
+
+def test_at_xeros_limits_no_unit_is_leased(budgets) -> None:
+    first, second = budgets
+    assert first.try_take("org", now=0.0) == 0.0
+    assert second.remaining("org", now=0.1).minute == LIMITS.per_minute - 1

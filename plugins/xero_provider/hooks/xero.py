@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -25,9 +26,9 @@ from typing import Any
 
 import httpx
 from airflow.sdk import BaseHook
-from airflow.sdk.log import mask_secret
 from tenacity import AsyncRetrying, Retrying
 
+from xero_provider.auth import oauth
 from xero_provider.auth.token_store import TokenStore
 from xero_provider.auth.tokens import TokenManager, XeroAuth, is_under
 from xero_provider.config import XeroConnectionConfig
@@ -68,6 +69,7 @@ from xero_provider.resources import Resource, get_resource
 from xero_provider.write_ledger import WriteLedger
 
 log = logging.getLogger(__name__)
+_UNSAFE_PATH = re.compile(r"\.\.|\\|@|%2e|%2f|%5c", re.IGNORECASE)
 USER_AGENT = "airflow-provider-xero/0.1"
 
 
@@ -118,12 +120,14 @@ class _Runtime:
     def target(self, url: str) -> str:
         """The absolute URL for ``url`` (relative: under the Accounting API), refused when it
         lies outside the connection's API base, so credentials never leave Xero."""
+        if not url.strip("/"):
+            raise XeroInputError("path: empty; name an endpoint like 'Organisation'")
+        if "://" not in url and not url.startswith(("/", "\\")) and not _UNSAFE_PATH.search(url):
+            return f"{self.config.accounting_url}/{url}"  # the hot path: a plain relative path
         parsed = httpx.URL(url)
         if parsed.is_absolute_url or parsed.host or url.startswith("//"):
             absolute = parsed
         else:
-            if not url.strip("/"):
-                raise XeroInputError("path: empty; name an endpoint like 'Organisation'")
             absolute = httpx.URL(self.config.accounting_url + "/" + url.lstrip("/"))
         if not is_under(absolute, httpx.URL(self.config.api_base_url)):
             raise XeroForeignHostError(
@@ -182,8 +186,8 @@ class _XeroHookBase(BaseHook):
 
     def _accept_connection(self, conn: Any) -> _Runtime:
         config = XeroConnectionConfig.from_connection(conn)
-        for secret in config.secrets():
-            mask_secret(secret)
+        oauth.register_literal(config.client_secret)
+        oauth.register_secrets(config.bootstrap_refresh_token)
         self._config = config
         self._runtime = _Runtime.build(config, self._tenant_override or config.tenant_id)
         return self._runtime
@@ -405,9 +409,12 @@ class XeroHook(_XeroHookBase):
         return self._client
 
     def close(self) -> None:
+        """Close the HTTP client and give back rate-budget units taken but not spent."""
         if self._client is not None:
             self._client.close()
             self._client = None
+        if self._runtime is not None:
+            self._runtime.budget.release(self._runtime.tenant_key)
 
     # --- the one pipeline -------------------------------------------------------------
 
@@ -686,9 +693,12 @@ class XeroAsyncHook(_XeroHookBase):
         return (await self._aready()).config
 
     async def aclose(self) -> None:
+        """As :meth:`XeroHook.close`."""
         if self._async_client is not None:
             await self._async_client.aclose()
             self._async_client = None
+        if self._runtime is not None:
+            await asyncio.to_thread(self._runtime.budget.release, self._runtime.tenant_key)
 
     async def _send(
         self,
