@@ -8,9 +8,7 @@ path shape. The path segments are matched case-insensitively, as Xero's are.
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import datetime
-from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
@@ -19,6 +17,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from xero_sandbox.accounting import service
 from xero_sandbox.accounting.base import ResourceRules, WriteContext, query_flag
 from xero_sandbox.accounting.registry import rules_for
+from xero_sandbox.bodies import parse_json, require_json
 from xero_sandbox.dates import DateParseError, parse_datetime
 from xero_sandbox.errors import ApiException, Forbidden, NotFound, SandboxError
 from xero_sandbox.idempotency import fingerprint
@@ -134,7 +133,10 @@ def _dispatch(
         raise Forbidden(missing_scope_message(rules.scope, rules.granular_scope, write))
     ctx = WriteContext(org=org, now=state.clock.now(), user=DEMO_USER, app_name=grant.app_name)
     query = _query(request)
-    body = _json_body(body_bytes) if write else None
+    body = None
+    if write:
+        require_json(request.headers.get("content-type"), body_bytes)
+        body = parse_json(body_bytes)
 
     if len(segments) == 1:
         if method == "GET":
@@ -220,13 +222,22 @@ def _query(request: Request) -> dict[str, str]:
     return dict(parse_qsl(request.url.query, keep_blank_values=True))
 
 
+# page/pageSize beyond a 32-bit int are refused: the spec says only "integer", and .NET
+# (Xero's API) binds such a parameter to Int32 - our assumption, stated in the docs.
+MAX_INT32 = 2**31 - 1
+
+
 def _int(query: dict[str, str], name: str) -> int | None:
-    if name not in query or query[name] == "":
+    """A whole-number query parameter; absurd values are a 400, never a crash."""
+    text = query.get(name, "").strip()
+    if not text:
         return None
-    try:
-        return int(query[name])
-    except ValueError:
-        raise ApiException("QueryParseException", f"'{name}' must be a whole number.") from None
+    if len(text) > 12 or not text.lstrip("+-").isdigit():
+        raise ApiException("QueryParseException", f"'{name}' must be a whole number.")
+    value = int(text)
+    if not -MAX_INT32 - 1 <= value <= MAX_INT32:
+        raise ApiException("QueryParseException", f"'{name}' is out of range.")
+    return value
 
 
 def _modified_since(header: str | None) -> datetime | None:
@@ -239,15 +250,6 @@ def _modified_since(header: str | None) -> datetime | None:
         raise ApiException(
             "QueryParseException", f"If-Modified-Since '{header}' is not a valid date."
         ) from None
-
-
-def _json_body(body: bytes) -> Any:
-    if not body.strip():
-        return {}
-    try:
-        return json.loads(body)
-    except ValueError:
-        raise ApiException("PostDataInvalidException", "Invalid Json data", number=14) from None
 
 
 def _to_response(outcome: service.Outcome, limit_headers: dict[str, str]) -> Response:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from xero_sandbox import seed
+from xero_sandbox.bodies import check_value
 from xero_sandbox.dates import DateParseError, parse_datetime
 from xero_sandbox.errors import SandboxError
 from xero_sandbox.faults import FaultRule
@@ -50,7 +51,7 @@ class GenerateRequest(BaseModel):
     tenant_id: str
     resource: str = "Contacts"
     count: int = Field(ge=1, le=200_000)
-    spread_seconds: float = 0.0
+    spread_seconds: float = Field(default=0.0, ge=0, le=10 * 366 * 86400)
 
 
 def build_control_router(state: SandboxState) -> APIRouter:
@@ -71,9 +72,12 @@ def build_control_router(state: SandboxState) -> APIRouter:
     @router.post("/seed")
     def load_seed(payload: dict[str, Any]) -> dict[str, Any]:
         try:
+            check_value(payload)
             return seed.load(state, payload)
         except seed.SeedError as exc:
             raise HTTPException(400, str(exc)) from None
+        except SandboxError as exc:
+            raise HTTPException(400, exc.message) from None
 
     @router.post("/generate")
     def generate(request: GenerateRequest) -> dict[str, Any]:
@@ -131,10 +135,13 @@ def build_control_router(state: SandboxState) -> APIRouter:
         if change.now is not None:
             try:
                 state.clock.set(parse_datetime(change.now))
-            except DateParseError as exc:
+            except (DateParseError, ValueError, OverflowError) as exc:
                 raise HTTPException(400, f"now: {exc}") from None
         if change.advance_seconds is not None:
-            state.clock.advance(change.advance_seconds)
+            try:
+                state.clock.advance(change.advance_seconds)
+            except (ValueError, OverflowError) as exc:
+                raise HTTPException(400, f"advance_seconds: {exc}") from None
         if change.frozen is not None:
             state.clock.freeze(change.frozen)
         return state.clock.describe()

@@ -238,6 +238,7 @@ def write(state: SandboxState, org: Organisation, resource: str, records: list[d
 
 def load(state: SandboxState, payload: dict[str, Any]) -> dict[str, Any]:
     """Apply a JSON seed: ``organisations``, ``apps`` and ``records`` by tenant and resource."""
+    _check_shape(payload)
     created: dict[str, int] = {}
     for spec in payload.get("organisations", []):
         add_organisation(state, spec)
@@ -253,6 +254,29 @@ def load(state: SandboxState, payload: dict[str, Any]) -> dict[str, Any]:
         for resource, records in resources.items():
             created[resource] = created.get(resource, 0) + len(write(state, org, resource, records))
     return {"organisations": len(state.orgs), "created": created}
+
+
+def _check_shape(payload: Any) -> None:
+    """Refuse a seed of the wrong shape before anything is applied (a SeedError, not a crash)."""
+    if not isinstance(payload, dict):
+        raise SeedError("a seed is a JSON object")
+    for key in ("organisations", "apps"):
+        items = payload.get(key, [])
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise SeedError(f"'{key}' must be a list of objects")
+    for i, spec in enumerate(payload.get("organisations", [])):
+        for name, value in spec.items():
+            if not isinstance(value, str | bool):
+                raise SeedError(f"organisations[{i}].{name} must be a string")
+    records = payload.get("records", {})
+    if not isinstance(records, dict):
+        raise SeedError("'records' must be an object of tenant id -> resource -> list")
+    for tenant_id, resources in records.items():
+        if not isinstance(resources, dict):
+            raise SeedError(f"records['{tenant_id}'] must be an object of resource -> list")
+        for resource, rows in resources.items():
+            if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+                raise SeedError(f"records['{tenant_id}']['{resource}'] must be a list of objects")
 
 
 def load_file(state: SandboxState, path: str | Path) -> dict[str, Any]:

@@ -198,6 +198,7 @@ class _Code:
     auth_time: int
     expires_at: float
     used: bool = False
+    grant_id: str | None = None  # the grant the first exchange issued
 
 
 @dataclass
@@ -495,7 +496,10 @@ class IdentityService:
         if record is None or record.client_id != app.client_id:
             raise self._invalid_grant("unknown code")
         if record.used:
-            raise self._invalid_grant("code already used")
+            # RFC 6749 4.1.2: a code used twice revokes every token issued from it.
+            if record.grant_id is not None:
+                self._grants[record.grant_id].revoked = True
+            raise self._invalid_grant("code already used; tokens issued for it revoked")
         if now >= record.expires_at:
             raise self._invalid_grant("code expired")
         if form.get("redirect_uri") != record.redirect_uri:
@@ -510,6 +514,7 @@ class IdentityService:
         grant = self._new_grant(
             app, record.user_id, record.scopes, record.auth_event_id, record.auth_time
         )
+        record.grant_id = grant.grant_id
         return self._issue(app, grant)
 
     def _refresh_tokens(self, app: App, form: Mapping[str, str]) -> TokenResult:
