@@ -228,11 +228,12 @@ def write(state: SandboxState, org: Organisation, resource: str, records: list[d
     rules = rules_for(resource)
     if rules is None:
         raise SeedError(f"unknown resource '{resource}'")
-    outcome = service.write_records(
-        context(state, org), rules, records, mode="post", summarize_errors=True
-    )
-    if outcome.status != 200:
-        raise SeedError(f"{resource} rejected: {json.dumps(outcome.body)[:2000]}")
+    with org.transaction():  # a seed is all or nothing, unlike a Xero batch
+        outcome = service.write_records(
+            context(state, org), rules, records, mode="post", summarize_errors=True
+        )
+        if outcome.status != 200:
+            raise SeedError(f"{resource} rejected: {json.dumps(outcome.body)[:2000]}")
     return outcome.body[rules.name]
 
 

@@ -237,15 +237,16 @@ def test_supplier_credit_allocates_to_a_bill(books: Books) -> None:
     assert books.get("CreditNotes", credit["CreditNoteID"])["Status"] == "PAID"
 
 
-def test_allocation_batch_rolls_back_when_one_fails(books: Books) -> None:
+def test_allocation_batch_keeps_the_good_one_when_one_fails(books: Books) -> None:
     first, second = books.invoice(), books.invoice()
     credit = note(books)
     outcome = allocate(books, credit, to_invoice(first, 20), to_invoice(second, 30))
     assert messages(outcome) == [
         "The amount being allocated exceeds the remaining credit on this credit note."
     ]
-    assert books.get("Invoices", first["InvoiceID"])["AmountDue"] == 115.0
-    assert books.get("CreditNotes", credit["CreditNoteID"])["RemainingCredit"] == 46.0
+    assert books.get("Invoices", first["InvoiceID"])["AmountDue"] == 95.0
+    assert books.get("Invoices", second["InvoiceID"])["AmountDue"] == 115.0
+    assert books.get("CreditNotes", credit["CreditNoteID"])["RemainingCredit"] == 26.0
 
 
 def test_allocation_batch_without_summarize_keeps_the_good_ones(books: Books) -> None:

@@ -655,23 +655,30 @@ def test_email_refusals(books: Books, kind: str, expected: str) -> None:
 # --- batches -------------------------------------------------------------------------------
 
 
-def test_a_failing_element_rolls_back_the_batch_with_its_number_and_contact(books: Books) -> None:
+def test_a_failing_element_is_undone_alone_with_its_number_and_contact(books: Books) -> None:
+    """Xero keeps the good elements of a default-mode batch that answers 400 (xero-ruby
+    issue 247) and echoes the failed one as a full element with ``HasErrors`` (Xero-Java
+    issue 171), the all-zero ID for a create (xero-node issue 177)."""
+    bad = {
+        "Type": "ACCREC",
+        "Contact": {"Name": "Doomed Newco"},
+        "Status": "AUTHORISED",
+    }
     good = {
         "Type": "ACCREC",
         "Contact": {"Name": "Batch Newco"},
         "Status": "AUTHORISED",
         "LineItems": [{"Description": "x", "UnitAmount": 5, "AccountCode": "200"}],
     }
-    bad = {
-        "Type": "ACCREC",
-        "Contact": {"ContactID": books.customer["ContactID"]},
-        "Status": "AUTHORISED",
-    }
-    outcome = books.write("Invoices", good, bad)
+    outcome = books.write("Invoices", bad, good)
     assert outcome.status == 400 and len(outcome.body["Elements"]) == 1
-    assert books.org.table("Invoices") == {}
-    assert "Batch Newco" not in [c["Name"] for c in books.org.table("Contacts").values()]
-    assert books.invoice()["InvoiceNumber"] == "INV-0001"
+    failed = outcome.body["Elements"][0]
+    assert failed["InvoiceID"] == "00000000-0000-0000-0000-000000000000"
+    assert failed["HasErrors"] is True and failed["Type"] == "ACCREC"
+    saved = list(books.org.table("Invoices").values())
+    assert [i["InvoiceNumber"] for i in saved] == ["INV-0001"]  # the bad one took no number
+    names = [c["Name"] for c in books.org.table("Contacts").values()]
+    assert "Batch Newco" in names and "Doomed Newco" not in names
 
 
 def test_summarize_errors_false_keeps_the_good_elements(books: Books) -> None:

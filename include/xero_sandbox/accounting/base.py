@@ -46,6 +46,9 @@ class ResourceRules:
     supports_put: ClassVar[bool] = True
     supports_post: ClassVar[bool] = True
     updated_field: ClassVar[str | None] = "UpdatedDateUTC"
+    # The flag a rejected element carries: documents say HasErrors, others
+    # HasValidationErrors (Xero-Java issue 171; Xero-NetStandard issue 156).
+    error_flag: ClassVar[str] = "HasValidationErrors"
     default_order: ClassVar[str | None] = None
     # Query parameters that filter a list: name -> record field they match (comma lists).
     list_filters: ClassVar[dict[str, str]] = {}

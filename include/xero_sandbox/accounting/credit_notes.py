@@ -111,7 +111,7 @@ class CreditNoteRules(LedgerDocumentRules):
         extra_segments: list[str],
         query: dict[str, str],
     ) -> service.Outcome:
-        """Apply credit to invoices; all or nothing unless ``summarizeErrors=false``."""
+        """Apply credit to invoices, each allocation on its own as in every Xero batch."""
         if extra_segments:
             raise NotFound()
         # An empty object supplies no allocations (the generic writes take it as one element).

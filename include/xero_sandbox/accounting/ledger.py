@@ -75,6 +75,8 @@ _LINE_KEYS = (
 class LedgerDocumentRules(ResourceRules):
     """Create/update/render for a document with lines, a contact and a balance."""
 
+    error_flag = "HasErrors"
+
     label: ClassVar[str]  # "Invoice", "Credit Note": starts Xero's status messages
     types: ClassVar[tuple[str, ...]]  # Type values a client may write
     numbered_type: ClassVar[str]  # the sales type: auto-numbered, number unique

@@ -97,6 +97,7 @@ _SUMMARY = {
 
 
 class PaymentRules(ResourceRules):
+    error_flag = "HasErrors"
     name = "Payments"
     id_field = "PaymentID"
     scope = "transactions"

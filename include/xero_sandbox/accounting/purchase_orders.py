@@ -103,6 +103,8 @@ _EDIT_KEYS = [
 class PurchaseOrderRules(ResourceRules):
     """Purchase orders (``/PurchaseOrders``), also readable by PurchaseOrderNumber."""
 
+    error_flag = "HasErrors"
+
     name = "PurchaseOrders"
     id_field = "PurchaseOrderID"
     number_field = "PurchaseOrderNumber"

@@ -221,9 +221,12 @@ def write_records(
 ) -> Outcome:
     """Create (PUT), create-or-update (POST) or update one record (POST /{id}).
 
-    With ``summarize_errors`` (Xero's default) the batch is all or nothing: one bad
-    element rolls back the others and the answer is a 400 naming every bad element.
-    Without it, each element stands alone and carries ``StatusAttributeString``.
+    Each element is written on its own, as Xero does. With ``summarize_errors`` (Xero's
+    default) one bad element makes the answer a 400 naming only the bad elements, while
+    the good ones stay saved (xero-ruby issue 247; Xero-Java issue 171: "the response
+    will only contain the objects that had a validation error"). Without it the answer is
+    a 200 listing every element with ``StatusAttributeString``. A failed create carries
+    the all-zero ID (Xero-NetStandard issue 156; xero-node issue 177).
     """
     org = ctx.org
     with org.lock:
@@ -232,6 +235,7 @@ def write_records(
             elements,
             lambda element: _write_one(ctx, rules, element, mode, target),
             summarize_errors=summarize_errors,
+            echo=lambda element: failed_element(rules, element, target),
         )
         if isinstance(results, Outcome):
             return results
@@ -240,7 +244,6 @@ def write_records(
             if error is not None:
                 item = error.render()
                 item["StatusAttributeString"] = "ERROR"
-                item["HasValidationErrors"] = True
                 rendered.append(item)
             else:
                 item = rules.render(org, saved)
@@ -251,6 +254,20 @@ def write_records(
 
 
 BatchResults = list[tuple[dict[str, Any] | None, ElementError | None]]
+ZERO_ID = "00000000-0000-0000-0000-000000000000"
+
+
+def failed_element(
+    rules: ResourceRules, element: dict[str, Any], target: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A rejected element as Xero echoes it: as sent, its ID (all zeros for a create), and
+    the error flag the resource carries (``HasErrors`` on documents, else
+    ``HasValidationErrors``)."""
+    echoed = _echo(element)
+    given = get_field(element, rules.id_field)
+    echoed.pop(rules.id_field, None)
+    record_id = target[rules.id_field] if target is not None else (given or ZERO_ID)
+    return {rules.id_field: record_id, **echoed, rules.error_flag: True}
 
 
 def run_batch(
@@ -263,30 +280,23 @@ def run_batch(
 ) -> BatchResults | Outcome:
     """Write each element in its own transaction (call with ``org.lock`` held).
 
-    Returns (saved, None) or (None, error) per element; with ``summarize_errors`` one bad
-    element rolls the whole batch back and the 400 Outcome naming every bad one is returned.
+    Returns (saved, None) or (None, error) per element. With ``summarize_errors`` and any
+    bad element, the 400 Outcome naming the bad ones is returned instead; the good
+    elements stay written, as on Xero.
     """
     echo = echo or _echo
     results: BatchResults = []
-    try:
-        with org.transaction():
-            for element in elements:
-                try:
-                    with org.transaction():
-                        saved = write_one(element)
-                    results.append((saved, None))
-                except ValidationException as exc:
-                    results.append((None, ElementError(echo(element), exc.messages)))
-            if summarize_errors and any(err for _, err in results):
-                raise _BatchFailed()
-    except _BatchFailed:
+    for element in elements:
+        try:
+            with org.transaction():
+                saved = write_one(element)
+            results.append((saved, None))
+        except ValidationException as exc:
+            results.append((None, ElementError(echo(element), exc.messages)))
+    if summarize_errors and any(err for _, err in results):
         errors = [err for _, err in results if err is not None]
         return Outcome(400, render_validation_elements(errors))
     return results
-
-
-class _BatchFailed(Exception):
-    pass
 
 
 def _echo(element: dict[str, Any]) -> dict[str, Any]:

@@ -230,6 +230,16 @@ class _AccessRecord:
     expires_at: float
 
 
+def token_expired_detail(expires_at: float) -> str:
+    """Xero's 401 ``Detail`` for an expired access token.
+
+    Shape from a live response quoted in pyxero's tests
+    (``"TokenExpired: token expired at 01/01/2001 00:00:00"``, US date order, UTC).
+    """
+    when = datetime.fromtimestamp(expires_at, UTC)
+    return f"TokenExpired: token expired at {when:%m/%d/%Y %H:%M:%S}"
+
+
 def connection_date(when: datetime) -> str:
     """Xero's connection date form: ``2019-12-07T18:46:19.5165400`` (7 digits, no Z)."""
     when = when.astimezone(UTC)
@@ -700,7 +710,7 @@ class IdentityService:
             if record is None or self._grants[record.grant_id].revoked:
                 raise Unauthorized()
             if self._clock.timestamp() >= record.expires_at:
-                raise Unauthorized("TokenExpired")
+                raise Unauthorized(token_expired_detail(record.expires_at))
             grant = self._grants[record.grant_id]
             app = self._apps.get(grant.client_id)
             if app is None:
