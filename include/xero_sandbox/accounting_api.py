@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
@@ -16,10 +18,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from xero_sandbox.accounting import service
 from xero_sandbox.accounting.base import ResourceRules, WriteContext, query_flag
+from xero_sandbox.accounting.documents import round_unit, unit_places
 from xero_sandbox.accounting.registry import rules_for
 from xero_sandbox.bodies import parse_json, require_json
 from xero_sandbox.dates import DateParseError, parse_datetime
 from xero_sandbox.errors import ApiException, Forbidden, NotFound, SandboxError
+from xero_sandbox.formats import PDF_RESOURCES, document_pdf, to_xml, wants_json, wants_pdf
 from xero_sandbox.idempotency import fingerprint
 from xero_sandbox.identity import AccessGrant, scope_allows
 from xero_sandbox.identity.scopes import missing_scope_message
@@ -31,12 +35,16 @@ WRITE_METHODS = {"PUT", "POST", "DELETE"}
 DEMO_USER = "sandbox-user@example.com"
 
 
-def render_error(error: SandboxError, extra_headers: dict[str, str] | None = None) -> Response:
-    """The HTTP response for a typed sandbox error, in Xero's format."""
+def render_error(
+    error: SandboxError, extra_headers: dict[str, str] | None = None, xml: bool = False
+) -> Response:
+    """The HTTP response for a typed sandbox error, in Xero's format (XML if asked)."""
     headers = {**error.headers, **(extra_headers or {})}
     body = error.body()
     if isinstance(body, str):
         return PlainTextResponse(body, status_code=error.status, headers=headers)
+    if xml and "ErrorNumber" in body:
+        return Response(to_xml(body), error.status, headers, media_type="text/xml")
     return JSONResponse(body, status_code=error.status, headers=headers)
 
 
@@ -54,6 +62,7 @@ def build_accounting_router(state: SandboxState) -> APIRouter:
 async def _handle(state: SandboxState, request: Request, rest: str) -> Response:
     limit_headers: dict[str, str] = {}
     ticket = None
+    accept = request.headers.get("accept")
     try:
         grant = state.identity.authenticate(request.headers.get("authorization"))
         request.state.log_extra = {"client_id": grant.client_id, "token_id": grant.token_id}
@@ -67,10 +76,14 @@ async def _handle(state: SandboxState, request: Request, rest: str) -> Response:
             await asyncio.sleep(state.limits.settings.latency_ms / 1000)
         segments = [s for s in rest.split("/") if s]
         body_bytes = await request.body()
-        outcome = _dispatch_with_idempotency(state, request, grant, org, segments, body_bytes)
-        return _to_response(outcome, limit_headers)
+        places = 4 if _query(request).get("unitdp", "").strip() == "4" else 2
+        with unit_places(places):
+            outcome = _dispatch_with_idempotency(state, request, grant, org, segments, body_bytes)
+        if places == 2:
+            _round_unit_amounts(outcome.body)
+        return _to_response(outcome, limit_headers, xml=not wants_json(accept))
     except SandboxError as error:
-        return render_error(error, limit_headers)
+        return render_error(error, limit_headers, xml=not wants_json(accept))
     finally:
         if ticket is not None:
             state.limits.release(ticket)
@@ -131,7 +144,13 @@ def _dispatch(
     write = method in WRITE_METHODS
     if not scope_allows(grant.scopes, rules.scope, rules.granular_scope, write):
         raise Forbidden(missing_scope_message(rules.scope, rules.granular_scope, write))
-    ctx = WriteContext(org=org, now=state.clock.now(), user=DEMO_USER, app_name=grant.app_name)
+    ctx = WriteContext(
+        org=org,
+        now=state.clock.now(),
+        user=DEMO_USER,
+        app_name=grant.app_name,
+        client_id=grant.client_id,
+    )
     query = _query(request)
     body = None
     if write:
@@ -153,6 +172,14 @@ def _dispatch(
             )
         raise NotFound()
     record_key = segments[1]
+    pdf = method == "GET" and rules.name.lower() in PDF_RESOURCES
+    if pdf and (
+        (len(segments) == 2 and wants_pdf(request.headers.get("accept")))
+        or (len(segments) == 3 and segments[2].lower() == "pdf")
+    ):
+        record = rules.render(org, service.get_record(org, rules, record_key))
+        content = document_pdf(rules.name, record)
+        return service.Outcome(200, content, {"Content-Type": "application/pdf"})
     if len(segments) == 2:
         if method == "GET":
             record = service.get_record(org, rules, record_key)
@@ -211,6 +238,7 @@ def _list(
         include_archived=query_flag(query, "includeArchived", False),
         filters=filters,
         params=query,
+        client_id=ctx.client_id,
     )
     records, extra = service.list_records(org, rules, list_query)
     return service.Outcome(
@@ -252,10 +280,32 @@ def _modified_since(header: str | None) -> datetime | None:
         ) from None
 
 
-def _to_response(outcome: service.Outcome, limit_headers: dict[str, str]) -> Response:
+def _to_response(
+    outcome: service.Outcome, limit_headers: dict[str, str], xml: bool = False
+) -> Response:
     headers = {**outcome.headers, **limit_headers}
     if outcome.status == 204 or outcome.body is None:
         return Response(status_code=outcome.status, headers=headers)
+    if isinstance(outcome.body, bytes):
+        media = headers.pop("Content-Type", "application/octet-stream")
+        return Response(outcome.body, outcome.status, headers, media_type=media)
     if isinstance(outcome.body, str):
         return PlainTextResponse(outcome.body, status_code=outcome.status, headers=headers)
+    if xml:
+        return Response(to_xml(outcome.body), outcome.status, headers, media_type="text/xml")
     return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)
+
+
+def _round_unit_amounts(body: Any) -> None:
+    """Show each line's UnitAmount at 2 places unless the client asked ``unitdp=4``."""
+    if not isinstance(body, dict):
+        return
+    for value in body.values():
+        if not isinstance(value, list):
+            continue
+        for record in value:
+            lines = record.get("LineItems") if isinstance(record, dict) else None
+            for line in lines if isinstance(lines, list) else []:
+                amount = line.get("UnitAmount") if isinstance(line, dict) else None
+                if isinstance(amount, (int, float)) and not isinstance(amount, bool):
+                    line["UnitAmount"] = float(round_unit(Decimal(str(amount)), 2))

@@ -39,6 +39,11 @@ class FaultRequest(BaseModel):
     seed: int | None = None
 
 
+class OrganisationChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    high_volume: bool | None = None
+
+
 class TokenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     client_id: str
@@ -96,9 +101,26 @@ def build_control_router(state: SandboxState) -> APIRouter:
     @router.get("/organisations")
     def organisations() -> list[dict[str, Any]]:
         return [
-            {"tenant_id": o.tenant_id, "name": o.name, "tier": o.tier, "short_code": o.short_code}
+            {
+                "tenant_id": o.tenant_id,
+                "name": o.name,
+                "tier": o.tier,
+                "short_code": o.short_code,
+                "high_volume": o.high_volume,
+            }
             for o in state.orgs.values()
         ]
+
+    @router.put("/organisations/{tenant_id}")
+    def change_organisation(tenant_id: str, change: OrganisationChange) -> dict[str, Any]:
+        """Switch behaviours of one organisation (``high_volume``: refuse unoptimised
+        where/order as Xero does for very large organisations)."""
+        org = state.org(tenant_id)
+        if org is None:
+            raise HTTPException(404, f"unknown organisation '{tenant_id}'")
+        if change.high_volume is not None:
+            org.high_volume = change.high_volume
+        return {"tenant_id": org.tenant_id, "name": org.name, "high_volume": org.high_volume}
 
     @router.post("/tokens")
     def tokens(request: TokenRequest) -> dict[str, Any]:

@@ -27,6 +27,8 @@ class Organisation:
     base_currency: str = "NZD"
     tier: str = "STANDARD"  # STARTER orgs get Xero's smaller daily limit
     tenant_type: str = "ORGANISATION"
+    # Behave as a very large organisation: Xero refuses a where/order it cannot optimise.
+    high_volume: bool = False
     tables: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)

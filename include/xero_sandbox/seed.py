@@ -171,6 +171,7 @@ def add_organisation(state: SandboxState, spec: dict[str, Any]) -> Organisation:
         country_code=str(spec.get("country_code") or "NZ"),
         base_currency=str(spec.get("base_currency") or "NZD"),
         tier=str(spec.get("tier") or "STANDARD").upper(),
+        high_volume=spec.get("high_volume") is True,
     )
     state.add_org(org)
     if spec.get("reference_data", True):

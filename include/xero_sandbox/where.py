@@ -41,7 +41,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, NoReturn
 
-__all__ = ["WhereSyntaxError", "compile_where", "parse_xero_datetime"]
+__all__ = ["WhereSyntaxError", "compile_where", "parse_xero_datetime", "where_fields"]
 
 Predicate = Callable[[Mapping[str, Any]], bool]
 Getter = Callable[[Mapping[str, Any]], Any]
@@ -371,6 +371,7 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = _tokenize(text)
         self.index = 0
+        self.fields: list[str] = []  # every field path the expression reads, as written
 
     # -- token helpers
 
@@ -609,6 +610,7 @@ class _Parser:
             getter = _method(method, getter or _path_getter(path), arg)
             returns_bool = method in _BOOL_METHODS
             returns_text = method in _TEXT_METHODS
+        self.fields.append(".".join(path))
         return _Field(getter or _path_getter(path), returns_bool, returns_text, start.pos)
 
 
@@ -622,3 +624,12 @@ def compile_where(expression: str) -> Callable[[Mapping[str, Any]], bool]:
     if not expression.strip():
         return lambda record: True
     return _Parser(expression).parse()
+
+
+def where_fields(expression: str) -> list[str]:
+    """The field paths a ``where`` expression reads (``Contact.ContactID``, ``Status``)."""
+    if not expression.strip():
+        return []
+    parser = _Parser(expression)
+    parser.parse()
+    return parser.fields

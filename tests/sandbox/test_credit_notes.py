@@ -78,6 +78,7 @@ def test_customer_credit_note_number_must_be_unique(books: Books) -> None:
             "Type": "ACCRECCREDIT",
             "CreditNoteNumber": "CN-7",
             "Contact": {"ContactID": books.customer["ContactID"]},
+            "LineItems": [{"Description": "Refund"}],
         },
     )
     assert messages(outcome) == ["Credit Note # must be unique."]
@@ -92,7 +93,7 @@ def test_customer_credit_note_number_must_be_unique(books: Books) -> None:
             {"Contact": None}, "The Contact must contain at least 1", id="contact-missing"
         ),
         pytest.param(
-            {"LineItems": None}, "At least one line item must be specified", id="no-lines"
+            {"LineItems": None}, "One or more line items must be specified", id="no-lines"
         ),
         pytest.param(
             {"Status": "PAID"}, "Status PAID is not valid for a new credit note", id="paid"

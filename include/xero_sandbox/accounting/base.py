@@ -30,6 +30,7 @@ class WriteContext:
     now: datetime
     user: str
     app_name: str
+    client_id: str | None = None  # the calling app (``createdByMyApp``)
 
 
 class ResourceRules:
@@ -52,6 +53,19 @@ class ResourceRules:
     default_order: ClassVar[str | None] = None
     # Query parameters that filter a list: name -> record field they match (comma lists).
     list_filters: ClassVar[dict[str, str]] = {}
+    # ``searchTerm``: a case-insensitive text search across these fields (spec, per endpoint).
+    search_fields: ClassVar[tuple[str, ...]] = ()
+    # ``createdByMyApp=true`` keeps only records the calling app created (spec: Invoices).
+    supports_created_by_my_app: ClassVar[bool] = False
+    # ``summaryOnly=true`` drops these heavy fields from each listed record.
+    summary_drops: ClassVar[tuple[str, ...]] = ()
+    # The line collection a list shows only with ``page`` (spec: "Up to 100 invoices will
+    # be returned in a single API call with line items shown for each invoice").
+    paged_lines: ClassVar[str | None] = None
+    # In a high-volume organisation only these where fields and order fields are allowed
+    # (None: the resource has no published list, so nothing is refused).
+    optimised_where: ClassVar[tuple[str, ...] | None] = None
+    optimised_order: ClassVar[tuple[str, ...] | None] = None
 
     def create(self, ctx: WriteContext, data: dict[str, Any]) -> dict[str, Any]:
         """Validate ``data`` and return the new internal record (not yet stored)."""

@@ -50,6 +50,13 @@ _EDITABLE = [f for f in _FIELDS if f not in ("ContactID", "IsSupplier", "IsCusto
 
 class ContactRules(ResourceRules):
     name = "Contacts"
+    # spec GET /Contacts searchTerm: "Name, FirstName, LastName, ContactNumber and EmailAddress"
+    search_fields = ("Name", "FirstName", "LastName", "ContactNumber", "EmailAddress")
+    summary_drops = ("Addresses", "Phones", "ContactPersons", "ContactGroups", "Balances")
+    # Xero's optimised filters for large organisations (efficient-data-retrieval page, as
+    # listed by CData's Xero driver docs, "Optimized Filters and High Volume Thresholds").
+    optimised_where = ("Name", "EmailAddress", "AccountNumber")
+    optimised_order = ("ContactID", "UpdatedDateUTC", "Name")
     id_field = "ContactID"
     number_field = "ContactNumber"
     scope = "contacts"

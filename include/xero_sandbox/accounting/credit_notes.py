@@ -39,6 +39,7 @@ _ALLOCATION_FIELDS = ["AllocationID", "Invoice", "Amount", "Date"]
 
 class CreditNoteRules(LedgerDocumentRules):
     name = "CreditNotes"
+    paged_lines = "LineItems"
     id_field = "CreditNoteID"
     number_field = "CreditNoteNumber"
     scope = "transactions"

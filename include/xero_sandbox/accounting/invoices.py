@@ -28,6 +28,26 @@ EMAILABLE_STATUSES = ("SUBMITTED", "AUTHORISED", "PAID")
 
 class InvoiceRules(LedgerDocumentRules):
     name = "Invoices"
+    # spec searchTerm: "a case-insensitive text search across the fields e.g. InvoiceNumber,
+    # Reference"
+    search_fields = ("InvoiceNumber", "Reference")
+    supports_created_by_my_app = True
+    summary_drops = ("LineItems", "Payments", "CreditNotes", "Prepayments", "Overpayments")
+    paged_lines = "LineItems"
+    # Optimised for organisations over 500,000 invoices (CData's Xero docs, quoting Xero).
+    optimised_where = (
+        "Status",
+        "Contact.ContactID",
+        "Contact.Name",
+        "Contact.ContactNumber",
+        "Reference",
+        "Date",
+        "Type",
+        "AmountDue",
+        "AmountPaid",
+        "DueDate",
+    )
+    optimised_order = ("InvoiceID", "UpdatedDateUTC", "Date")
     id_field = "InvoiceID"
     number_field = "InvoiceNumber"
     scope = "transactions"

@@ -197,10 +197,11 @@ class LedgerDocumentRules(ResourceRules):
                 require_description=posting,
                 sales=type_ in (self.numbered_type,),
             )
-            if posting and not lines and isinstance(source, (list, type(None))):
-                errors.append(
-                    f"At least one line item must be specified for a {target} {self.label.lower()}."
-                )
+            if not lines and isinstance(source, (list, type(None))):
+                # Even a DRAFT needs a line: Xero's invoice docs list Type, Contact and
+                # LineItems as "required to create a draft invoice", and a DRAFT without
+                # lines is refused with this message (XeroAPI/XeroAPI-Schemas issue 13).
+                errors.append("One or more line items must be specified")
 
         number = self._number(org, data, record, type_, errors)
         currency = self._currency(org, data, record, errors)
@@ -580,7 +581,10 @@ def _stored_lines(record: dict[str, Any]) -> list[dict[str, Any]]:
     for line in record.get("LineItems") or []:
         raw = {k: line[k] for k in keep if line.get(k) is not None}
         raw.pop("LineAmount", None)
-        raw.pop("TaxAmount", None)
+        if not line.get("_TaxOverridden"):
+            raw.pop("TaxAmount", None)
+        raw["_stored"] = True
+        raw["_TaxOverridden"] = bool(line.get("_TaxOverridden"))
         lines.append(raw)
     return lines
 

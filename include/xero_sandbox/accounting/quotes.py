@@ -256,6 +256,7 @@ class QuoteRules(ResourceRules):
     """Quotes (``/Quotes``): DRAFT edits, a constrained status flow, no ``where``."""
 
     name = "Quotes"
+    paged_lines = "LineItems"
     id_field = "QuoteID"
     number_field = None  # Xero has no GET /Quotes/{QuoteNumber}; filter with ?QuoteNumber=
     scope = "transactions"

@@ -20,6 +20,7 @@ from xero_sandbox.accounting.base import (
     WriteContext,
     find_by_number,
     get_field,
+    query_flag,
     to_wire,
 )
 from xero_sandbox.dates import (
@@ -36,7 +37,7 @@ from xero_sandbox.errors import (
     render_validation_elements,
 )
 from xero_sandbox.organisation import Organisation, new_id
-from xero_sandbox.where import WhereSyntaxError, compile_where
+from xero_sandbox.where import WhereSyntaxError, compile_where, where_fields
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
@@ -64,6 +65,7 @@ class ListQuery:
     include_archived: bool = False
     filters: Mapping[str, list[str]] = field(default_factory=dict)
     params: Mapping[str, str] = field(default_factory=dict)  # all query parameters, as sent
+    client_id: str | None = None  # the calling app, for ``createdByMyApp``
 
 
 def envelope(key: str, records: list[Any], app_name: str, now: datetime, **extra: Any) -> dict:
@@ -107,11 +109,20 @@ def list_records(org: Organisation, rules: ResourceRules, query: ListQuery) -> t
     extra_filter = getattr(rules, "filter_list", None)  # range filters some resources take
     if extra_filter is not None:
         records = extra_filter(list(records), dict(query.params))
+    params = {k.lower(): v for k, v in query.params.items()}
+    if rules.supports_created_by_my_app and query_flag(params, "createdbymyapp", False):
+        records = [r for r in records if r.get("_CreatedByApp") == query.client_id]
+    term = params.get("searchterm", "").strip().lower() if rules.search_fields else ""
+    if term:
+        records = [r for r in records if _matches_term(r, rules.search_fields, term)]
+    if org.high_volume:
+        _require_optimised(rules, query)
+    shape = _list_shape(rules, query, query_flag(params, "summaryonly", False))
     order = query.order or rules.default_order
     if not query.where and not order:  # page first, render only the page (large lists)
         page, extra = _page(list(records), rules, query)
-        return [rules.render(org, r) for r in page], extra
-    rendered = [rules.render(org, r) for r in records]
+        return [shape(rules.render(org, r)) for r in page], extra
+    rendered = [shape(rules.render(org, r)) for r in records]
     if query.where:
         if not rules.supports_where:
             raise ApiException("QueryParseException", f"{rules.name} do not support 'where'.")
@@ -123,6 +134,69 @@ def list_records(org: Organisation, rules: ResourceRules, query: ListQuery) -> t
     if order:
         rendered = _order(rendered, order)
     return _page(rendered, rules, query)
+
+
+class InefficientQuery(ApiException):
+    """400 from a very large organisation for a where/order Xero cannot optimise.
+
+    Xero answers in plain text; the first sentence is quoted in XeroAPI/xero-php-oauth2-app
+    issue 30 (for payments), the rest is the sandbox's pointer to the published list.
+    """
+
+    def __init__(self, resource: str, what: str) -> None:
+        super().__init__(
+            "QueryParseException",
+            f"Your request is not filtering {resource.lower()} efficiently, given the extremely "
+            f"high volume for this organisation. Please check the optimised filters and orders "
+            f"for {resource} ({what} is not one of them).",
+        )
+
+    def body(self) -> Any:
+        return self.message
+
+
+def _require_optimised(rules: ResourceRules, query: ListQuery) -> None:
+    if rules.optimised_where is not None and query.where:
+        allowed = {f.lower() for f in rules.optimised_where}
+        try:
+            fields = where_fields(query.where)
+        except WhereSyntaxError as exc:
+            raise ApiException("QueryParseException", str(exc)) from None
+        for name in fields:
+            if name.lower() not in allowed:
+                raise InefficientQuery(rules.name, f"where on '{name}'")
+    if rules.optimised_order is not None and query.order:
+        allowed = {f.lower() for f in rules.optimised_order}
+        for clause in query.order.split(","):
+            name = (clause.split() or [""])[0]
+            if name and name.lower() not in allowed:
+                raise InefficientQuery(rules.name, f"order by '{name}'")
+
+
+def _matches_term(record: Mapping[str, Any], fields: tuple[str, ...], term: str) -> bool:
+    """``searchTerm``: a case-insensitive substring of any of ``fields``."""
+    return any(term in str(_dig(record, name) or "").lower() for name in fields)
+
+
+def _list_shape(
+    rules: ResourceRules, query: ListQuery, summary_only: bool
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """What a list leaves out: lines without ``page``, heavy fields with ``summaryOnly``."""
+    drops = set(rules.summary_drops) if summary_only else set()
+    if rules.paged_lines and query.page is None:
+        drops.add(rules.paged_lines)
+    if not drops:
+        return lambda rendered: rendered
+
+    def shape(rendered: dict[str, Any]) -> dict[str, Any]:
+        # A left-out collection is an empty list (the spec requires e.g. LineItems).
+        return {
+            k: ([] if isinstance(v, list) else v)
+            for k, v in rendered.items()
+            if k not in drops or isinstance(v, list)
+        }
+
+    return shape
 
 
 def _dig(record: Mapping[str, Any], path: str) -> Any:
@@ -332,6 +406,7 @@ def _write_one(
     if existing is None:
         record = rules.create(ctx, element)
         record.setdefault(rules.id_field, new_id())
+        record["_CreatedByApp"] = ctx.client_id
         created = True
     else:
         record = rules.update(ctx, existing, element)
