@@ -24,6 +24,7 @@ def create_app(state: SandboxState | None = None) -> Any:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        state.webhooks.stop()
         for hook in state.shutdown_hooks:  # before uvicorn re-raises SIGTERM and exits
             hook()
 

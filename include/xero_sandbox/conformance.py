@@ -598,3 +598,40 @@ class XeroSpec:
             self.validate_httpx(response)
 
         return hook
+
+
+# --------------------------------------------------------------------------- webhooks
+
+WEBHOOK_SPEC_FILE = "xero-webhooks.yaml"
+
+
+@lru_cache(maxsize=4)
+def _webhook_doc(folder: str) -> dict[str, Any]:
+    return _load_yaml(Path(folder) / WEBHOOK_SPEC_FILE)
+
+
+def webhook_errors(payload: Any, folder: Path | None = None) -> list[str]:
+    """Where a webhook body breaks ``xero-webhooks.yaml`` (OpenAPI 3.1, JSON Schema 2020-12).
+
+    The whole body is checked against ``WebhookEvent``; each credit note event also
+    against ``CreditNoteWebhookEvent`` (as a one-event body), whose ``data`` is required.
+    Formats are not asserted: the spec's own examples give ``eventDateUtc`` without a zone.
+    """
+    from jsonschema import Draft202012Validator
+
+    doc = _webhook_doc(str(folder or spec_dir()))
+
+    def check(instance: Any, schema_name: str) -> list[str]:
+        schema = {**doc, "$ref": f"#/components/schemas/{schema_name}"}
+        validator = Draft202012Validator(schema)
+        return [
+            f"{_pointer(e.absolute_path) or '/'}: {_short(e.message)}"
+            for e in validator.iter_errors(instance)
+        ]
+
+    errors = check(payload, "WebhookEvent")
+    for event in payload.get("events", []) if isinstance(payload, dict) else []:
+        if isinstance(event, dict) and event.get("eventCategory") == "CREDITNOTE":
+            single = {**payload, "events": [event]}
+            errors += check(single, "CreditNoteWebhookEvent")
+    return errors

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from xero_sandbox import seed
@@ -14,6 +14,7 @@ from xero_sandbox.dates import DateParseError, parse_datetime
 from xero_sandbox.errors import SandboxError
 from xero_sandbox.faults import FaultRule
 from xero_sandbox.state import SandboxState
+from xero_sandbox.webhooks import CATEGORIES, WebhookConfig
 
 
 class ClockChange(BaseModel):
@@ -42,6 +43,22 @@ class FaultRequest(BaseModel):
 class OrganisationChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     high_volume: bool | None = None
+
+
+class WebhookRequest(BaseModel):
+    """Subscribe a receiver: Xero's ``url`` and signing ``key``, plus sandbox settings."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(min_length=8, max_length=2000, pattern=r"^https?://")
+    key: str = Field(min_length=1, max_length=500)
+    client_id: str | None = None
+    categories: list[str] | None = None
+    batch_seconds: float = Field(default=1.0, ge=0, le=3600)
+    max_events: int = Field(default=100, ge=1, le=10_000)
+    retry_delays: list[float] | None = Field(default=None, max_length=1000)
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    api_base: str | None = Field(default=None, pattern=r"^https?://")
+    intent_requests: int = Field(default=4, ge=2, le=20)
 
 
 class TokenRequest(BaseModel):
@@ -121,6 +138,53 @@ def build_control_router(state: SandboxState) -> APIRouter:
         if change.high_volume is not None:
             org.high_volume = change.high_volume
         return {"tenant_id": org.tenant_id, "name": org.name, "high_volume": org.high_volume}
+
+    @router.put("/webhooks")
+    def put_webhook(request: WebhookRequest, http: Request) -> dict[str, Any]:
+        """Subscribe ``url`` and run Xero's intent-to-receive check against it now."""
+        categories = sorted({c.upper() for c in request.categories or []}) or None
+        if categories and not set(categories) <= set(CATEGORIES.values()):
+            raise HTTPException(400, f"categories must be among {sorted(CATEGORIES.values())}")
+        if request.retry_delays is not None and any(
+            not 0 <= d <= 86400 for d in request.retry_delays
+        ):
+            raise HTTPException(400, "retry_delays must be between 0 and 86400 seconds")
+        config = WebhookConfig(
+            url=request.url,
+            key=request.key,
+            client_id=request.client_id,
+            batch_seconds=request.batch_seconds,
+            max_events=request.max_events,
+            timeout_seconds=request.timeout_seconds,
+            api_base=(request.api_base or str(http.base_url)).rstrip("/"),
+        )
+        if categories:
+            config.categories = categories
+        if request.retry_delays is not None:
+            config.retry_delays = list(request.retry_delays)
+        return state.webhooks.configure(config, request.intent_requests)
+
+    @router.get("/webhooks")
+    def get_webhook() -> dict[str, Any]:
+        return state.webhooks.describe()
+
+    @router.post("/webhooks/intent")
+    def rerun_intent(count: int = 4) -> dict[str, Any]:
+        """Run intent to receive again (re-enables a FAILED or DISABLED webhook on success)."""
+        try:
+            return state.webhooks.run_intent(max(2, min(count, 20)))
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+
+    @router.post("/webhooks/flush")
+    def flush_webhook(wait_seconds: float = 10.0) -> dict[str, Any]:
+        """Send queued events now instead of after the batch window (tests)."""
+        return state.webhooks.flush(max(0.0, min(wait_seconds, 60.0)))
+
+    @router.delete("/webhooks")
+    def delete_webhook() -> dict[str, str]:
+        state.webhooks.reset()
+        return {"status": "deleted"}
 
     @router.post("/tokens")
     def tokens(request: TokenRequest) -> dict[str, Any]:

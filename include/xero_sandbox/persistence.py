@@ -34,7 +34,8 @@ def dump(state: SandboxState) -> bytes:
 def restore(state: SandboxState, blob: bytes) -> None:
     data = pickle.loads(blob)
     state.orgs.clear()
-    state.orgs.update(data["orgs"])
+    for org in data["orgs"].values():
+        state.add_org(org)
     vars(state.identity).update(data["identity"])
 
 

@@ -730,6 +730,11 @@ class IdentityService:
                 expires_at=datetime.fromtimestamp(record.expires_at, UTC),
             )
 
+    def connected_tenants(self, client_id: str) -> set[str]:
+        """Every organisation some user has connected ``client_id`` to (webhook scope)."""
+        with self._lock:
+            return {c.tenant_id for c in self._connections.values() if c.client_id == client_id}
+
     def default_tenant(self, grant: AccessGrant) -> str | None:
         """The implied tenant of a custom connection (``xero-tenant-id`` may be omitted)."""
         if grant.kind != "custom":
