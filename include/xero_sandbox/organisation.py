@@ -34,9 +34,10 @@ class Organisation:
     counters: dict[str, int] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _journal: list[tuple[str, str, Any]] | None = field(default=None, repr=False)
-    # Told of each committed change: (org, resource, record, created). Webhooks use it.
-    listener: Callable[[Organisation, str, dict[str, Any], bool], None] | None = field(
-        default=None, repr=False
+    # Told of each committed change: (org, resource, record, previous or None).
+    # The ledger's journals and the webhooks use it.
+    listener: Callable[[Organisation, str, dict[str, Any], dict[str, Any] | None], None] | None = (
+        field(default=None, repr=False)
     )
 
     def __getstate__(self) -> dict[str, Any]:
@@ -114,7 +115,7 @@ class Organisation:
             resource, record_id = key.split("\0", 1)
             record = self.table(resource).get(record_id)
             if record is not None:
-                self.listener(self, resource, record, previous is None)
+                self.listener(self, resource, record, previous)
 
     def _rollback(self, journal: list[tuple[str, str, Any]]) -> None:
         for kind, key, previous in reversed(journal):

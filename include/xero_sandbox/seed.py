@@ -14,6 +14,7 @@ from typing import Any
 
 from xero_sandbox.accounting import service
 from xero_sandbox.accounting.base import WriteContext
+from xero_sandbox.accounting.reference import seed_reference
 from xero_sandbox.accounting.registry import rules_for
 from xero_sandbox.identity import App
 from xero_sandbox.organisation import Organisation, new_id
@@ -61,6 +62,8 @@ ACCOUNTS = [
     ("445", "Light, Power, Heating", "EXPENSE", "INPUT2", None),
     ("610", "Accounts Receivable", "CURRENT", "NONE", None),
     ("800", "Accounts Payable", "CURRLIAB", "NONE", None),
+    ("820", "GST", "CURRLIAB", "NONE", None),
+    ("960", "Retained Earnings", "EQUITY", "NONE", None),
 ]
 TAX_RATES = [
     # TaxType, Name, rate, on revenue, on expenses
@@ -150,6 +153,7 @@ def reference_data(org: Organisation, now: Any) -> None:
                 "TaxType": "INPUT2",
             }
         org.put("Items", item_id, item)
+    seed_reference(org, now)
 
 
 _ACCOUNT_CLASS = {
@@ -159,6 +163,7 @@ _ACCOUNT_CLASS = {
     "DIRECTCOSTS": "EXPENSE",
     "EXPENSE": "EXPENSE",
     "CURRLIAB": "LIABILITY",
+    "EQUITY": "EQUITY",
 }
 
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from xero_sandbox.accounting.journals import post_change
 from xero_sandbox.clock import Clock
 from xero_sandbox.faults import FaultPlan
 from xero_sandbox.idempotency import IdempotencyCache
@@ -66,9 +67,15 @@ class SandboxState:
             self.violations.append({"method": "WEBHOOK", "path": "", "error": "; ".join(errors)})
 
     def _changed(
-        self, org: Organisation, resource: str, record: dict[str, Any], created: bool
+        self,
+        org: Organisation,
+        resource: str,
+        record: dict[str, Any],
+        previous: dict[str, Any] | None,
     ) -> None:
-        """A committed write: queue its webhook event (if a webhook is subscribed)."""
+        """A committed write: post its journals, queue its webhook event."""
+        now = self.clock.now()
+        post_change(org, resource, record, previous, now)
         self.webhooks.record(
-            org.tenant_id, org.tenant_type, resource, record, created, self.clock.now()
+            org.tenant_id, org.tenant_type, resource, record, previous is None, now
         )

@@ -7,9 +7,11 @@ from xero_sandbox.accounting import (
     bank_transfers,
     credit_notes,
     invoices,
+    journals,
     payments,
     purchase_orders,
     quotes,
+    reference,
     settings,
 )
 from xero_sandbox.accounting.base import ResourceRules
@@ -25,6 +27,8 @@ _ALL: list[type[ResourceRules]] = [
     *bank_transactions.RESOURCE_RULES,
     *bank_transfers.RESOURCE_RULES,
     *settings.RESOURCE_RULES,
+    *reference.RESOURCE_RULES,
+    *journals.RESOURCE_RULES,
 ]
 
 RULES: dict[str, ResourceRules] = {getattr(cls, "path", cls.name).lower(): cls() for cls in _ALL}
