@@ -9,6 +9,7 @@ routing, batching, ``summarizeErrors``, paging, filters, history.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -92,6 +93,14 @@ class ResourceRules:
     def render(self, org: Organisation, record: dict[str, Any]) -> dict[str, Any]:
         """The record as Xero sends it. Override to add derived or referenced fields."""
         return to_wire(record)
+
+    def stored(self, org: Organisation) -> Iterable[dict[str, Any]]:
+        """Every record of this resource (a view over other tables may override this)."""
+        return org.table(self.name).values()
+
+    def find(self, org: Organisation, key: str) -> dict[str, Any] | None:
+        """One record by ID (a view over other tables may override this)."""
+        return org.get(self.name, key)
 
     def history_label(self, record: dict[str, Any]) -> str:
         return self.name[:-1] if self.name.endswith("s") else self.name

@@ -87,13 +87,17 @@ class InvoiceRules(LedgerDocumentRules):
     def refresh_balances(self, record: dict[str, Any]) -> Decimal:
         paid = total_of(record.get("Payments") or [], "Amount")
         credited = total_of(record.get("CreditNotes") or [], "AppliedAmount")
+        for key in ("Overpayments", "Prepayments"):  # allocated from those credits
+            credited += total_of(record.get(key) or [], "AppliedAmount")
         record["AmountPaid"] = paid
         record["AmountCredited"] = credited
         record["AmountDue"] = round_money(record.get("Total", ZERO) - paid - credited)
         return record["AmountDue"]
 
     def has_money(self, record: dict[str, Any]) -> bool:
-        return bool(record.get("Payments") or record.get("CreditNotes"))
+        return any(
+            record.get(k) for k in ("Payments", "CreditNotes", "Overpayments", "Prepayments")
+        )
 
     def render(self, org: Organisation, record: dict[str, Any]) -> dict[str, Any]:
         out = super().render(org, record)

@@ -6,12 +6,14 @@ from xero_sandbox.accounting import (
     bank_transactions,
     bank_transfers,
     credit_notes,
+    credits,
     invoices,
     journals,
     payments,
     purchase_orders,
     quotes,
     reference,
+    schedules_and_expenses,
     settings,
 )
 from xero_sandbox.accounting.base import ResourceRules
@@ -29,6 +31,8 @@ _ALL: list[type[ResourceRules]] = [
     *settings.RESOURCE_RULES,
     *reference.RESOURCE_RULES,
     *journals.RESOURCE_RULES,
+    *credits.RESOURCE_RULES,
+    *schedules_and_expenses.RESOURCE_RULES,
 ]
 
 RULES: dict[str, ResourceRules] = {getattr(cls, "path", cls.name).lower(): cls() for cls in _ALL}

@@ -86,7 +86,7 @@ def envelope(key: str, records: list[Any], app_name: str, now: datetime, **extra
 
 def get_record(org: Organisation, rules: ResourceRules, key: str) -> dict[str, Any]:
     """A record by ID, or by number where Xero allows it; 404 otherwise."""
-    record = org.get(rules.name, key)
+    record = rules.find(org, key)
     if record is None and rules.number_field:
         record = find_by_number(org, rules, key)
     if record is None:
@@ -96,7 +96,7 @@ def get_record(org: Organisation, rules: ResourceRules, key: str) -> dict[str, A
 
 def list_records(org: Organisation, rules: ResourceRules, query: ListQuery) -> tuple[list, dict]:
     """Filter, order and page a resource's records; returns (rendered records, extra envelope)."""
-    records: Iterable[dict[str, Any]] = org.table(rules.name).values()
+    records: Iterable[dict[str, Any]] = rules.stored(org)
     if query.modified_since is not None and rules.updated_field:
         since = query.modified_since.replace(microsecond=0)
         records = [r for r in records if r[rules.updated_field] >= since]
@@ -486,7 +486,7 @@ def add_history_notes(
 def _require_history(org: Organisation, rules: ResourceRules, record_id: str) -> None:
     if not rules.supports_history:
         raise NotFound()
-    if org.get(rules.name, record_id) is None:
+    if rules.find(org, record_id) is None:
         raise ValidationException(
             ["The document with the supplied id was not found for this endpoint."],
             {},
