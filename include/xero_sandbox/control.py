@@ -275,7 +275,7 @@ def build_control_router(state: SandboxState) -> APIRouter:
         rules = rules_for(resource)
         if org is None or rules is None:
             raise HTTPException(404, "unknown organisation or resource")
-        rows = [rules.render(org, r) for r in org.table(rules.name).values()]
+        rows = [rules.render(org, r) for r in rules.stored(org)]
         return {"count": len(rows), rules.name: rows}
 
     return router

@@ -18,11 +18,6 @@ from typing import Any
 from xero_provider.exceptions import RecordResult
 from xero_provider.resources import Resource
 
-# Resources whose list endpoint takes these dedicated filters (faster than ``where``).
-_STATUSES_PARAM = {"Invoices": "Statuses"}
-_STATUS_PARAM = {"Quotes": "Status", "PurchaseOrders": "Status"}
-_IDS_PARAM = {"Invoices", "Contacts"}
-
 
 def xero_datetime(value: datetime | date | str) -> str:
     """A UTC timestamp in the form Xero's If-Modified-Since and DateTime() accept."""
@@ -57,6 +52,7 @@ class ListPlan:
     params: dict[str, str]
     headers: dict[str, str]
     page_size: int | None
+    offset: int = 0  # paging "offset": the last number read so far
 
     @classmethod
     def build(
@@ -76,10 +72,10 @@ class ListPlan:
         clauses = [resource.type_where, where]
         if statuses:
             statuses = [s.upper() for s in statuses]
-            if resource.path in _STATUSES_PARAM:
-                params[_STATUSES_PARAM[resource.path]] = ",".join(statuses)
-            elif resource.path in _STATUS_PARAM and len(statuses) == 1:
-                params[_STATUS_PARAM[resource.path]] = statuses[0]
+            if resource.statuses_param:
+                params[resource.statuses_param] = ",".join(statuses)
+            elif resource.status_param and len(statuses) == 1:
+                params[resource.status_param] = statuses[0]
             elif resource.supports_where and resource.status_field:
                 clauses.append(_any_of(resource.status_field, statuses, guid=False))
             else:
@@ -88,7 +84,7 @@ class ListPlan:
                     f"got {list(statuses)}"
                 )
         if ids:
-            if resource.path in _IDS_PARAM:
+            if resource.ids_param:
                 params["IDs"] = ",".join(ids)
             elif resource.supports_where:
                 clauses.append(_any_of(resource.id_field, list(ids), guid=True))
@@ -122,6 +118,8 @@ class ListPlan:
         """Parameters for one page (the plain parameters when the resource does not page)."""
         if self.page_size is None:
             return dict(self.params)
+        if self.resource.paging == "offset":
+            return {**self.params, "offset": str(self.offset)}
         params = {**self.params, "page": str(page)}
         if self.resource.paging == "full":
             params["pageSize"] = str(self.page_size)
@@ -134,6 +132,10 @@ class ListPlan:
         """Stop on a short page, or when Xero's pagination says this was the last one."""
         if self.page_size is None:
             return True
+        if self.resource.paging == "offset":  # next call starts after the last number read
+            numbers = [r.get(self.resource.offset_field) for r in records]
+            self.offset = max([self.offset, *(n for n in numbers if isinstance(n, int))])
+            return len(records) < self.page_size
         pagination = (body or {}).get("pagination") if isinstance(body, dict) else None
         if isinstance(pagination, dict) and pagination.get("pageCount") is not None:
             return page >= int(pagination["pageCount"])
