@@ -142,8 +142,9 @@ def _dispatch(
     if rules is None:
         raise NotFound()
     write = method in WRITE_METHODS
-    if not scope_allows(grant.scopes, rules.scope, rules.granular_scope, write):
-        raise Forbidden(missing_scope_message(rules.scope, rules.granular_scope, write))
+    granular = rules.granular_for(segments)
+    if not scope_allows(grant.scopes, rules.scope, granular, write):
+        raise Forbidden(missing_scope_message(rules.scope, granular, write))
     ctx = WriteContext(
         org=org,
         now=state.clock.now(),
@@ -182,7 +183,9 @@ def _dispatch(
         return service.Outcome(200, content, {"Content-Type": "application/pdf"})
     if len(segments) == 2:
         if method == "GET":
-            record = service.get_record(org, rules, record_key)
+            record = rules.get_one(org, record_key, query, ctx.now)
+            if record is None:
+                record = service.get_record(org, rules, record_key)
             return service.Outcome(
                 200,
                 service.envelope(rules.name, [rules.render(org, record)], ctx.app_name, ctx.now),

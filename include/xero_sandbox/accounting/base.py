@@ -94,6 +94,17 @@ class ResourceRules:
         """The record as Xero sends it. Override to add derived or referenced fields."""
         return to_wire(record)
 
+    def get_one(
+        self, org: Organisation, key: str, query: dict[str, str], now: datetime
+    ) -> dict[str, Any] | None:
+        """A record computed for ``GET /{Resource}/{key}`` (reports), or None for the
+        usual lookup by ID or number."""
+        return None
+
+    def granular_for(self, segments: list[str]) -> str | None:
+        """The granular scope a request needs (per report for ``/Reports/{Name}``)."""
+        return self.granular_scope
+
     def stored(self, org: Organisation) -> Iterable[dict[str, Any]]:
         """Every record of this resource (a view over other tables may override this)."""
         return org.table(self.name).values()

@@ -13,6 +13,7 @@ from xero_sandbox.accounting import (
     purchase_orders,
     quotes,
     reference,
+    reports,
     schedules_and_expenses,
     settings,
 )
@@ -33,6 +34,7 @@ _ALL: list[type[ResourceRules]] = [
     *journals.RESOURCE_RULES,
     *credits.RESOURCE_RULES,
     *schedules_and_expenses.RESOURCE_RULES,
+    *reports.RESOURCE_RULES,
 ]
 
 RULES: dict[str, ResourceRules] = {getattr(cls, "path", cls.name).lower(): cls() for cls in _ALL}
