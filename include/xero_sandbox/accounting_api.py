@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from xero_sandbox.accounting import service
+from xero_sandbox.accounting import attachments, service
 from xero_sandbox.accounting.base import ResourceRules, WriteContext, query_flag
 from xero_sandbox.accounting.documents import round_unit, unit_places
 from xero_sandbox.accounting.registry import rules_for
@@ -142,9 +142,11 @@ def _dispatch(
     if rules is None:
         raise NotFound()
     write = method in WRITE_METHODS
-    granular = rules.granular_for(segments)
-    if not scope_allows(grant.scopes, rules.scope, granular, write):
-        raise Forbidden(missing_scope_message(rules.scope, granular, write))
+    files = attachments.is_attachment_route(segments)
+    family = "attachments" if files else rules.scope
+    granular = None if files else rules.granular_for(segments)
+    if not scope_allows(grant.scopes, family, granular, write):
+        raise Forbidden(missing_scope_message(family, granular, write))
     ctx = WriteContext(
         org=org,
         now=state.clock.now(),
@@ -153,6 +155,12 @@ def _dispatch(
         client_id=grant.client_id,
     )
     query = _query(request)
+    if files:  # the body is the file itself, not JSON
+        base_url = str(request.base_url).rstrip("/")
+        content_type = request.headers.get("content-type")
+        return attachments.handle(
+            ctx, rules, method, segments, body_bytes, content_type, query, base_url
+        )
     body = None
     if write:
         require_json(request.headers.get("content-type"), body_bytes)
