@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -106,4 +107,4 @@ def test_xero_python_sdk_uploads_lists_and_downloads(
     path = api.get_invoice_attachment_by_id(
         tenant, invoice.invoice_id, attachment_id, "application/pdf"
     )
-    assert open(path, "rb").read() == PDF
+    assert Path(path).read_bytes() == PDF
