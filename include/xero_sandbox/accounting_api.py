@@ -198,7 +198,7 @@ def _dispatch(
                 200,
                 service.envelope(rules.name, [rules.render(org, record)], ctx.app_name, ctx.now),
             )
-        if method == "DELETE" and hasattr(rules, "delete"):
+        if method == "DELETE":
             return rules.delete(ctx, service.get_record(org, rules, record_key))
         if method == "POST" and rules.supports_post:
             record = service.get_record(org, rules, record_key)
@@ -218,7 +218,7 @@ def _dispatch(
         if method == "PUT":
             return service.add_history_notes(ctx, rules, record_key, body)
         raise NotFound()
-    handler = getattr(rules, "actions", {}).get((method, action))
+    handler = rules.actions.get((method, action))
     if handler is None:
         raise NotFound()
     record = service.get_record(org, rules, record_key)
@@ -232,7 +232,7 @@ def _list(
     ctx: WriteContext,
     if_modified_since: str | None,
 ) -> service.Outcome:
-    if getattr(rules, "singleton", False):
+    if rules.singleton:
         records = [rules.render(org, {})]
         return service.Outcome(200, service.envelope(rules.name, records, ctx.app_name, ctx.now))
     filters = {}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from xero_sandbox.accounting.demo_documents_ar_ap import create_ar_ap_demo
-from xero_sandbox.accounting.demo_documents_other import create_other_demo
+from xero_sandbox.demo_documents_ar_ap import create_ar_ap_demo
+from xero_sandbox.demo_documents_other import create_other_demo
 from xero_sandbox.demo_extraction import create_extraction_demo
 from xero_sandbox.organisation import Organisation
 from xero_sandbox.state import SandboxState

@@ -40,18 +40,6 @@ class Organisation:
         field(default=None, repr=False)
     )
 
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle the data, not the lock or an open journal (``--db`` snapshots)."""
-        data = dict(self.__dict__)
-        data.pop("lock", None)
-        data["_journal"] = None
-        data["listener"] = None
-        return data
-
-    def __setstate__(self, data: dict[str, Any]) -> None:
-        self.__dict__.update(data)
-        self.lock = threading.RLock()
-
     def table(self, resource: str) -> dict[str, dict[str, Any]]:
         return self.tables.setdefault(resource, {})
 

@@ -301,9 +301,9 @@ def generate(
     if org is None:
         raise SeedError(f"unknown organisation '{tenant_id}'")
     rules = rules_for(resource)
-    factory = getattr(rules, "generate", None) if rules else None
-    if rules is None or factory is None:
+    if rules is None:
         raise SeedError(f"cannot generate '{resource}'")
+    factory = rules.generate
     now = state.clock.now()
     ctx = context(state, org)
     ids = []
@@ -311,7 +311,10 @@ def generate(
         start = org.counters.get(f"generated:{rules.name}", 0)
         for i in range(count):
             when = now - timedelta(seconds=spread_seconds * (count - 1 - i) / max(count, 1))
-            record = factory(ctx, start + i + 1)
+            try:
+                record = factory(ctx, start + i + 1)
+            except NotImplementedError:
+                raise SeedError(f"cannot generate '{resource}'") from None
             if rules.updated_field:
                 record[rules.updated_field] = when
             org.put(rules.name, record[rules.id_field], record)

@@ -310,7 +310,7 @@ def test_supplier_credit_refund_type_and_limits(books: Books) -> None:
 
 def test_generate_settles_its_own_invoice(books: Books) -> None:
     ctx = books.ctx()
-    record = PaymentRules.generate(ctx, 3)  # type: ignore[attr-defined]
+    record = PaymentRules().generate(ctx, 3)
     books.org.put("Payments", record["PaymentID"], record)
     payment = books.get("Payments", record["PaymentID"])
     assert payment["Invoice"]["Status"] == "PAID"

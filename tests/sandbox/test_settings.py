@@ -51,7 +51,7 @@ class Env(InProcessOrg):
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> Env:
     for cls in RESOURCE_RULES:
-        monkeypatch.setitem(registry.RULES, getattr(cls, "path", cls.name).lower(), cls())
+        monkeypatch.setitem(registry.RULES, (cls.path or cls.name).lower(), cls())
     return Env()
 
 

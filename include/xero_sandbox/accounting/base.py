@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, ClassVar, Literal
 
 from xero_sandbox.dates import DateParseError, date_to_ms, parse_date, to_date_string, to_ms_date
-from xero_sandbox.errors import ValidationException
+from xero_sandbox.errors import NotFound, ValidationException
 from xero_sandbox.organisation import Organisation
 
 Paging = Literal["full", "page", "none"]
@@ -38,6 +38,11 @@ class ResourceRules:
     """Business rules and wire shape of one resource. Subclasses set the class attributes."""
 
     name: ClassVar[str]  # collection name, also the path segment: "Contacts"
+    path: ClassVar[str | None] = None  # the path segment when it differs ("Organisation")
+    singleton: ClassVar[bool] = False  # one record, rendered from the tenant (Organisation)
+    # Sub-resource routes: (HTTP method, lower-case segment) -> name of a method with the
+    # signature (ctx, record, body, extra_segments, query) -> Outcome.
+    actions: ClassVar[dict[tuple[str, str], str]] = {}
     id_field: ClassVar[str]  # "ContactID"
     number_field: ClassVar[str | None] = None  # "InvoiceNumber": GET by number where Xero allows
     scope: ClassVar[str] = "transactions"  # broad scope family: contacts | transactions | settings
@@ -80,6 +85,18 @@ class ResourceRules:
 
     def after_write(self, ctx: WriteContext, record: dict[str, Any], created: bool) -> None:
         """Side effects on other records once ``record`` is stored (e.g. payments on invoices)."""
+
+    def delete(self, ctx: WriteContext, record: dict[str, Any]) -> Any:
+        """``DELETE /{Resource}/{id}``; resources Xero lets you delete override this."""
+        raise NotFound()
+
+    def filter_list(self, records: list[dict[str, Any]], params: dict[str, str]) -> list:
+        """Filters beyond ``list_filters`` (date ranges, ``offset``); none by default."""
+        return records
+
+    def generate(self, ctx: WriteContext, n: int) -> dict[str, Any]:
+        """A valid record made without per-call validation (``/__sandbox/generate``)."""
+        raise NotImplementedError(f"{self.name} cannot be generated")
 
     def find_existing(self, org: Organisation, data: dict[str, Any]) -> dict[str, Any] | None:
         """For POST (create-or-update): the record ``data`` names by ID or number, if any."""

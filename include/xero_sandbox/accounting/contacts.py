@@ -63,6 +63,9 @@ class ContactRules(ResourceRules):
     granular_scope = "accounting.contacts"
     list_filters = {"IDs": "ContactID"}
 
+    def generate(self, ctx: WriteContext, n: int) -> dict[str, Any]:
+        return generate_contact(ctx, n)
+
     def create(self, ctx: WriteContext, data: dict[str, Any]) -> dict[str, Any]:
         data = normalise_keys(data, _FIELDS)
         record: dict[str, Any] = {
@@ -237,6 +240,3 @@ def first_or_generated_contact(ctx: WriteContext, n: int) -> dict[str, Any]:
         contact["UpdatedDateUTC"] = ctx.now
         ctx.org.put("Contacts", contact["ContactID"], contact)
     return contact
-
-
-ContactRules.generate = staticmethod(generate_contact)  # type: ignore[attr-defined]

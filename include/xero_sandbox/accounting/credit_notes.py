@@ -58,6 +58,9 @@ class CreditNoteRules(LedgerDocumentRules):
     outstanding_field = "RemainingCredit"
     payment_noun = "Refund"
 
+    def generate(self, ctx: WriteContext, n: int) -> dict[str, Any]:
+        return generate_credit_note(ctx, n)
+
     def new_record(self) -> dict[str, Any]:
         return {
             "Reference": "",
@@ -327,7 +330,5 @@ def generate_credit_note(ctx: WriteContext, n: int) -> dict[str, Any]:
     mark_role(ctx, contact, supplier=False)
     return record
 
-
-CreditNoteRules.generate = staticmethod(generate_credit_note)  # type: ignore[attr-defined]
 
 RESOURCE_RULES = [CreditNoteRules]

@@ -69,6 +69,9 @@ class InvoiceRules(LedgerDocumentRules):
     outstanding_field = "AmountDue"
     payment_noun = "Payment"
 
+    def generate(self, ctx: WriteContext, n: int) -> dict[str, Any]:
+        return generate_invoice(ctx, n)
+
     def new_record(self) -> dict[str, Any]:
         return {
             "Reference": "",
@@ -305,7 +308,5 @@ def generate_invoice(ctx: WriteContext, n: int) -> dict[str, Any]:
         contacts.mark_role(ctx, contact, supplier=False)
     return record
 
-
-InvoiceRules.generate = staticmethod(generate_invoice)  # type: ignore[attr-defined]
 
 RESOURCE_RULES = [InvoiceRules]

@@ -103,6 +103,9 @@ class PaymentRules(ResourceRules):
     scope = "transactions"
     granular_scope = "accounting.payments"
 
+    def generate(self, ctx: WriteContext, n: int) -> dict[str, Any]:
+        return generate_payment(ctx, n)
+
     def create(self, ctx: WriteContext, data: dict[str, Any]) -> dict[str, Any]:
         org = ctx.org
         raw = data
@@ -332,7 +335,5 @@ def generate_payment(ctx: WriteContext, n: int) -> dict[str, Any]:
         "UpdatedDateUTC": ctx.now,
     }
 
-
-PaymentRules.generate = staticmethod(generate_payment)  # type: ignore[attr-defined]
 
 RESOURCE_RULES = [PaymentRules]

@@ -37,7 +37,7 @@ _ALL: list[type[ResourceRules]] = [
     *reports.RESOURCE_RULES,
 ]
 
-RULES: dict[str, ResourceRules] = {getattr(cls, "path", cls.name).lower(): cls() for cls in _ALL}
+RULES: dict[str, ResourceRules] = {(cls.path or cls.name).lower(): cls() for cls in _ALL}
 
 
 def rules_for(segment: str) -> ResourceRules | None:

@@ -106,9 +106,7 @@ def list_records(org: Organisation, rules: ResourceRules, query: ListQuery) -> t
         field_name = rules.list_filters[param]
         wanted = {v.strip().lower() for v in values if v.strip()}
         records = [r for r in records if str(_dig(r, field_name) or "").lower() in wanted]
-    extra_filter = getattr(rules, "filter_list", None)  # range filters some resources take
-    if extra_filter is not None:
-        records = extra_filter(list(records), dict(query.params))
+    records = rules.filter_list(list(records), dict(query.params))
     params = {k.lower(): v for k, v in query.params.items()}
     if rules.supports_created_by_my_app and query_flag(params, "createdbymyapp", False):
         records = [r for r in records if r.get("_CreatedByApp") == query.client_id]
