@@ -362,3 +362,38 @@ def test_xero_python_sdk_reads_each_new_endpoint(
     assert records, f"{method} returned no records"
     first = records[0]
     assert first.to_dict(), "the SDK built its model from the sandbox's answer"
+
+
+# ------------------------------------------------------------------ the plan, without I/O
+
+
+def test_offset_plan_counts_on_the_number_field() -> None:
+    from xero_provider.hooks.planning import ListPlan
+
+    plan = ListPlan.build(get_resource("Journals"))
+    assert plan.page_size == 100 and plan.page_params(1) == {"offset": "0"}
+    full = [{"JournalNumber": n} for n in range(1, 101)]
+    assert plan.is_last_page(1, {}, full) is False
+    assert plan.page_params(2) == {"offset": "100"}
+    assert plan.is_last_page(2, {}, [{"JournalNumber": 101}]) is True
+    with pytest.raises(ValueError, match="where"):
+        ListPlan.build(get_resource("Journals"), where='Reference=="x"')
+
+
+@pytest.mark.parametrize(
+    ("resource", "statuses", "expected"),
+    [
+        ("Invoices", ["PAID", "DRAFT"], {"Statuses": "PAID,DRAFT"}),
+        ("Quotes", ["SENT"], {"Status": "SENT"}),
+        ("LinkedTransactions", ["APPROVED"], {"Status": "APPROVED"}),
+        ("ManualJournals", ["POSTED"], {"where": 'Status=="POSTED"'}),
+    ],
+)
+def test_query_facts_come_from_the_table(
+    resource: str, statuses: list[str], expected: dict[str, str]
+) -> None:
+    from xero_provider.hooks.planning import ListPlan
+
+    assert ListPlan.build(get_resource(resource), statuses=statuses).params == expected
+    ids = ListPlan.build(get_resource("Contacts"), ids=["a", "b"]).params
+    assert ids == {"IDs": "a,b"}
