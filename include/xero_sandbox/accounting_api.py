@@ -28,6 +28,7 @@ from xero_sandbox.idempotency import fingerprint
 from xero_sandbox.identity import AccessGrant, scope_allows
 from xero_sandbox.identity.scopes import missing_scope_message
 from xero_sandbox.organisation import Organisation
+from xero_sandbox.responses import Outcome, outcome_of
 from xero_sandbox.state import SandboxState
 
 API_PREFIX = "/api.xro/2.0"
@@ -107,23 +108,39 @@ def _dispatch_with_idempotency(
     org: Organisation,
     segments: list[str],
     body_bytes: bytes,
-) -> service.Outcome:
+) -> Outcome:
     key = request.headers.get("idempotency-key")
     method = request.method.upper()
     if not key or method not in WRITE_METHODS:
-        return _dispatch(state, request, grant, org, segments, body_bytes)
+        return _answer(state, request, grant, org, segments, body_bytes)
     state.idempotency.check_key(key)
     print_ = fingerprint(method, request.url.path, request.url.query, org.tenant_id, body_bytes)
     stored = state.idempotency.lookup(grant.client_id, key, print_)
     if stored is not None:
         request.state.log_extra["idempotent_replay"] = True
-        return service.Outcome(stored.status, stored.body, stored.headers)
-    outcome = _dispatch(state, request, grant, org, segments, body_bytes)
+        return Outcome(stored.status, stored.body, stored.headers)
+    outcome = _answer(state, request, grant, org, segments, body_bytes)
     if outcome.status < 500:
         state.idempotency.store(
             grant.client_id, key, print_, outcome.status, outcome.body, outcome.headers
         )
     return outcome
+
+
+def _answer(
+    state: SandboxState,
+    request: Request,
+    grant: AccessGrant,
+    org: Organisation,
+    segments: list[str],
+    body_bytes: bytes,
+) -> Outcome:
+    """The backend's result as a response (see :func:`responses.outcome_of`)."""
+    return outcome_of(
+        lambda: _dispatch(state, request, grant, org, segments, body_bytes),
+        grant.app_name,
+        state.clock.now(),
+    )
 
 
 def _dispatch(
@@ -133,7 +150,7 @@ def _dispatch(
     org: Organisation,
     segments: list[str],
     body_bytes: bytes,
-) -> service.Outcome:
+) -> service.Result:
     """Route by path shape: /{R}, /{R}/{id}, /{R}/{id}/History, /{R}/{id}/{action}[/{sub}]."""
     method = request.method.upper()
     if not segments:
@@ -187,17 +204,13 @@ def _dispatch(
         or (len(segments) == 3 and segments[2].lower() == "pdf")
     ):
         record = rules.render(org, service.get_record(org, rules, record_key))
-        content = document_pdf(rules.name, record)
-        return service.Outcome(200, content, {"Content-Type": "application/pdf"})
+        return service.FileContent(document_pdf(rules.name, record), "application/pdf")
     if len(segments) == 2:
         if method == "GET":
             record = rules.get_one(org, record_key, query, ctx.now)
             if record is None:
                 record = service.get_record(org, rules, record_key)
-            return service.Outcome(
-                200,
-                service.envelope(rules.name, [rules.render(org, record)], ctx.app_name, ctx.now),
-            )
+            return service.Listing(rules.name, [rules.render(org, record)])
         if method == "DELETE":
             return rules.delete(ctx, service.get_record(org, rules, record_key))
         if method == "POST" and rules.supports_post:
@@ -214,7 +227,7 @@ def _dispatch(
     action = segments[2].lower()
     if action == "history" and len(segments) == 3:
         if method == "GET":
-            return service.get_history(org, rules, record_key, ctx)
+            return service.get_history(org, rules, record_key)
         if method == "PUT":
             return service.add_history_notes(ctx, rules, record_key, body)
         raise NotFound()
@@ -231,10 +244,9 @@ def _list(
     query: dict[str, str],
     ctx: WriteContext,
     if_modified_since: str | None,
-) -> service.Outcome:
+) -> service.Listing:
     if rules.singleton:
-        records = [rules.render(org, {})]
-        return service.Outcome(200, service.envelope(rules.name, records, ctx.app_name, ctx.now))
+        return service.Listing(rules.name, [rules.render(org, {})])
     filters = {}
     lowered = {k.lower(): v for k, v in query.items()}
     for param in rules.list_filters:
@@ -252,9 +264,7 @@ def _list(
         client_id=ctx.client_id,
     )
     records, extra = service.list_records(org, rules, list_query)
-    return service.Outcome(
-        200, service.envelope(rules.name, records, ctx.app_name, ctx.now, **extra)
-    )
+    return service.Listing(rules.name, records, extra)
 
 
 def _query(request: Request) -> dict[str, str]:
@@ -291,9 +301,7 @@ def _modified_since(header: str | None) -> datetime | None:
         ) from None
 
 
-def _to_response(
-    outcome: service.Outcome, limit_headers: dict[str, str], xml: bool = False
-) -> Response:
+def _to_response(outcome: Outcome, limit_headers: dict[str, str], xml: bool = False) -> Response:
     headers = {**outcome.headers, **limit_headers}
     if outcome.status == 204 or outcome.body is None:
         return Response(status_code=outcome.status, headers=headers)

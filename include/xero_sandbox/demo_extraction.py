@@ -10,6 +10,7 @@ from typing import Any
 from xero_sandbox.accounting import service
 from xero_sandbox.accounting.registry import rules_for
 from xero_sandbox.organisation import Organisation
+from xero_sandbox.responses import outcome_of
 from xero_sandbox.state import SandboxState
 
 
@@ -32,8 +33,12 @@ def create_extraction_demo(
         ctx = context(state, org)
         method = "DELETE" if name == "delete-contacts" else "PUT"
         handler = rules.actions[(method, name.replace("delete-", ""))]
-        outcome = getattr(rules, handler)(
-            ctx, service.get_record(org, rules, record_id), body, [], {}
+        outcome = outcome_of(
+            lambda: getattr(rules, handler)(
+                ctx, service.get_record(org, rules, record_id), body, [], {}
+            ),
+            ctx.app_name,
+            ctx.now,
         )
         if outcome.status >= 400:
             raise SeedError(f"{resource}/{name} rejected: {outcome.body}")

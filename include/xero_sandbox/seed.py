@@ -16,6 +16,7 @@ from xero_sandbox.accounting import service
 from xero_sandbox.accounting.base import WriteContext
 from xero_sandbox.accounting.reference import seed_reference
 from xero_sandbox.accounting.registry import rules_for
+from xero_sandbox.errors import ElementsRejected
 from xero_sandbox.identity import App
 from xero_sandbox.organisation import Organisation, new_id
 from xero_sandbox.state import SandboxState
@@ -235,12 +236,13 @@ def write(state: SandboxState, org: Organisation, resource: str, records: list[d
     if rules is None:
         raise SeedError(f"unknown resource '{resource}'")
     with org.transaction():  # a seed is all or nothing, unlike a Xero batch
-        outcome = service.write_records(
-            context(state, org), rules, records, mode="post", summarize_errors=True
-        )
-        if outcome.status != 200:
-            raise SeedError(f"{resource} rejected: {json.dumps(outcome.body)[:2000]}")
-    return outcome.body[rules.name]
+        try:
+            result = service.write_records(
+                context(state, org), rules, records, mode="post", summarize_errors=True
+            )
+        except ElementsRejected as rejected:
+            raise SeedError(f"{resource} rejected: {json.dumps(rejected.body())[:2000]}") from None
+    return result.records
 
 
 def load(state: SandboxState, payload: dict[str, Any]) -> dict[str, Any]:

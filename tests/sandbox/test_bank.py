@@ -15,6 +15,7 @@ from xero_sandbox.accounting import registry, service
 from xero_sandbox.accounting.bank_transactions import BankTransactionRules
 from xero_sandbox.accounting.bank_transfers import BankTransferRules
 from xero_sandbox.conformance import XeroSpec
+from xero_sandbox.responses import Outcome
 
 
 class Env(InProcessOrg):
@@ -32,7 +33,7 @@ class Env(InProcessOrg):
         assert outcome.status == 200, outcome.body
         return outcome.body["BankTransactions"][0]
 
-    def update(self, txn: dict[str, Any], **fields: Any) -> service.Outcome:
+    def update(self, txn: dict[str, Any], **fields: Any) -> Outcome:
         stored = self.org.get("BankTransactions", txn["BankTransactionID"])
         return self.write(self.txns, [fields], mode="post", target=stored)
 

@@ -29,6 +29,7 @@ from xero_sandbox.accounting.credit_notes import CreditNoteRules
 from xero_sandbox.accounting.invoices import InvoiceRules
 from xero_sandbox.accounting.payments import PaymentRules
 from xero_sandbox.conformance import XeroSpec
+from xero_sandbox.responses import Outcome, outcome_of
 from xero_sandbox.state import SandboxState
 
 API = "http://sandbox.test/api.xro/2.0"
@@ -62,7 +63,7 @@ class Books:
             org=self.org, now=self.state.clock.now(), user="tester", app_name="Test App"
         )
 
-    def check(self, method: str, path: str, outcome: service.Outcome) -> service.Outcome:
+    def check(self, method: str, path: str, outcome: Outcome) -> Outcome:
         """Validate the body against the spec, as the HTTP fixtures do."""
         body = b"" if outcome.body is None else json.dumps(outcome.body).encode()
         headers = {"content-type": "application/json"} if body else {}
@@ -76,10 +77,15 @@ class Books:
         mode: str = "put",
         summarize: bool = True,
         target: dict[str, Any] | None = None,
-    ) -> service.Outcome:
+    ) -> Outcome:
         rules = self.rules[resource]
-        outcome = service.write_records(
-            self.ctx(), rules, list(elements), mode=mode, summarize_errors=summarize, target=target
+        ctx = self.ctx()
+        outcome = outcome_of(
+            lambda: service.write_records(
+                ctx, rules, list(elements), mode=mode, summarize_errors=summarize, target=target
+            ),
+            ctx.app_name,
+            ctx.now,
         )
         path = f"/{resource}" + (f"/{target[rules.id_field]}" if target else "")
         return self.check(mode.upper(), path, outcome)
@@ -89,7 +95,7 @@ class Books:
         assert outcome.status == 200, outcome.body
         return outcome.body[resource][0]
 
-    def update(self, resource: str, record_id: str, **fields_: Any) -> service.Outcome:
+    def update(self, resource: str, record_id: str, **fields_: Any) -> Outcome:
         target = self.org.get(resource, record_id)
         assert target is not None
         return self.write(resource, fields_, mode="post", target=target)
@@ -100,7 +106,7 @@ class Books:
         body = service.envelope(
             resource, [rules.render(self.org, record)], "Test App", self.state.clock.now()
         )
-        self.check("GET", f"/{resource}/{record_id}", service.Outcome(200, body))
+        self.check("GET", f"/{resource}/{record_id}", Outcome(200, body))
         return body[resource][0]
 
     def action(
@@ -112,13 +118,18 @@ class Books:
         body: Any = None,
         extra: list[str] | None = None,
         query: dict[str, str] | None = None,
-    ) -> service.Outcome:
+    ) -> Outcome:
         """Call a custom action the way accounting_api dispatches it."""
         rules = self.rules[resource]
         handler = getattr(rules, rules.actions[(method, name.lower())])
         record = service.get_record(self.org, rules, record_id)
-        outcome = handler(
-            self.ctx(), record, body if body is not None else {}, extra or [], query or {}
+        ctx = self.ctx()
+        outcome = outcome_of(
+            lambda: handler(
+                ctx, record, body if body is not None else {}, extra or [], query or {}
+            ),
+            ctx.app_name,
+            ctx.now,
         )
         path = f"/{resource}/{record_id}/{name}" + "".join(f"/{s}" for s in extra or [])
         return self.check(method, path, outcome)
@@ -157,7 +168,7 @@ class Books:
         body.update(over)
         return self.create("Invoices", **body)
 
-    def pay(self, document: dict[str, Any], amount: Any, **over: Any) -> service.Outcome:
+    def pay(self, document: dict[str, Any], amount: Any, **over: Any) -> Outcome:
         key = "CreditNote" if "CreditNoteID" in document else "Invoice"
         id_field = "CreditNoteID" if key == "CreditNote" else "InvoiceID"
         body = {
@@ -661,7 +672,7 @@ def test_email_refusals(books: Books, kind: str, expected: str) -> None:
     with pytest.raises(ValidationException) as caught:
         books.action("Invoices", invoice["InvoiceID"], "POST", "Email")
     body = caught.value.body()
-    books.check("POST", f"/Invoices/{invoice['InvoiceID']}/Email", service.Outcome(400, body))
+    books.check("POST", f"/Invoices/{invoice['InvoiceID']}/Email", Outcome(400, body))
     assert any(m.startswith(expected) for m in caught.value.messages), caught.value.messages
     assert books.org.counters.get("emails_sent", 0) == 0
     assert "Email sent" not in books.history(invoice["InvoiceID"])
@@ -735,7 +746,7 @@ def test_ar_ap_demo_has_documents_in_every_status(
     def rendered(resource: str) -> list[dict[str, Any]]:
         rules = books.rules[resource]
         records = [rules.render(books.org, r) for r in books.org.table(resource).values()]
-        books.check("GET", f"/{resource}", service.Outcome(200, {resource: records}))
+        books.check("GET", f"/{resource}", Outcome(200, {resource: records}))
         return records
 
     invoices = rendered("Invoices")

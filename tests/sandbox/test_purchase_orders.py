@@ -15,6 +15,7 @@ from xero_sandbox.accounting import registry, service
 from xero_sandbox.accounting.purchase_orders import RESOURCE_RULES, PurchaseOrderRules
 from xero_sandbox.conformance import XeroSpec
 from xero_sandbox.errors import ApiException
+from xero_sandbox.responses import Outcome
 
 
 class Env(InProcessOrg):
@@ -35,7 +36,7 @@ class Env(InProcessOrg):
         assert outcome.status == 200, outcome.body
         return outcome.body["PurchaseOrders"][0]
 
-    def update(self, order: dict[str, Any], **fields: Any) -> service.Outcome:
+    def update(self, order: dict[str, Any], **fields: Any) -> Outcome:
         stored = self.org.get("PurchaseOrders", order["PurchaseOrderID"])
         return self.write([fields], mode="post", target=stored)
 

@@ -15,6 +15,7 @@ from xero_sandbox.accounting import registry, service
 from xero_sandbox.accounting.quotes import RESOURCE_RULES, QuoteRules
 from xero_sandbox.conformance import XeroSpec
 from xero_sandbox.errors import ApiException, NotFound
+from xero_sandbox.responses import Outcome
 
 TODAY = date(2026, 3, 2)
 
@@ -36,7 +37,7 @@ class Env(InProcessOrg):
         assert outcome.status == 200, outcome.body
         return outcome.body["Quotes"][0]
 
-    def update(self, quote: dict[str, Any], **fields: Any) -> service.Outcome:
+    def update(self, quote: dict[str, Any], **fields: Any) -> Outcome:
         body = {
             "Contact": {"ContactID": quote["Contact"]["ContactID"]},
             "Date": quote["DateString"][:10],

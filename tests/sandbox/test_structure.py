@@ -76,3 +76,12 @@ def test_an_old_pickle_snapshot_is_ignored(tmp_path: Path) -> None:
         db.execute("CREATE TABLE snapshot (id INTEGER PRIMARY KEY, saved_at TEXT, data BLOB)")
         db.execute("INSERT INTO snapshot VALUES (1, 'now', ?)", (pickle.dumps({"x": 1}),))
     assert persistence.SnapshotFile(path).load() is None
+
+
+def test_rules_return_results_and_only_the_http_layer_picks_status_codes() -> None:
+    """No module of the accounting backend builds a response or imports the HTTP side."""
+    package = Path(registry.__file__).parent
+    for module in sorted(package.glob("*.py")):
+        text = module.read_text()
+        assert "Outcome" not in text, module.name
+        assert "xero_sandbox.responses" not in text and "fastapi" not in text, module.name

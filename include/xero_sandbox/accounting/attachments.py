@@ -84,7 +84,7 @@ def handle(
     content_type: str | None,
     query: dict[str, str],
     base_url: str,
-) -> service.Outcome:
+) -> service.Result:
     """Route ``/{Resource}/{id}/Attachments[/{key}]`` for ``method``."""
     if rules.name.lower() not in ATTACHABLE or len(segments) > 4:
         raise NotFound()
@@ -92,13 +92,13 @@ def handle(
     key = segments[3] if len(segments) == 4 else None
     if method == "GET" and key is None:
         listed = [_public(a, base_url, rules, record) for a in _of(ctx, rules, record)]
-        return service.Outcome(200, service.envelope(TABLE, listed, ctx.app_name, ctx.now))
+        return service.Listing(TABLE, listed)
     if method == "GET":
         wanted = key.lower()
         for attachment in _of(ctx, rules, record):
             if wanted in (attachment["AttachmentID"].lower(), attachment["FileName"].lower()):
                 content = base64.b64decode(attachment["_content"])
-                return service.Outcome(200, content, {"Content-Type": attachment["MimeType"]})
+                return service.FileContent(content, attachment["MimeType"])
         raise NotFound()
     if method in ("PUT", "POST") and key is not None:
         return _upload(ctx, rules, record, key, body, content_type, query, base_url)
@@ -114,7 +114,7 @@ def _upload(
     content_type: str | None,
     query: dict[str, str],
     base_url: str,
-) -> service.Outcome:
+) -> service.Result:
     errors = []
     if not file_name.strip() or len(file_name) > MAX_NAME or "/" in file_name:
         errors.append(f"The file name must be 1 to {MAX_NAME} characters, without '/'.")
@@ -147,4 +147,4 @@ def _upload(
             updated["HasAttachments"] = True
             org.put(rules.name, record[rules.id_field], updated)
     shown = [_public(attachment, base_url, rules, record)]
-    return service.Outcome(200, service.envelope(TABLE, shown, ctx.app_name, ctx.now))
+    return service.Listing(TABLE, shown)

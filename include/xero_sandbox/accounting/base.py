@@ -41,7 +41,7 @@ class ResourceRules:
     path: ClassVar[str | None] = None  # the path segment when it differs ("Organisation")
     singleton: ClassVar[bool] = False  # one record, rendered from the tenant (Organisation)
     # Sub-resource routes: (HTTP method, lower-case segment) -> name of a method with the
-    # signature (ctx, record, body, extra_segments, query) -> Outcome.
+    # signature (ctx, record, body, extra_segments, query) -> service.Result.
     actions: ClassVar[dict[tuple[str, str], str]] = {}
     id_field: ClassVar[str]  # "ContactID"
     number_field: ClassVar[str | None] = None  # "InvoiceNumber": GET by number where Xero allows
@@ -87,7 +87,8 @@ class ResourceRules:
         """Side effects on other records once ``record`` is stored (e.g. payments on invoices)."""
 
     def delete(self, ctx: WriteContext, record: dict[str, Any]) -> Any:
-        """``DELETE /{Resource}/{id}``; resources Xero lets you delete override this."""
+        """``DELETE /{Resource}/{id}`` (a service Result); resources Xero lets you delete
+        override this."""
         raise NotFound()
 
     def filter_list(self, records: list[dict[str, Any]], params: dict[str, str]) -> list:

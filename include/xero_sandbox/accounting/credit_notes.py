@@ -114,7 +114,7 @@ class CreditNoteRules(LedgerDocumentRules):
         body: Any,
         extra_segments: list[str],
         query: dict[str, str],
-    ) -> service.Outcome:
+    ) -> service.Result:
         """Apply credit to invoices, each allocation on its own as in every Xero batch."""
         if extra_segments:
             raise NotFound()
@@ -131,8 +131,6 @@ class CreditNoteRules(LedgerDocumentRules):
                 summarize_errors=summarize,
                 echo=dict,
             )
-            if isinstance(results, service.Outcome):
-                return results
             note = org.get(self.name, note_id) or record
             rendered = []
             for saved, error in results:
@@ -144,9 +142,7 @@ class CreditNoteRules(LedgerDocumentRules):
                 else:
                     item = self._render_allocation(org, note, saved, StatusAttributeString="OK")
                 rendered.append(item)
-        return service.Outcome(
-            200, service.envelope("Allocations", rendered, ctx.app_name, ctx.now)
-        )
+        return service.Listing("Allocations", rendered)
 
     def _allocate_one(
         self, ctx: WriteContext, note_id: str, element: dict[str, Any]
@@ -244,7 +240,7 @@ class CreditNoteRules(LedgerDocumentRules):
         body: Any,
         extra_segments: list[str],
         query: dict[str, str],
-    ) -> service.Outcome:
+    ) -> service.Result:
         """Undo an allocation: the credit comes back, the invoice owes again."""
         if len(extra_segments) != 1:
             raise NotFound()
@@ -277,7 +273,7 @@ class CreditNoteRules(LedgerDocumentRules):
                     ),
                 )
             rendered = self._render_allocation(org, note, found, IsDeleted=True)
-        return service.Outcome(200, rendered)
+        return service.Single(rendered)
 
 
 RULES = CreditNoteRules()

@@ -138,7 +138,7 @@ class CreditRules(ResourceRules):
         body: Any,
         extra_segments: list[str],
         query: dict[str, str],
-    ) -> service.Outcome:
+    ) -> service.Result:
         """Apply credit to invoices; each allocation on its own, as in every Xero batch."""
         if extra_segments:
             raise NotFound()
@@ -154,8 +154,6 @@ class CreditRules(ResourceRules):
                 summarize_errors=summarize,
                 echo=dict,
             )
-            if isinstance(results, service.Outcome):
-                return results
             rendered = []
             for saved, error in results:
                 if error is not None:
@@ -172,9 +170,7 @@ class CreditRules(ResourceRules):
                     if not summarize:
                         item["StatusAttributeString"] = "OK"
                 rendered.append(item)
-        return service.Outcome(
-            200, service.envelope("Allocations", rendered, ctx.app_name, ctx.now)
-        )
+        return service.Listing("Allocations", rendered)
 
     def _allocate_one(
         self, ctx: WriteContext, credit_id: str, element: dict[str, Any]

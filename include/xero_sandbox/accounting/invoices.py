@@ -116,7 +116,7 @@ class InvoiceRules(LedgerDocumentRules):
         body: Any,
         extra_segments: list[str],
         query: dict[str, str],
-    ) -> service.Outcome:
+    ) -> service.Result:
         """Email a sales invoice to its contact: 204, or 400 saying why it can't go."""
         org = ctx.org
         if extra_segments:
@@ -157,7 +157,7 @@ class InvoiceRules(LedgerDocumentRules):
                     },
                 )
             org.counters["emails_sent"] = org.counters.get("emails_sent", 0) + 1
-        return service.Outcome(204)
+        return service.NoContent()
 
 
 def email_recipients(contact: dict[str, Any]) -> list[str]:

@@ -155,14 +155,13 @@ class TrackingCategoryRules(ResourceRules):
         ]
         return out
 
-    def delete(self, ctx: WriteContext, record: dict[str, Any]) -> service.Outcome:
+    def delete(self, ctx: WriteContext, record: dict[str, Any]) -> service.Result:
         """``DELETE /TrackingCategories/{id}``: gone from lists; answers the deleted one."""
         with ctx.org.lock:
             deleted = clone(record)
             deleted["Status"] = "DELETED"
             ctx.org.put(self.name, record["TrackingCategoryID"], deleted)
-        body = service.envelope(self.name, [self.render(ctx.org, deleted)], ctx.app_name, ctx.now)
-        return service.Outcome(200, body)
+        return service.Listing(self.name, [self.render(ctx.org, deleted)])
 
     def add_options(
         self,
@@ -171,7 +170,7 @@ class TrackingCategoryRules(ResourceRules):
         body: Any,
         extra_segments: list[str],
         query: dict[str, str],
-    ) -> service.Outcome:
+    ) -> service.Result:
         """``PUT /TrackingCategories/{id}/Options``: add options (Name <= 100, unique)."""
         if extra_segments:
             raise NotFound()
@@ -198,7 +197,7 @@ class TrackingCategoryRules(ResourceRules):
                 current["Options"].append(option)
                 added.append({**option, "TrackingCategoryID": current["TrackingCategoryID"]})
             org.put(self.name, current["TrackingCategoryID"], current)
-        return service.Outcome(200, service.envelope("Options", added, ctx.app_name, ctx.now))
+        return service.Listing("Options", added)
 
 
 class ContactGroupRules(ResourceRules):
@@ -261,7 +260,7 @@ class ContactGroupRules(ResourceRules):
         body: Any,
         extra_segments: list[str],
         query: dict[str, str],
-    ) -> service.Outcome:
+    ) -> service.Result:
         """``PUT /ContactGroups/{id}/Contacts``: add existing contacts by ContactID."""
         if extra_segments:
             raise NotFound()
@@ -284,7 +283,7 @@ class ContactGroupRules(ResourceRules):
                     current["Contacts"].append(contact["ContactID"])
                 added.append({"ContactID": contact["ContactID"], "Name": contact["Name"]})
             org.put(self.name, current["ContactGroupID"], current)
-        return service.Outcome(200, service.envelope("Contacts", added, ctx.app_name, ctx.now))
+        return service.Listing("Contacts", added)
 
     def remove_contacts(
         self,
@@ -293,7 +292,7 @@ class ContactGroupRules(ResourceRules):
         body: Any,
         extra_segments: list[str],
         query: dict[str, str],
-    ) -> service.Outcome:
+    ) -> service.Result:
         """``DELETE .../Contacts`` (all) or ``.../Contacts/{ContactID}`` (one): 204."""
         if len(extra_segments) > 1:
             raise NotFound()
@@ -308,7 +307,7 @@ class ContactGroupRules(ResourceRules):
             else:
                 current["Contacts"] = []
             org.put(self.name, current["ContactGroupID"], current)
-        return service.Outcome(204)
+        return service.NoContent()
 
 
 class BrandingThemeRules(ReadOnlyRules):

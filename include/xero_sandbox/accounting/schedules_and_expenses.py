@@ -316,13 +316,13 @@ class LinkedTransactionRules(ResourceRules):
             errors.append("SourceLineItemID is not a line of the source transaction.")
         return code
 
-    def delete(self, ctx: WriteContext, record: dict[str, Any]) -> service.Outcome:
+    def delete(self, ctx: WriteContext, record: dict[str, Any]) -> service.Result:
         """``DELETE /LinkedTransactions/{id}``: 204; a BILLED link cannot be deleted."""
         if record["Status"] == "BILLED":
             raise ValidationException(["A billed linked transaction cannot be deleted."], {})
         with ctx.org.lock:
             ctx.org.table(self.name).pop(record["LinkedTransactionID"].lower(), None)
-        return service.Outcome(204)
+        return service.NoContent()
 
 
 # --- receipts and expense claims ---------------------------------------------------------

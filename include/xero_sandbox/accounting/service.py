@@ -32,9 +32,9 @@ from xero_sandbox.dates import (
 from xero_sandbox.errors import (
     ApiException,
     ElementError,
+    ElementsRejected,
     NotFound,
     ValidationException,
-    render_validation_elements,
 )
 from xero_sandbox.organisation import Organisation, new_id
 from xero_sandbox.where import WhereSyntaxError, compile_where, where_fields
@@ -44,13 +44,37 @@ MAX_PAGE_SIZE = 1000
 HISTORY_DETAILS_MAX = 2500
 
 
-@dataclass
-class Outcome:
-    """What an operation produced: a status and a JSON body (or text, or nothing)."""
+@dataclass(frozen=True)
+class Listing:
+    """Records answered in Xero's envelope under ``key`` (``extra``: e.g. pagination)."""
 
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
+    key: str
+    records: list[Any]
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Single:
+    """One object answered as it is, without the envelope (e.g. a deleted allocation)."""
+
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NoContent:
+    """Done, nothing to say (Xero answers 204)."""
+
+
+@dataclass(frozen=True)
+class FileContent:
+    """A file: an attachment or a document as PDF."""
+
+    content: bytes
+    media_type: str
+
+
+# What the backend answers; the HTTP layer (``responses.py``) picks status and wire shape.
+Result = Listing | Single | NoContent | FileContent
 
 
 @dataclass(frozen=True)
@@ -290,7 +314,7 @@ def write_records(
     mode: str,
     summarize_errors: bool,
     target: dict[str, Any] | None = None,
-) -> Outcome:
+) -> Listing:
     """Create (PUT), create-or-update (POST) or update one record (POST /{id}).
 
     Each element is written on its own, as Xero does. With ``summarize_errors`` (Xero's
@@ -309,8 +333,6 @@ def write_records(
             summarize_errors=summarize_errors,
             echo=lambda element: failed_element(rules, element, target),
         )
-        if isinstance(results, Outcome):
-            return results
         rendered = []
         for saved, error in results:
             if error is not None:
@@ -322,7 +344,7 @@ def write_records(
                 if not summarize_errors:
                     item["StatusAttributeString"] = "OK"
                 rendered.append(item)
-    return Outcome(200, envelope(rules.name, rendered, ctx.app_name, ctx.now))
+    return Listing(rules.name, rendered)
 
 
 BatchResults = list[tuple[dict[str, Any] | None, ElementError | None]]
@@ -349,11 +371,11 @@ def run_batch(
     *,
     summarize_errors: bool,
     echo: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-) -> BatchResults | Outcome:
+) -> BatchResults:
     """Write each element in its own transaction (call with ``org.lock`` held).
 
     Returns (saved, None) or (None, error) per element. With ``summarize_errors`` and any
-    bad element, the 400 Outcome naming the bad ones is returned instead; the good
+    bad element, raises :class:`ElementsRejected` naming the bad ones instead; the good
     elements stay written, as on Xero.
     """
     echo = echo or _echo
@@ -366,8 +388,7 @@ def run_batch(
         except ValidationException as exc:
             results.append((None, ElementError(echo(element), exc.messages)))
     if summarize_errors and any(err for _, err in results):
-        errors = [err for _, err in results if err is not None]
-        return Outcome(400, render_validation_elements(errors))
+        raise ElementsRejected([err for _, err in results if err is not None])
     return results
 
 
@@ -437,16 +458,16 @@ def _render_history(entry: dict[str, Any]) -> dict[str, Any]:
     return rendered
 
 
-def get_history(org: Organisation, rules: ResourceRules, record_id: str, ctx: WriteContext):
+def get_history(org: Organisation, rules: ResourceRules, record_id: str) -> Listing:
     """``GET /{Resource}/{id}/History``: the record's history and notes, oldest first."""
     _require_history(org, rules, record_id)
     records = [_render_history(e) for e in org.history.get(record_id.lower(), [])]
-    return Outcome(200, envelope("HistoryRecords", records, ctx.app_name, ctx.now))
+    return Listing("HistoryRecords", records)
 
 
 def add_history_notes(
     ctx: WriteContext, rules: ResourceRules, record_id: str, body: Any
-) -> Outcome:
+) -> Listing:
     """``PUT /{Resource}/{id}/History``: add notes (``Details``, at most 2,500 characters)."""
     org = ctx.org
     notes = get_field(body, "HistoryRecords") if isinstance(body, dict) else None
@@ -467,7 +488,7 @@ def add_history_notes(
                 )
             )
     if errors:
-        return Outcome(400, render_validation_elements(errors))
+        raise ElementsRejected(errors)
     with org.transaction():
         for note in notes:
             entry = {
@@ -478,7 +499,7 @@ def add_history_notes(
             }
             org.add_history(record_id, entry)
             saved.append(_render_history(entry))
-    return Outcome(200, envelope("HistoryRecords", saved, ctx.app_name, ctx.now))
+    return Listing("HistoryRecords", saved)
 
 
 def _require_history(org: Organisation, rules: ResourceRules, record_id: str) -> None:
