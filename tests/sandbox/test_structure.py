@@ -85,3 +85,21 @@ def test_rules_return_results_and_only_the_http_layer_picks_status_codes() -> No
         text = module.read_text()
         assert "Outcome" not in text, module.name
         assert "xero_sandbox.responses" not in text and "fastapi" not in text, module.name
+
+
+def test_one_lifecycle_serves_every_document_kind() -> None:
+    from xero_sandbox.accounting.invoices import InvoiceRules
+    from xero_sandbox.accounting.lifecycle import PURCHASE_ORDER, QUOTE, ledger_lifecycle
+
+    for cycle in (QUOTE, PURCHASE_ORDER, ledger_lifecycle("Invoice")):
+        assert set(cycle.create) <= set(cycle.statuses)
+        assert set(cycle.transitions) == set(cycle.statuses)
+        assert all(targets <= set(cycle.statuses) for targets in cycle.transitions.values())
+        errors: list[str] = []
+        final = sorted(cycle.terminal)[0]
+        assert cycle.target(final, cycle.create[0], errors) == final
+        assert errors == [f"{cycle.label} not of valid status for modification"]
+        errors = []
+        assert cycle.initial(final, errors) == cycle.create[0] and errors
+    assert InvoiceRules().lifecycle.terminal == {"PAID", "VOIDED", "DELETED"}
+    assert QUOTE.terminal == {"DECLINED", "INVOICED", "DELETED"}
