@@ -275,3 +275,34 @@ def test_check_value_walks_without_recursion() -> None:
 def test_parse_json_keeps_ordinary_documents() -> None:
     assert parse_json(b"") == {}
     assert parse_json(b'{"Amount": 1.5, "Tags": [[1]]}') == {"Amount": 1.5, "Tags": [[1]]}
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "(" * 3000 + 'Name=="x"' + ")" * 3000,
+        "!" * 5000 + 'Name=="x"',
+        "NOT " * 2000 + "IsSupplier",
+    ],
+    ids=["3000-parentheses", "5000-nots", "2000-not-words"],
+)
+def test_deeply_nested_where_is_a_400_not_a_crash(
+    sandbox: Any, xero_client: httpx.Client, where: str
+) -> None:
+    response = xero_client.get("/Contacts", params={"where": where})
+    assert response.status_code == 400, response.text[:200]
+    assert "nested deeper than 50" in response.json()["Message"]
+    sandbox.control("PUT", f"/organisations/{sandbox.demo.tenant_id}", json={"high_volume": True})
+    assert xero_client.get("/Invoices", params={"where": where}).status_code == 400
+    _views_still_work(sandbox, xero_client)
+
+
+@pytest.mark.parametrize("name", ["%2e%2e", ".", "%2e"])
+def test_attachment_names_of_dots_are_refused(xero_client: httpx.Client, name: str) -> None:
+    contact = xero_client.get("/Contacts").json()["Contacts"][0]
+    response = xero_client.put(
+        f"/Contacts/{contact['ContactID']}/Attachments/{name}",
+        content=b"x",
+        headers={"Content-Type": "text/plain"},
+    )
+    assert response.status_code in (400, 404), response.text

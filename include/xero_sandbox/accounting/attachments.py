@@ -116,7 +116,12 @@ def _upload(
     base_url: str,
 ) -> service.Result:
     errors = []
-    if not file_name.strip() or len(file_name) > MAX_NAME or "/" in file_name:
+    if (
+        not file_name.strip()
+        or len(file_name) > MAX_NAME
+        or "/" in file_name
+        or not file_name.strip(".")
+    ):
         errors.append(f"The file name must be 1 to {MAX_NAME} characters, without '/'.")
     if not body:
         errors.append("The attachment is empty: send the file's bytes as the request body.")
