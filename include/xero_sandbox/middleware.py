@@ -24,6 +24,7 @@ XERO_PREFIXES = (
     "/identity/connect/authorize",
 )
 CONTROL_PREFIX = "/__sandbox"
+CONTROL_MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 def canonical_path(path: str) -> str:
@@ -54,7 +55,11 @@ class SandboxMiddleware:
         if scope["method"] != "GET":
             self.state.dirty = True
         if scope["path"].startswith(CONTROL_PREFIX):
-            await self.app(scope, receive, send)
+            body = await _read_body(receive, CONTROL_MAX_BODY_BYTES)
+            if body is None:  # seeds are big, but not unbounded
+                await _send_error(send, PayloadTooLarge(CONTROL_MAX_BODY_BYTES), {})
+                return
+            await self.app(scope, _replay(body), send)
             return
         started = time.perf_counter()
         scope.setdefault("state", {})["log_extra"] = {}

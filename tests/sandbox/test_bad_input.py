@@ -306,3 +306,13 @@ def test_attachment_names_of_dots_are_refused(xero_client: httpx.Client, name: s
         headers={"Content-Type": "text/plain"},
     )
     assert response.status_code in (400, 404), response.text
+
+
+@pytest.mark.slow
+def test_control_api_bodies_are_bounded_too(sandbox: Any) -> None:
+    from xero_sandbox.middleware import CONTROL_MAX_BODY_BYTES
+
+    huge = b'{"organisations": [], "pad": "' + b"x" * CONTROL_MAX_BODY_BYTES + b'"}'
+    response = _raw_control(sandbox, "POST", "/seed", content=huge, headers=JSON)
+    assert response.status_code == 413
+    assert sandbox.control("GET", "/health").json()["status"] == "ok"
