@@ -21,6 +21,9 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 PDF_RESOURCES = {"invoices", "creditnotes", "quotes", "purchaseorders"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # not allowed in XML 1.0
+_NOT_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+_NAME_START = re.compile(r"[A-Za-z_]")
 _MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 _SINGULAR = {
     "Addresses": "Address",
@@ -61,13 +64,20 @@ def _xml_value(value: Any) -> str:
         if match:
             when = datetime.fromtimestamp(int(match.group(1)) / 1000, UTC)
             return when.strftime("%Y-%m-%dT%H:%M:%S")
-        return escape(value)
+        return escape(_CONTROL.sub("", value))
     return escape(str(value))
+
+
+def _xml_name(name: str) -> str:
+    """A valid XML element name for a JSON key (an echoed element may hold any key)."""
+    safe = _NOT_NAME.sub("_", name) or "_"
+    return safe if _NAME_START.match(safe) else "_" + safe
 
 
 def _element(name: str, value: Any, out: list[str]) -> None:
     if value is None:
         return
+    name = _xml_name(name)
     if isinstance(value, dict):
         out.append(f"<{name}>")
         for key, child in value.items():

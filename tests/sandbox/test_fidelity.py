@@ -235,3 +235,20 @@ def test_high_volume_switch_refuses_unknown_organisations(sandbox: Any) -> None:
         sandbox.url + "/__sandbox/organisations/nope", json={"high_volume": True}, timeout=30
     )
     assert response.status_code == 404
+
+
+def test_xml_stays_well_formed_for_any_json(sandbox: Any, xero_client: httpx.Client) -> None:
+    """Control characters and odd keys (echoed in an error) still make valid XML."""
+    headers = {k: v for k, v in xero_client.headers.items() if k.lower() != "accept"}
+    with httpx.Client(base_url=str(xero_client.base_url), timeout=30) as bare:
+        made = bare.put(
+            "/Contacts",
+            headers={**headers, "Accept": ""},
+            json={"Contacts": [{"Name": "Bell\u0007 Ltd"}, {"Name": "", "odd key<>": 1}]},
+        )
+        assert made.status_code == 400
+        root = ET.fromstring(made.content)
+        assert root.tag == "ApiException"
+        listed = bare.get("/Contacts", headers={**headers, "Accept": ""})
+        names = [c.findtext("Name") for c in ET.fromstring(listed.content).iter("Contact")]
+        assert "Bell Ltd" in names
