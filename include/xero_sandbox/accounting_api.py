@@ -8,23 +8,27 @@ path shape. The path segments are matched case-insensitively, as Xero's are.
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from xero_sandbox.accounting import service
+from xero_sandbox.accounting import attachments, service
 from xero_sandbox.accounting.base import ResourceRules, WriteContext, query_flag
+from xero_sandbox.accounting.documents import round_unit, unit_places
 from xero_sandbox.accounting.registry import rules_for
+from xero_sandbox.bodies import parse_json, require_json
 from xero_sandbox.dates import DateParseError, parse_datetime
 from xero_sandbox.errors import ApiException, Forbidden, InsufficientScope, NotFound, SandboxError
+from xero_sandbox.formats import PDF_RESOURCES, document_pdf, to_xml, wants_json, wants_pdf
 from xero_sandbox.idempotency import fingerprint
 from xero_sandbox.identity import AccessGrant, scope_allows
 from xero_sandbox.identity.scopes import missing_scope_message
 from xero_sandbox.organisation import Organisation
+from xero_sandbox.responses import Outcome, outcome_of
 from xero_sandbox.state import SandboxState
 
 API_PREFIX = "/api.xro/2.0"
@@ -32,12 +36,16 @@ WRITE_METHODS = {"PUT", "POST", "DELETE"}
 DEMO_USER = "sandbox-user@example.com"
 
 
-def render_error(error: SandboxError, extra_headers: dict[str, str] | None = None) -> Response:
-    """The HTTP response for a typed sandbox error, in Xero's format."""
+def render_error(
+    error: SandboxError, extra_headers: dict[str, str] | None = None, xml: bool = False
+) -> Response:
+    """The HTTP response for a typed sandbox error, in Xero's format (XML if asked)."""
     headers = {**error.headers, **(extra_headers or {})}
     body = error.body()
     if isinstance(body, str):
         return PlainTextResponse(body, status_code=error.status, headers=headers)
+    if xml and "ErrorNumber" in body:
+        return Response(to_xml(body), error.status, headers, media_type="text/xml")
     return JSONResponse(body, status_code=error.status, headers=headers)
 
 
@@ -55,6 +63,7 @@ def build_accounting_router(state: SandboxState) -> APIRouter:
 async def _handle(state: SandboxState, request: Request, rest: str) -> Response:
     limit_headers: dict[str, str] = {}
     ticket = None
+    accept = request.headers.get("accept")
     try:
         grant = state.identity.authenticate(request.headers.get("authorization"))
         request.state.log_extra = {"client_id": grant.client_id, "token_id": grant.token_id}
@@ -68,10 +77,14 @@ async def _handle(state: SandboxState, request: Request, rest: str) -> Response:
             await asyncio.sleep(state.limits.settings.latency_ms / 1000)
         segments = [s for s in rest.split("/") if s]
         body_bytes = await request.body()
-        outcome = _dispatch_with_idempotency(state, request, grant, org, segments, body_bytes)
-        return _to_response(outcome, limit_headers)
+        places = 4 if _query(request).get("unitdp", "").strip() == "4" else 2
+        with unit_places(places):
+            outcome = _dispatch_with_idempotency(state, request, grant, org, segments, body_bytes)
+        if places == 2:
+            _round_unit_amounts(outcome.body)
+        return _to_response(outcome, limit_headers, xml=not wants_json(accept))
     except SandboxError as error:
-        return render_error(error, limit_headers)
+        return render_error(error, limit_headers, xml=not wants_json(accept))
     finally:
         if ticket is not None:
             state.limits.release(ticket)
@@ -95,23 +108,39 @@ def _dispatch_with_idempotency(
     org: Organisation,
     segments: list[str],
     body_bytes: bytes,
-) -> service.Outcome:
+) -> Outcome:
     key = request.headers.get("idempotency-key")
     method = request.method.upper()
     if not key or method not in WRITE_METHODS:
-        return _dispatch(state, request, grant, org, segments, body_bytes)
+        return _answer(state, request, grant, org, segments, body_bytes)
     state.idempotency.check_key(key)
     print_ = fingerprint(method, request.url.path, request.url.query, org.tenant_id, body_bytes)
     stored = state.idempotency.lookup(grant.client_id, key, print_)
     if stored is not None:
         request.state.log_extra["idempotent_replay"] = True
-        return service.Outcome(stored.status, stored.body, stored.headers)
-    outcome = _dispatch(state, request, grant, org, segments, body_bytes)
+        return Outcome(stored.status, stored.body, stored.headers)
+    outcome = _answer(state, request, grant, org, segments, body_bytes)
     if outcome.status < 500:
         state.idempotency.store(
             grant.client_id, key, print_, outcome.status, outcome.body, outcome.headers
         )
     return outcome
+
+
+def _answer(
+    state: SandboxState,
+    request: Request,
+    grant: AccessGrant,
+    org: Organisation,
+    segments: list[str],
+    body_bytes: bytes,
+) -> Outcome:
+    """The backend's result as a response (see :func:`responses.outcome_of`)."""
+    return outcome_of(
+        lambda: _dispatch(state, request, grant, org, segments, body_bytes),
+        grant.app_name,
+        state.clock.now(),
+    )
 
 
 def _dispatch(
@@ -121,7 +150,7 @@ def _dispatch(
     org: Organisation,
     segments: list[str],
     body_bytes: bytes,
-) -> service.Outcome:
+) -> service.Result:
     """Route by path shape: /{R}, /{R}/{id}, /{R}/{id}/History, /{R}/{id}/{action}[/{sub}]."""
     method = request.method.upper()
     if not segments:
@@ -130,11 +159,29 @@ def _dispatch(
     if rules is None:
         raise NotFound()
     write = method in WRITE_METHODS
-    if not scope_allows(grant.scopes, rules.scope, rules.granular_scope, write):
-        raise InsufficientScope(missing_scope_message(rules.scope, rules.granular_scope, write))
-    ctx = WriteContext(org=org, now=state.clock.now(), user=DEMO_USER, app_name=grant.app_name)
+    files = attachments.is_attachment_route(segments)
+    family = "attachments" if files else rules.scope
+    granular = None if files else rules.granular_for(segments)
+    if not scope_allows(grant.scopes, family, granular, write):
+        raise InsufficientScope(missing_scope_message(family, granular, write))
+    ctx = WriteContext(
+        org=org,
+        now=state.clock.now(),
+        user=DEMO_USER,
+        app_name=grant.app_name,
+        client_id=grant.client_id,
+    )
     query = _query(request)
-    body = _json_body(body_bytes) if write else None
+    if files:  # the body is the file itself, not JSON
+        base_url = str(request.base_url).rstrip("/")
+        content_type = request.headers.get("content-type")
+        return attachments.handle(
+            ctx, rules, method, segments, body_bytes, content_type, query, base_url
+        )
+    body = None
+    if write:
+        require_json(request.headers.get("content-type"), body_bytes)
+        body = parse_json(body_bytes)
 
     if len(segments) == 1:
         if method == "GET":
@@ -151,14 +198,20 @@ def _dispatch(
             )
         raise NotFound()
     record_key = segments[1]
+    pdf = method == "GET" and rules.name.lower() in PDF_RESOURCES
+    if pdf and (
+        (len(segments) == 2 and wants_pdf(request.headers.get("accept")))
+        or (len(segments) == 3 and segments[2].lower() == "pdf")
+    ):
+        record = rules.render(org, service.get_record(org, rules, record_key))
+        return service.FileContent(document_pdf(rules.name, record), "application/pdf")
     if len(segments) == 2:
         if method == "GET":
-            record = service.get_record(org, rules, record_key)
-            return service.Outcome(
-                200,
-                service.envelope(rules.name, [rules.render(org, record)], ctx.app_name, ctx.now),
-            )
-        if method == "DELETE" and hasattr(rules, "delete"):
+            record = rules.get_one(org, record_key, query, ctx.now)
+            if record is None:
+                record = service.get_record(org, rules, record_key)
+            return service.Listing(rules.name, [rules.render(org, record)])
+        if method == "DELETE":
             return rules.delete(ctx, service.get_record(org, rules, record_key))
         if method == "POST" and rules.supports_post:
             record = service.get_record(org, rules, record_key)
@@ -174,11 +227,11 @@ def _dispatch(
     action = segments[2].lower()
     if action == "history" and len(segments) == 3:
         if method == "GET":
-            return service.get_history(org, rules, record_key, ctx)
+            return service.get_history(org, rules, record_key)
         if method == "PUT":
             return service.add_history_notes(ctx, rules, record_key, body)
         raise NotFound()
-    handler = getattr(rules, "actions", {}).get((method, action))
+    handler = rules.actions.get((method, action))
     if handler is None:
         raise NotFound()
     record = service.get_record(org, rules, record_key)
@@ -191,10 +244,9 @@ def _list(
     query: dict[str, str],
     ctx: WriteContext,
     if_modified_since: str | None,
-) -> service.Outcome:
-    if getattr(rules, "singleton", False):
-        records = [rules.render(org, {})]
-        return service.Outcome(200, service.envelope(rules.name, records, ctx.app_name, ctx.now))
+) -> service.Listing:
+    if rules.singleton:
+        return service.Listing(rules.name, [rules.render(org, {})])
     filters = {}
     lowered = {k.lower(): v for k, v in query.items()}
     for param in rules.list_filters:
@@ -209,24 +261,32 @@ def _list(
         include_archived=query_flag(query, "includeArchived", False),
         filters=filters,
         params=query,
+        client_id=ctx.client_id,
     )
     records, extra = service.list_records(org, rules, list_query)
-    return service.Outcome(
-        200, service.envelope(rules.name, records, ctx.app_name, ctx.now, **extra)
-    )
+    return service.Listing(rules.name, records, extra)
 
 
 def _query(request: Request) -> dict[str, str]:
     return dict(parse_qsl(request.url.query, keep_blank_values=True))
 
 
+# page/pageSize beyond a 32-bit int are refused: the spec says only "integer", and .NET
+# (Xero's API) binds such a parameter to Int32 - our assumption, stated in the docs.
+MAX_INT32 = 2**31 - 1
+
+
 def _int(query: dict[str, str], name: str) -> int | None:
-    if name not in query or query[name] == "":
+    """A whole-number query parameter; absurd values are a 400, never a crash."""
+    text = query.get(name, "").strip()
+    if not text:
         return None
-    try:
-        return int(query[name])
-    except ValueError:
-        raise ApiException("QueryParseException", f"'{name}' must be a whole number.") from None
+    if len(text) > 12 or not text.lstrip("+-").isdigit():
+        raise ApiException("QueryParseException", f"'{name}' must be a whole number.")
+    value = int(text)
+    if not -MAX_INT32 - 1 <= value <= MAX_INT32:
+        raise ApiException("QueryParseException", f"'{name}' is out of range.")
+    return value
 
 
 def _modified_since(header: str | None) -> datetime | None:
@@ -241,19 +301,30 @@ def _modified_since(header: str | None) -> datetime | None:
         ) from None
 
 
-def _json_body(body: bytes) -> Any:
-    if not body.strip():
-        return {}
-    try:
-        return json.loads(body)
-    except ValueError:
-        raise ApiException("PostDataInvalidException", "Invalid Json data", number=14) from None
-
-
-def _to_response(outcome: service.Outcome, limit_headers: dict[str, str]) -> Response:
+def _to_response(outcome: Outcome, limit_headers: dict[str, str], xml: bool = False) -> Response:
     headers = {**outcome.headers, **limit_headers}
     if outcome.status == 204 or outcome.body is None:
         return Response(status_code=outcome.status, headers=headers)
+    if isinstance(outcome.body, bytes):
+        media = headers.pop("Content-Type", "application/octet-stream")
+        return Response(outcome.body, outcome.status, headers, media_type=media)
     if isinstance(outcome.body, str):
         return PlainTextResponse(outcome.body, status_code=outcome.status, headers=headers)
+    if xml:
+        return Response(to_xml(outcome.body), outcome.status, headers, media_type="text/xml")
     return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)
+
+
+def _round_unit_amounts(body: Any) -> None:
+    """Show each line's UnitAmount at 2 places unless the client asked ``unitdp=4``."""
+    if not isinstance(body, dict):
+        return
+    for value in body.values():
+        if not isinstance(value, list):
+            continue
+        for record in value:
+            lines = record.get("LineItems") if isinstance(record, dict) else None
+            for line in lines if isinstance(lines, list) else []:
+                amount = line.get("UnitAmount") if isinstance(line, dict) else None
+                if isinstance(amount, (int, float)) and not isinstance(amount, bool):
+                    line["UnitAmount"] = float(round_unit(Decimal(str(amount)), 2))

@@ -12,7 +12,7 @@ from fastapi.responses import PlainTextResponse
 
 from xero_sandbox.accounting_api import build_accounting_router
 from xero_sandbox.control import build_control_router
-from xero_sandbox.identity import build_identity_router
+from xero_sandbox.identity.routes import build_identity_router
 from xero_sandbox.middleware import SandboxMiddleware
 from xero_sandbox.state import SandboxState
 
@@ -24,6 +24,7 @@ def create_app(state: SandboxState | None = None) -> Any:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        state.webhooks.stop()
         for hook in state.shutdown_hooks:  # before uvicorn re-raises SIGTERM and exits
             hook()
 

@@ -7,9 +7,21 @@ lets a test jump 31 minutes ahead instead of sleeping.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from datetime import UTC, datetime
+
+# The clock stays where date arithmetic (token lifetimes, 60-day refresh tokens,
+# Xero's /Date()/ values) cannot overflow: 1971 to 9000.
+EARLIEST = datetime(1971, 1, 1, tzinfo=UTC).timestamp()
+LATEST = datetime(9000, 1, 1, tzinfo=UTC).timestamp()
+
+
+def _check(target: float) -> float:
+    if not math.isfinite(target) or not EARLIEST <= target <= LATEST:
+        raise ValueError("the sandbox clock must stay between 1971-01-01 and 9000-01-01")
+    return target
 
 
 class Clock:
@@ -37,7 +49,7 @@ class Clock:
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         with self._lock:
-            target = when.timestamp()
+            target = _check(when.timestamp())
             if self._frozen_at is not None:
                 self._frozen_at = target
             else:
@@ -46,6 +58,10 @@ class Clock:
     def advance(self, seconds: float) -> None:
         """Move the clock forward (or back, with a negative number)."""
         with self._lock:
+            base = self._frozen_at if self._frozen_at is not None else time.time() + self._offset
+            if not math.isfinite(seconds):
+                raise ValueError("advance_seconds must be a finite number")
+            _check(base + seconds)
             if self._frozen_at is not None:
                 self._frozen_at += seconds
             else:

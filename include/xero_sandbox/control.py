@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from xero_sandbox import seed
+from xero_sandbox.bodies import check_value
 from xero_sandbox.dates import DateParseError, parse_datetime
 from xero_sandbox.errors import SandboxError
 from xero_sandbox.faults import FaultRule
 from xero_sandbox.state import SandboxState
+from xero_sandbox.webhooks import CATEGORIES, WebhookConfig
 
 
 class ClockChange(BaseModel):
@@ -38,6 +40,27 @@ class FaultRequest(BaseModel):
     seed: int | None = None
 
 
+class OrganisationChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    high_volume: bool | None = None
+
+
+class WebhookRequest(BaseModel):
+    """Subscribe a receiver: Xero's ``url`` and signing ``key``, plus sandbox settings."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(min_length=8, max_length=2000, pattern=r"^https?://")
+    key: str = Field(min_length=1, max_length=500)
+    client_id: str | None = None
+    categories: list[str] | None = None
+    batch_seconds: float = Field(default=1.0, ge=0, le=3600)
+    max_events: int = Field(default=100, ge=1, le=10_000)
+    retry_delays: list[float] | None = Field(default=None, max_length=1000)
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    api_base: str | None = Field(default=None, pattern=r"^https?://")
+    intent_requests: int = Field(default=4, ge=2, le=20)
+
+
 class TokenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     client_id: str
@@ -50,7 +73,7 @@ class GenerateRequest(BaseModel):
     tenant_id: str
     resource: str = "Contacts"
     count: int = Field(ge=1, le=200_000)
-    spread_seconds: float = 0.0
+    spread_seconds: float = Field(default=0.0, ge=0, le=10 * 366 * 86400)
 
 
 def build_control_router(state: SandboxState) -> APIRouter:
@@ -71,9 +94,12 @@ def build_control_router(state: SandboxState) -> APIRouter:
     @router.post("/seed")
     def load_seed(payload: dict[str, Any]) -> dict[str, Any]:
         try:
+            check_value(payload)
             return seed.load(state, payload)
         except seed.SeedError as exc:
             raise HTTPException(400, str(exc)) from None
+        except SandboxError as exc:
+            raise HTTPException(400, exc.message) from None
 
     @router.post("/generate")
     def generate(request: GenerateRequest) -> dict[str, Any]:
@@ -92,9 +118,73 @@ def build_control_router(state: SandboxState) -> APIRouter:
     @router.get("/organisations")
     def organisations() -> list[dict[str, Any]]:
         return [
-            {"tenant_id": o.tenant_id, "name": o.name, "tier": o.tier, "short_code": o.short_code}
+            {
+                "tenant_id": o.tenant_id,
+                "name": o.name,
+                "tier": o.tier,
+                "short_code": o.short_code,
+                "high_volume": o.high_volume,
+            }
             for o in state.orgs.values()
         ]
+
+    @router.put("/organisations/{tenant_id}")
+    def change_organisation(tenant_id: str, change: OrganisationChange) -> dict[str, Any]:
+        """Switch behaviours of one organisation (``high_volume``: refuse unoptimised
+        where/order as Xero does for very large organisations)."""
+        org = state.org(tenant_id)
+        if org is None:
+            raise HTTPException(404, f"unknown organisation '{tenant_id}'")
+        if change.high_volume is not None:
+            org.high_volume = change.high_volume
+        return {"tenant_id": org.tenant_id, "name": org.name, "high_volume": org.high_volume}
+
+    @router.put("/webhooks")
+    def put_webhook(request: WebhookRequest, http: Request) -> dict[str, Any]:
+        """Subscribe ``url`` and run Xero's intent-to-receive check against it now."""
+        categories = sorted({c.upper() for c in request.categories or []}) or None
+        if categories and not set(categories) <= set(CATEGORIES.values()):
+            raise HTTPException(400, f"categories must be among {sorted(CATEGORIES.values())}")
+        if request.retry_delays is not None and any(
+            not 0 <= d <= 86400 for d in request.retry_delays
+        ):
+            raise HTTPException(400, "retry_delays must be between 0 and 86400 seconds")
+        config = WebhookConfig(
+            url=request.url,
+            key=request.key,
+            client_id=request.client_id,
+            batch_seconds=request.batch_seconds,
+            max_events=request.max_events,
+            timeout_seconds=request.timeout_seconds,
+            api_base=(request.api_base or str(http.base_url)).rstrip("/"),
+        )
+        if categories:
+            config.categories = categories
+        if request.retry_delays is not None:
+            config.retry_delays = list(request.retry_delays)
+        return state.webhooks.configure(config, request.intent_requests)
+
+    @router.get("/webhooks")
+    def get_webhook() -> dict[str, Any]:
+        return state.webhooks.describe()
+
+    @router.post("/webhooks/intent")
+    def rerun_intent(count: int = 4) -> dict[str, Any]:
+        """Run intent to receive again (re-enables a FAILED or DISABLED webhook on success)."""
+        try:
+            return state.webhooks.run_intent(max(2, min(count, 20)))
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+
+    @router.post("/webhooks/flush")
+    def flush_webhook(wait_seconds: float = 10.0) -> dict[str, Any]:
+        """Send queued events now instead of after the batch window (tests)."""
+        return state.webhooks.flush(max(0.0, min(wait_seconds, 60.0)))
+
+    @router.delete("/webhooks")
+    def delete_webhook() -> dict[str, str]:
+        state.webhooks.reset()
+        return {"status": "deleted"}
 
     @router.post("/tokens")
     def tokens(request: TokenRequest) -> dict[str, Any]:
@@ -131,10 +221,13 @@ def build_control_router(state: SandboxState) -> APIRouter:
         if change.now is not None:
             try:
                 state.clock.set(parse_datetime(change.now))
-            except DateParseError as exc:
+            except (DateParseError, ValueError, OverflowError) as exc:
                 raise HTTPException(400, f"now: {exc}") from None
         if change.advance_seconds is not None:
-            state.clock.advance(change.advance_seconds)
+            try:
+                state.clock.advance(change.advance_seconds)
+            except (ValueError, OverflowError) as exc:
+                raise HTTPException(400, f"advance_seconds: {exc}") from None
         if change.frozen is not None:
             state.clock.freeze(change.frozen)
         return state.clock.describe()
@@ -182,7 +275,7 @@ def build_control_router(state: SandboxState) -> APIRouter:
         rules = rules_for(resource)
         if org is None or rules is None:
             raise HTTPException(404, "unknown organisation or resource")
-        rows = [rules.render(org, r) for r in org.table(rules.name).values()]
+        rows = [rules.render(org, r) for r in rules.stored(org)]
         return {"count": len(rows), rules.name: rows}
 
     return router

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from xero_sandbox.accounting.demo_documents_ar_ap import create_ar_ap_demo
-from xero_sandbox.accounting.demo_documents_other import create_other_demo
+from xero_sandbox.demo_documents_ar_ap import create_ar_ap_demo
+from xero_sandbox.demo_documents_other import create_other_demo
+from xero_sandbox.demo_extraction import create_extraction_demo
 from xero_sandbox.organisation import Organisation
 from xero_sandbox.state import SandboxState
 
@@ -45,4 +46,5 @@ def demo_records(state: SandboxState, org: Organisation) -> dict[str, Any]:
     by_name = {c["Name"]: c for c in contacts}
     create_ar_ap_demo(state, org, by_name)
     create_other_demo(state, org, by_name)
+    create_extraction_demo(state, org, by_name)
     return {"Contacts": contacts}

@@ -54,6 +54,20 @@ class ValidationException(SandboxError):
         return render_validation_elements([self.element_error()])
 
 
+class ElementsRejected(SandboxError):
+    """400 ValidationException naming every rejected element of a batch (good elements
+    of a default-mode batch stay written, as on Xero)."""
+
+    status = 400
+
+    def __init__(self, elements: list[ElementError]) -> None:
+        super().__init__("A validation exception occurred")
+        self.elements = elements
+
+    def body(self) -> Any:
+        return render_validation_elements(self.elements)
+
+
 def render_validation_elements(elements: list[ElementError]) -> dict[str, Any]:
     """Xero's 400 body for one or more failing elements."""
     return {

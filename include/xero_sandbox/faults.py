@@ -11,8 +11,78 @@ from __future__ import annotations
 import random
 import re
 import threading
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+MAX_PATTERN_LENGTH = 200
+MAX_MATCHED_PATH = 1024  # a fault is matched against at most this much of the path
+MAX_BACKTRACK_CHOICES = 16 * (MAX_MATCHED_PATH + 1)
+_SIMPLE = frozenset({"LITERAL", "NOT_LITERAL", "ANY", "IN", "AT", "CATEGORY"})
+_REPEATS = frozenset({"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"})
+
+
+def compile_path_pattern(pattern: str) -> re.Pattern[str]:
+    """Compile a fault's ``path`` regex, refusing shapes that can backtrack for ever.
+
+    Refused: nested repeats (``(a+)+``), a repeat over alternatives (``(a|aa)*``),
+    back-references and look-arounds, patterns longer than 200 characters, and
+    variable-length repeats whose choices multiply past one ``.*`` and a little more
+    (``.*.*x`` is refused; ``/Invoices/.*``, ``[0-9a-f]{8}-.*`` are fine). What is left
+    matches a path capped at 1,024 characters in a bounded number of steps.
+
+    :raises ValueError: naming what is wrong with the pattern.
+    """
+    if not isinstance(pattern, str) or not pattern:
+        raise ValueError("path must be a non-empty regular expression")
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        raise ValueError(f"path pattern is longer than {MAX_PATTERN_LENGTH} characters")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from re import _parser as sre_parse  # the stdlib parser re itself uses
+
+            tree = sre_parse.parse(pattern, re.IGNORECASE)
+        compiled = re.compile(pattern, re.IGNORECASE)
+    except (re.error, RecursionError, OverflowError) as exc:
+        raise ValueError(f"path is not a valid regular expression: {exc}") from None
+    choices = _choices(list(tree), inside_repeat=False)
+    if choices > MAX_BACKTRACK_CHOICES:
+        raise ValueError(
+            "path pattern has too many variable-length repeats (e.g. '.*.*'): "
+            "it could take too long to match; use at most one '.*'"
+        )
+    return compiled
+
+
+def _choices(items: list[tuple[Any, Any]], inside_repeat: bool) -> int:
+    """Walk the parsed pattern; return the product of its repeats' length choices."""
+    product = 1
+    for op, arg in items:
+        name = str(op)
+        if name in _SIMPLE:
+            continue
+        if name in _REPEATS:
+            low, high, body = arg
+            if inside_repeat:
+                raise ValueError("path pattern nests one repeat inside another")
+            product *= min(high, MAX_MATCHED_PATH) - min(low, MAX_MATCHED_PATH) + 1
+            product *= _choices(list(body), inside_repeat=True)
+        elif name in ("SUBPATTERN", "ATOMIC_GROUP"):
+            body = arg[-1] if name == "SUBPATTERN" else arg
+            product *= _choices(list(body), inside_repeat)
+        elif name == "BRANCH":
+            if inside_repeat:
+                raise ValueError("path pattern repeats a group of alternatives")
+            product *= sum(_choices(list(branch), inside_repeat) for branch in arg[1])
+        elif name in ("GROUPREF", "GROUPREF_EXISTS"):
+            raise ValueError("path pattern uses a back-reference")
+        elif name in ("ASSERT", "ASSERT_NOT"):
+            raise ValueError("path pattern uses a look-around")
+        else:
+            raise ValueError(f"path pattern uses an unsupported construct ({name.lower()})")
+        product = min(product, MAX_BACKTRACK_CHOICES + 1)
+    return product
 
 
 @dataclass
@@ -38,14 +108,14 @@ class FaultRule:
             raise ValueError("fraction must be between 0 and 1")
         if self.count is not None and self.count < 1:
             raise ValueError("count must be 1 or more")
-        self._pattern = re.compile(self.path, re.IGNORECASE) if self.path else None
+        self._pattern = compile_path_pattern(self.path) if self.path else None
         if self.methods:
             self.methods = [m.upper() for m in self.methods]
 
     def matches(self, method: str, path: str) -> bool:
         if self.methods and method.upper() not in self.methods:
             return False
-        return self._pattern is None or bool(self._pattern.search(path))
+        return self._pattern is None or bool(self._pattern.search(path[:MAX_MATCHED_PATH]))
 
     def exhausted(self) -> bool:
         return self.count is not None and self.fired >= self.count

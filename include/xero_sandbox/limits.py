@@ -41,7 +41,14 @@ class LimitSettings:
             if key == "enabled":
                 self.enabled = bool(value)
                 continue
-            number = float(value)
+            try:
+                number = float(value)
+            except (TypeError, ValueError, OverflowError):
+                raise ValueError(f"limit '{key}' must be a number, got {value!r}") from None
+            if not math.isfinite(number) or number > 1e12:
+                raise ValueError(f"limit '{key}' must be a finite number up to 1e12")
+            if key == "latency_ms" and number > 600_000:
+                raise ValueError("limit 'latency_ms' must be at most 600000 (ten minutes)")
             if number < 0 or (key == "time_scale" and number <= 0):
                 raise ValueError(f"limit '{key}' must be positive, got {value!r}")
             setattr(self, key, number if key in ("time_scale", "latency_ms") else int(number))

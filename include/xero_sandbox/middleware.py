@@ -11,6 +11,7 @@ import json
 import time
 from typing import Any
 
+from xero_sandbox.bodies import MAX_BODY_BYTES, PayloadTooLarge, safe_json
 from xero_sandbox.request_log import redact_form, redact_headers, redact_query
 from xero_sandbox.state import SandboxState
 
@@ -23,6 +24,7 @@ XERO_PREFIXES = (
     "/identity/connect/authorize",
 )
 CONTROL_PREFIX = "/__sandbox"
+CONTROL_MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 def canonical_path(path: str) -> str:
@@ -53,13 +55,21 @@ class SandboxMiddleware:
         if scope["method"] != "GET":
             self.state.dirty = True
         if scope["path"].startswith(CONTROL_PREFIX):
-            await self.app(scope, receive, send)
+            body = await _read_body(receive, CONTROL_MAX_BODY_BYTES)
+            if body is None:  # seeds are big, but not unbounded
+                await _send_error(send, PayloadTooLarge(CONTROL_MAX_BODY_BYTES), {})
+                return
+            await self.app(scope, _replay(body), send)
             return
-        body = await _read_body(receive)
         started = time.perf_counter()
         scope.setdefault("state", {})["log_extra"] = {}
         method = scope["method"]
         status_box: dict[str, Any] = {"status": None, "fault": None}
+        body = await _read_body(receive, MAX_BODY_BYTES)
+        if body is None:  # over Xero's request size limit: answer without reading on
+            await _send_error(send, PayloadTooLarge(), status_box)
+            self._log(scope, b"", status_box, time.perf_counter() - started)
+            return
         fault = self.state.faults.pick(method, scope["path"])
         try:
             if fault is not None:
@@ -111,23 +121,39 @@ class SandboxMiddleware:
         if body and "x-www-form-urlencoded" in content_type:
             entry["form"] = redact_form(body)
         elif body and "json" in content_type and scope["path"].startswith("/api.xro/"):
-            try:
-                entry["json"] = json.loads(body)
-            except ValueError:
-                entry["json"] = None
+            entry["json"] = safe_json(body)  # None for a body the API refused as malformed
         self.state.requests.add(entry)
 
 
-async def _read_body(receive: Any) -> bytes:
+async def _read_body(receive: Any, limit: int) -> bytes | None:
+    """The whole request body, or None as soon as it grows past ``limit`` bytes."""
     chunks = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
             break
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
         if not message.get("more_body"):
             break
     return b"".join(chunks)
+
+
+async def _send_error(send: Any, error: Any, box: dict) -> None:
+    """Answer with a typed sandbox error's status and JSON body."""
+    payload = json.dumps(error.body()).encode()
+    box["status"] = error.status
+    headers = [
+        (b"content-type", b"application/json; charset=utf-8"),
+        (b"content-length", str(len(payload)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
 
 
 def _replay(body: bytes) -> Any:

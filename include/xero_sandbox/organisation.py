@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,22 +27,18 @@ class Organisation:
     base_currency: str = "NZD"
     tier: str = "STANDARD"  # STARTER orgs get Xero's smaller daily limit
     tenant_type: str = "ORGANISATION"
+    # Behave as a very large organisation: Xero refuses a where/order it cannot optimise.
+    high_volume: bool = False
     tables: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _journal: list[tuple[str, str, Any]] | None = field(default=None, repr=False)
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle the data, not the lock or an open journal (``--db`` snapshots)."""
-        data = dict(self.__dict__)
-        data.pop("lock", None)
-        data["_journal"] = None
-        return data
-
-    def __setstate__(self, data: dict[str, Any]) -> None:
-        self.__dict__.update(data)
-        self.lock = threading.RLock()
+    # Told of each committed change: (org, resource, record, previous or None).
+    # The ledger's journals and the webhooks use it.
+    listener: Callable[[Organisation, str, dict[str, Any], dict[str, Any] | None], None] | None = (
+        field(default=None, repr=False)
+    )
 
     def table(self, resource: str) -> dict[str, dict[str, Any]]:
         return self.tables.setdefault(resource, {})
@@ -55,9 +51,12 @@ class Organisation:
         """Store a record (a new dict: records are replaced, never edited in place)."""
         key = record_id.lower()
         table = self.table(resource)
+        previous = table.get(key)
         if self._journal is not None:
-            self._journal.append(("put", f"{resource}\0{key}", table.get(key)))
+            self._journal.append(("put", f"{resource}\0{key}", previous))
         table[key] = record
+        if self._journal is None:
+            self._notify([("put", f"{resource}\0{key}", previous)])
 
     def add_history(self, record_id: str, entry: dict[str, Any]) -> None:
         key = record_id.lower()
@@ -85,9 +84,26 @@ class Organisation:
                 self._journal = outer
                 raise
             else:
+                committed = self._journal
                 if outer is not None:
-                    outer.extend(self._journal)
+                    outer.extend(committed)
                 self._journal = outer
+                if outer is None:
+                    self._notify(committed)
+
+    def _notify(self, journal: list[tuple[str, str, Any]]) -> None:
+        """Tell the listener of each record a committed journal changed (last state once)."""
+        if self.listener is None:
+            return
+        first_seen: dict[str, Any] = {}
+        for kind, key, previous in journal:
+            if kind == "put" and key not in first_seen:
+                first_seen[key] = previous
+        for key, previous in first_seen.items():
+            resource, record_id = key.split("\0", 1)
+            record = self.table(resource).get(record_id)
+            if record is not None:
+                self.listener(self, resource, record, previous)
 
     def _rollback(self, journal: list[tuple[str, str, Any]]) -> None:
         for kind, key, previous in reversed(journal):

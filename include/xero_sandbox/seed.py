@@ -14,7 +14,9 @@ from typing import Any
 
 from xero_sandbox.accounting import service
 from xero_sandbox.accounting.base import WriteContext
+from xero_sandbox.accounting.reference import seed_reference
 from xero_sandbox.accounting.registry import rules_for
+from xero_sandbox.errors import ElementsRejected
 from xero_sandbox.identity import App
 from xero_sandbox.organisation import Organisation, new_id
 from xero_sandbox.state import SandboxState
@@ -61,6 +63,8 @@ ACCOUNTS = [
     ("445", "Light, Power, Heating", "EXPENSE", "INPUT2", None),
     ("610", "Accounts Receivable", "CURRENT", "NONE", None),
     ("800", "Accounts Payable", "CURRLIAB", "NONE", None),
+    ("820", "GST", "CURRLIAB", "NONE", None),
+    ("960", "Retained Earnings", "EQUITY", "NONE", None),
 ]
 TAX_RATES = [
     # TaxType, Name, rate, on revenue, on expenses
@@ -150,6 +154,7 @@ def reference_data(org: Organisation, now: Any) -> None:
                 "TaxType": "INPUT2",
             }
         org.put("Items", item_id, item)
+    seed_reference(org, now)
 
 
 _ACCOUNT_CLASS = {
@@ -159,6 +164,7 @@ _ACCOUNT_CLASS = {
     "DIRECTCOSTS": "EXPENSE",
     "EXPENSE": "EXPENSE",
     "CURRLIAB": "LIABILITY",
+    "EQUITY": "EQUITY",
 }
 
 
@@ -171,6 +177,7 @@ def add_organisation(state: SandboxState, spec: dict[str, Any]) -> Organisation:
         country_code=str(spec.get("country_code") or "NZ"),
         base_currency=str(spec.get("base_currency") or "NZD"),
         tier=str(spec.get("tier") or "STANDARD").upper(),
+        high_volume=spec.get("high_volume") is True,
     )
     state.add_org(org)
     if spec.get("reference_data", True):
@@ -228,16 +235,19 @@ def write(state: SandboxState, org: Organisation, resource: str, records: list[d
     rules = rules_for(resource)
     if rules is None:
         raise SeedError(f"unknown resource '{resource}'")
-    outcome = service.write_records(
-        context(state, org), rules, records, mode="post", summarize_errors=True
-    )
-    if outcome.status != 200:
-        raise SeedError(f"{resource} rejected: {json.dumps(outcome.body)[:2000]}")
-    return outcome.body[rules.name]
+    with org.transaction():  # a seed is all or nothing, unlike a Xero batch
+        try:
+            result = service.write_records(
+                context(state, org), rules, records, mode="post", summarize_errors=True
+            )
+        except ElementsRejected as rejected:
+            raise SeedError(f"{resource} rejected: {json.dumps(rejected.body())[:2000]}") from None
+    return result.records
 
 
 def load(state: SandboxState, payload: dict[str, Any]) -> dict[str, Any]:
     """Apply a JSON seed: ``organisations``, ``apps`` and ``records`` by tenant and resource."""
+    _check_shape(payload)
     created: dict[str, int] = {}
     for spec in payload.get("organisations", []):
         add_organisation(state, spec)
@@ -255,6 +265,29 @@ def load(state: SandboxState, payload: dict[str, Any]) -> dict[str, Any]:
     return {"organisations": len(state.orgs), "created": created}
 
 
+def _check_shape(payload: Any) -> None:
+    """Refuse a seed of the wrong shape before anything is applied (a SeedError, not a crash)."""
+    if not isinstance(payload, dict):
+        raise SeedError("a seed is a JSON object")
+    for key in ("organisations", "apps"):
+        items = payload.get(key, [])
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise SeedError(f"'{key}' must be a list of objects")
+    for i, spec in enumerate(payload.get("organisations", [])):
+        for name, value in spec.items():
+            if not isinstance(value, str | bool):
+                raise SeedError(f"organisations[{i}].{name} must be a string")
+    records = payload.get("records", {})
+    if not isinstance(records, dict):
+        raise SeedError("'records' must be an object of tenant id -> resource -> list")
+    for tenant_id, resources in records.items():
+        if not isinstance(resources, dict):
+            raise SeedError(f"records['{tenant_id}'] must be an object of resource -> list")
+        for resource, rows in resources.items():
+            if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+                raise SeedError(f"records['{tenant_id}']['{resource}'] must be a list of objects")
+
+
 def load_file(state: SandboxState, path: str | Path) -> dict[str, Any]:
     return load(state, json.loads(Path(path).read_text()))
 
@@ -270,9 +303,9 @@ def generate(
     if org is None:
         raise SeedError(f"unknown organisation '{tenant_id}'")
     rules = rules_for(resource)
-    factory = getattr(rules, "generate", None) if rules else None
-    if rules is None or factory is None:
+    if rules is None:
         raise SeedError(f"cannot generate '{resource}'")
+    factory = rules.generate
     now = state.clock.now()
     ctx = context(state, org)
     ids = []
@@ -280,7 +313,10 @@ def generate(
         start = org.counters.get(f"generated:{rules.name}", 0)
         for i in range(count):
             when = now - timedelta(seconds=spread_seconds * (count - 1 - i) / max(count, 1))
-            record = factory(ctx, start + i + 1)
+            try:
+                record = factory(ctx, start + i + 1)
+            except NotImplementedError:
+                raise SeedError(f"cannot generate '{resource}'") from None
             if rules.updated_field:
                 record[rules.updated_field] = when
             org.put(rules.name, record[rules.id_field], record)

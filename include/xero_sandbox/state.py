@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
+from xero_sandbox.accounting.journals import post_change
 from xero_sandbox.clock import Clock
 from xero_sandbox.faults import FaultPlan
 from xero_sandbox.idempotency import IdempotencyCache
@@ -12,6 +14,7 @@ from xero_sandbox.identity import IdentityService
 from xero_sandbox.limits import RateLimiter
 from xero_sandbox.organisation import Organisation
 from xero_sandbox.request_log import RequestLog
+from xero_sandbox.webhooks import WebhookService
 
 
 class SandboxState:
@@ -25,6 +28,8 @@ class SandboxState:
         self.faults = FaultPlan()
         self.requests = RequestLog()
         self.idempotency = IdempotencyCache(self.clock)
+        self.webhooks = WebhookService(self.identity.connected_tenants)
+        self.webhooks.check = self._check_webhook
         self.validator: Any = None  # a spec validator when started with --validate
         self.violations: list[dict[str, Any]] = []
         self.dirty = False  # a write happened since the last save (--db)
@@ -39,6 +44,7 @@ class SandboxState:
         self.faults.clear()
         self.requests.clear()
         self.idempotency.reset()
+        self.webhooks.reset()
         self.clock.reset()
 
     def org(self, tenant_id: str) -> Organisation | None:
@@ -46,5 +52,30 @@ class SandboxState:
 
     def add_org(self, org: Organisation) -> Organisation:
         org.tenant_id = org.tenant_id.lower()
+        org.listener = self._changed
         self.orgs[org.tenant_id] = org
         return org
+
+    def _check_webhook(self, body: bytes) -> None:
+        """Record a webhook payload that breaks xero-webhooks.yaml (only with --validate)."""
+        if self.validator is None:
+            return
+        from xero_sandbox.conformance import webhook_errors
+
+        errors = webhook_errors(json.loads(body))
+        if errors:
+            self.violations.append({"method": "WEBHOOK", "path": "", "error": "; ".join(errors)})
+
+    def _changed(
+        self,
+        org: Organisation,
+        resource: str,
+        record: dict[str, Any],
+        previous: dict[str, Any] | None,
+    ) -> None:
+        """A committed write: post its journals, queue its webhook event."""
+        now = self.clock.now()
+        post_change(org, resource, record, previous, now)
+        self.webhooks.record(
+            org.tenant_id, org.tenant_type, resource, record, previous is None, now
+        )

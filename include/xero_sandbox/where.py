@@ -41,9 +41,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, NoReturn
 
-__all__ = ["WhereSyntaxError", "compile_where", "parse_xero_datetime"]
+__all__ = ["WhereSyntaxError", "compile_where", "parse_xero_datetime", "where_fields"]
 
 Predicate = Callable[[Mapping[str, Any]], bool]
+MAX_NESTING = 50  # parentheses and NOTs; deeper input is a syntax error, not a crash
 Getter = Callable[[Mapping[str, Any]], Any]
 
 
@@ -371,6 +372,8 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = _tokenize(text)
         self.index = 0
+        self.fields: list[str] = []  # every field path the expression reads, as written
+        self.depth = 0  # open parentheses and NOTs: bounded so no input exhausts the stack
 
     # -- token helpers
 
@@ -428,18 +431,31 @@ class _Parser:
             return parts[0]
         return lambda record: all(part(record) for part in parts)
 
+    def _nest(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            token = self.current
+            raise WhereSyntaxError(
+                f"Expression nested deeper than {MAX_NESTING} levels at position {token.pos}",
+                token.pos,
+            )
+
     def unary(self) -> Predicate:
         if self.at_keyword("not") or self.at_op("!"):
             self.advance()
+            self._nest()
             inner = self.unary()
+            self.depth -= 1
             return lambda record: not inner(record)
         return self.primary()
 
     def primary(self) -> Predicate:
         if self.at_op("("):
             self.advance()
+            self._nest()
             inner = self.or_expr()
             self.expect_op(")")
+            self.depth -= 1
             return inner
         left = self.operand()
         if self.at_op("==", "=", "!=", "<>", "<", "<=", ">", ">="):
@@ -609,6 +625,7 @@ class _Parser:
             getter = _method(method, getter or _path_getter(path), arg)
             returns_bool = method in _BOOL_METHODS
             returns_text = method in _TEXT_METHODS
+        self.fields.append(".".join(path))
         return _Field(getter or _path_getter(path), returns_bool, returns_text, start.pos)
 
 
@@ -622,3 +639,12 @@ def compile_where(expression: str) -> Callable[[Mapping[str, Any]], bool]:
     if not expression.strip():
         return lambda record: True
     return _Parser(expression).parse()
+
+
+def where_fields(expression: str) -> list[str]:
+    """The field paths a ``where`` expression reads (``Contact.ContactID``, ``Status``)."""
+    if not expression.strip():
+        return []
+    parser = _Parser(expression)
+    parser.parse()
+    return parser.fields

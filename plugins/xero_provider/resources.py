@@ -9,9 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Paging = Literal["full", "page", "none"]
+# full: page + pageSize; page: page only (100 a page); offset: ``offset`` on a number field
+# (Journals, 100 a call); none: one call returns everything.
+Paging = Literal["full", "page", "offset", "none"]
 MAX_PAGE_SIZE = 1000  # Xero's largest pageSize
 FIXED_PAGE_SIZE = 100  # page size where Xero takes no pageSize (Quotes)
+OFFSET_PAGE_SIZE = 100  # journals per call with ``offset`` (Xero's Journals docs)
 DEFAULT_BATCH_SIZE = 50  # Xero recommends at most ~50 elements per write
 
 
@@ -37,6 +40,12 @@ class Resource:
     # Statuses in which a record may still be edited (None: no rule the provider checks).
     editable_statuses: tuple[str, ...] | None = None
     date_fields: tuple[str, ...] = field(default=("UpdatedDateUTC", "Date", "DueDate"))
+    # List filters the endpoint takes as their own query parameters (faster than where).
+    statuses_param: str | None = None  # several statuses, comma-separated ("Statuses")
+    status_param: str | None = None  # exactly one status ("Status")
+    ids_param: bool = False  # ``IDs=`` takes a comma-separated list of IDs
+    offset_field: str | None = None  # paging "offset": the number field offset counts on
+    read_only: bool = False  # Xero offers no write endpoint (Journals, Users, ...)
 
     @property
     def page_size(self) -> int | None:
@@ -45,6 +54,8 @@ class Resource:
             return MAX_PAGE_SIZE
         if self.paging == "page":
             return FIXED_PAGE_SIZE
+        if self.paging == "offset":
+            return OFFSET_PAGE_SIZE
         return None
 
     @property
@@ -61,8 +72,17 @@ _ROWS = [
         number_field="ContactNumber",
         status_field="ContactStatus",
         date_fields=("UpdatedDateUTC",),
+        ids_param=True,
     ),
-    Resource("Invoices", "Invoices", "InvoiceID", "Invoices", number_field="InvoiceNumber"),
+    Resource(
+        "Invoices",
+        "Invoices",
+        "InvoiceID",
+        "Invoices",
+        number_field="InvoiceNumber",
+        statuses_param="Statuses",
+        ids_param=True,
+    ),
     Resource(
         "Bills",
         "Invoices",
@@ -70,6 +90,8 @@ _ROWS = [
         "Invoices",
         number_field="InvoiceNumber",
         type_filter="ACCPAY",
+        statuses_param="Statuses",
+        ids_param=True,
     ),
     Resource(
         "SalesInvoices",
@@ -78,6 +100,8 @@ _ROWS = [
         "Invoices",
         number_field="InvoiceNumber",
         type_filter="ACCREC",
+        statuses_param="Statuses",
+        ids_param=True,
     ),
     Resource("CreditNotes", "CreditNotes", "CreditNoteID", "CreditNotes", "CreditNoteNumber"),
     Resource(
@@ -109,6 +133,7 @@ _ROWS = [
         supports_where=False,
         editable_statuses=("DRAFT",),
         date_fields=("UpdatedDateUTC", "Date", "ExpiryDate"),
+        status_param="Status",
     ),
     Resource(
         "PurchaseOrders",
@@ -118,6 +143,7 @@ _ROWS = [
         number_field="PurchaseOrderNumber",
         supports_where=False,
         date_fields=("UpdatedDateUTC", "Date", "DeliveryDate"),
+        status_param="Status",
     ),
     Resource(
         "Accounts",
@@ -148,6 +174,142 @@ _ROWS = [
         updated_field=None,
         history=False,
         date_fields=(),
+    ),
+    # --- read mostly by a warehouse sync (paging, where and If-Modified-Since per the spec)
+    Resource(
+        "ManualJournals",
+        "ManualJournals",
+        "ManualJournalID",
+        "ManualJournals",
+        date_fields=("UpdatedDateUTC", "Date"),
+    ),
+    Resource(
+        "Journals",
+        "Journals",
+        "JournalID",
+        "Journals",
+        paging="offset",
+        offset_field="JournalNumber",
+        supports_where=False,
+        updated_field="CreatedDateUTC",
+        history=False,
+        read_only=True,
+        status_field=None,
+        date_fields=("CreatedDateUTC", "JournalDate"),
+    ),
+    Resource(
+        "Overpayments",
+        "Overpayments",
+        "OverpaymentID",
+        "Overpayments",
+        read_only=True,
+        date_fields=("UpdatedDateUTC", "Date"),
+    ),
+    Resource(
+        "Prepayments",
+        "Prepayments",
+        "PrepaymentID",
+        "Prepayments",
+        read_only=True,
+        date_fields=("UpdatedDateUTC", "Date"),
+    ),
+    Resource(
+        "Users",
+        "Users",
+        "UserID",
+        "Users",
+        paging="none",
+        history=False,
+        read_only=True,
+        status_field=None,
+        date_fields=("UpdatedDateUTC",),
+    ),
+    Resource(
+        "Currencies",
+        "Currencies",
+        "Code",
+        "Currencies",
+        paging="none",
+        supports_modified_since=False,
+        updated_field=None,
+        history=False,
+        status_field=None,
+        date_fields=(),
+    ),
+    Resource(
+        "TrackingCategories",
+        "TrackingCategories",
+        "TrackingCategoryID",
+        "TrackingCategories",
+        paging="none",
+        supports_modified_since=False,
+        updated_field=None,
+        history=False,
+        date_fields=(),
+    ),
+    Resource(
+        "ContactGroups",
+        "ContactGroups",
+        "ContactGroupID",
+        "ContactGroups",
+        paging="none",
+        supports_modified_since=False,
+        updated_field=None,
+        history=False,
+        date_fields=(),
+    ),
+    Resource(
+        "BrandingThemes",
+        "BrandingThemes",
+        "BrandingThemeID",
+        "BrandingThemes",
+        paging="none",
+        supports_where=False,
+        supports_modified_since=False,
+        updated_field=None,
+        history=False,
+        read_only=True,
+        status_field=None,
+        date_fields=("CreatedDateUTC",),
+    ),
+    Resource(
+        "RepeatingInvoices",
+        "RepeatingInvoices",
+        "RepeatingInvoiceID",
+        "RepeatingInvoices",
+        paging="none",
+        supports_modified_since=False,
+        updated_field=None,
+        date_fields=(),
+    ),
+    Resource(
+        "LinkedTransactions",
+        "LinkedTransactions",
+        "LinkedTransactionID",
+        "LinkedTransactions",
+        paging="page",
+        supports_where=False,
+        supports_modified_since=False,
+        history=False,
+        status_param="Status",
+        date_fields=("UpdatedDateUTC",),
+    ),
+    Resource(
+        "Receipts",
+        "Receipts",
+        "ReceiptID",
+        "Receipts",
+        number_field="ReceiptNumber",
+        paging="none",
+        date_fields=("UpdatedDateUTC", "Date"),
+    ),
+    Resource(
+        "ExpenseClaims",
+        "ExpenseClaims",
+        "ExpenseClaimID",
+        "ExpenseClaims",
+        paging="none",
+        date_fields=("UpdatedDateUTC", "ReportingDate", "PaymentDueDate"),
     ),
 ]
 

@@ -8,6 +8,7 @@ from typing import Any
 from xero_sandbox.accounting import service
 from xero_sandbox.accounting.base import ResourceRules, WriteContext
 from xero_sandbox.organisation import Organisation
+from xero_sandbox.responses import Outcome, outcome_of
 from xero_sandbox.seed import add_organisation, write
 from xero_sandbox.state import SandboxState
 
@@ -31,14 +32,20 @@ class InProcessOrg:
         mode: str = "put",
         target: dict | None = None,
         summarize: bool = True,
-    ) -> service.Outcome:
-        """``service.write_records`` as an HTTP PUT/POST would call it."""
-        return service.write_records(
-            self.ctx(), rules, elements, mode=mode, summarize_errors=summarize, target=target
+    ) -> Outcome:
+        """``service.write_records`` as an HTTP PUT/POST would call it, answered as the
+        HTTP layer answers it."""
+        ctx = self.ctx()
+        return outcome_of(
+            lambda: service.write_records(
+                ctx, rules, elements, mode=mode, summarize_errors=summarize, target=target
+            ),
+            ctx.app_name,
+            ctx.now,
         )
 
 
-def messages(outcome: service.Outcome) -> list[str]:
+def messages(outcome: Outcome) -> list[str]:
     """Every ValidationErrors message of a 400 ValidationException body."""
     assert outcome.status == 400, outcome.body
     assert outcome.body["Type"] == "ValidationException"

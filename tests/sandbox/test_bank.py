@@ -15,6 +15,7 @@ from xero_sandbox.accounting import registry, service
 from xero_sandbox.accounting.bank_transactions import BankTransactionRules
 from xero_sandbox.accounting.bank_transfers import BankTransferRules
 from xero_sandbox.conformance import XeroSpec
+from xero_sandbox.responses import Outcome
 
 
 class Env(InProcessOrg):
@@ -32,7 +33,7 @@ class Env(InProcessOrg):
         assert outcome.status == 200, outcome.body
         return outcome.body["BankTransactions"][0]
 
-    def update(self, txn: dict[str, Any], **fields: Any) -> service.Outcome:
+    def update(self, txn: dict[str, Any], **fields: Any) -> Outcome:
         stored = self.org.get("BankTransactions", txn["BankTransactionID"])
         return self.write(self.txns, [fields], mode="post", target=stored)
 
@@ -265,13 +266,17 @@ def test_a_reconciled_transaction_is_locked(env: Env) -> None:
     assert env.update(txn, IsReconciled=True, Status="AUTHORISED").status == 200  # a no-op
 
 
-def test_a_batch_with_one_bad_element_creates_nothing(env: Env) -> None:
+def test_a_batch_with_one_bad_element_keeps_the_good_one(env: Env) -> None:
+    """A default-mode batch saves its valid elements even when it answers 400 (xero-ruby
+    issue 247); the bad element's own side effects (its new contact) are undone."""
     good = txn_body(env, Contact={"Name": "Fresh Contact"})
-    bad = txn_body(env, BankAccount={"Code": "200"})
+    bad = txn_body(env, BankAccount={"Code": "200"}, Contact={"Name": "Doomed Contact"})
     outcome = env.write(env.txns, [good, bad])
     assert outcome.status == 400 and len(outcome.body["Elements"]) == 1
-    assert env.org.table("BankTransactions") == {}
-    assert all(c["Name"] != "Fresh Contact" for c in env.org.table("Contacts").values())
+    assert outcome.body["Elements"][0]["BankTransactionID"] == service.ZERO_ID
+    assert len(env.org.table("BankTransactions")) == 1
+    names = [c["Name"] for c in env.org.table("Contacts").values()]
+    assert "Fresh Contact" in names and "Doomed Contact" not in names
 
 
 # --------------------------------------------------------------------------- transfers
@@ -320,10 +325,11 @@ def test_invalid_transfers_are_refused(env: Env, change: dict, fragment: str) ->
     assert env.org.table("BankTransfers") == {} and env.org.table("BankTransactions") == {}
 
 
-def test_a_refused_batch_rolls_back_the_transfer_bank_transactions(env: Env) -> None:
+def test_a_refused_transfer_leaves_no_bank_transactions(env: Env) -> None:
     outcome = env.write(env.transfers, [transfer_body(), transfer_body(Amount=0)])
     assert outcome.status == 400
-    assert env.org.table("BankTransfers") == {} and env.org.table("BankTransactions") == {}
+    assert len(env.org.table("BankTransfers")) == 1  # the good one stays, as on Xero
+    assert len(env.org.table("BankTransactions")) == 2  # its two sides, none for the bad
 
 
 def test_deleting_a_transfer_deletes_both_bank_transactions(env: Env) -> None:

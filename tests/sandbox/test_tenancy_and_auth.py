@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 import pytest
 
@@ -28,11 +30,18 @@ def test_garbage_token_is_401(sandbox) -> None:
 
 
 def test_expired_token_is_401(sandbox) -> None:
+    """Xero's wording (pyxero tests quote a live answer): ``TokenExpired: token expired at
+    MM/DD/YYYY HH:MM:SS``, the moment the token's 30 minutes ran out."""
+    import jwt
+
     token = sandbox.tokens()["access_token"]
+    expiry = datetime.fromtimestamp(
+        jwt.decode(token, options={"verify_signature": False})["exp"], UTC
+    )
     sandbox.control("PUT", "/clock", json={"advance_seconds": 31 * 60})
     response = _client(sandbox, token, sandbox.demo.tenant_id).get("/Contacts")
     assert response.status_code == 401
-    assert response.json()["Detail"] == "TokenExpired"
+    assert response.json()["Detail"] == f"TokenExpired: token expired at {expiry:%m/%d/%Y %H:%M:%S}"
 
 
 def test_missing_tenant_header_is_403_for_a_code_flow_token(sandbox) -> None:

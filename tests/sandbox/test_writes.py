@@ -74,15 +74,24 @@ def test_post_with_unknown_id_is_an_error(xero_client: httpx.Client) -> None:
     assert "ContactID" in response.json()["Elements"][0]["ValidationErrors"][0]["Message"]
 
 
-def test_summarized_batch_is_all_or_nothing(xero_client: httpx.Client) -> None:
+def test_summarized_batch_keeps_the_good_and_names_only_the_bad(
+    xero_client: httpx.Client,
+) -> None:
+    """Xero saves the valid elements of a default-mode batch that answers 400 (xero-ruby
+    issue 247); the 400 lists only the failed elements (Xero-Java issue 171), a failed
+    create with the all-zero ID."""
     before = _names(xero_client)
     response = xero_client.put(
         "/Contacts",
         json={"Contacts": [{"Name": "Batch One"}, {"Name": ""}, {"Name": "Batch Three"}]},
     )
     assert response.status_code == 400
-    assert len(response.json()["Elements"]) == 1
-    assert _names(xero_client) == before
+    elements = response.json()["Elements"]
+    assert len(elements) == 1
+    assert elements[0]["ContactID"] == "00000000-0000-0000-0000-000000000000"
+    assert elements[0]["HasValidationErrors"] is True
+    assert elements[0]["ValidationErrors"][0]["Message"]
+    assert sorted(_names(xero_client)) == sorted([*before, "Batch One", "Batch Three"])
 
 
 def test_unsummarized_batch_saves_the_good_and_flags_the_bad(xero_client: httpx.Client) -> None:
@@ -95,6 +104,7 @@ def test_unsummarized_batch_saves_the_good_and_flags_the_bad(xero_client: httpx.
     items = response.json()["Contacts"]
     assert [i["StatusAttributeString"] for i in items] == ["OK", "ERROR", "OK"]
     assert items[1]["ValidationErrors"][0]["Message"]
+    assert items[1]["ContactID"] == "00000000-0000-0000-0000-000000000000"  # NetStandard #156
     names = _names(xero_client)
     assert "Good One" in names and "Good Two" in names
 

@@ -20,7 +20,8 @@ from xero_sandbox.testing import authorization_code_tokens
 
 SCOPES = (
     "openid profile email offline_access "
-    "accounting.contacts accounting.transactions accounting.settings"
+    "accounting.contacts accounting.transactions accounting.settings "
+    "accounting.journals.read accounting.reports.read accounting.attachments"
 )
 
 

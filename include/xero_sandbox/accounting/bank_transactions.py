@@ -168,6 +168,7 @@ class BankTransactionRules(ResourceRules):
     """Bank transactions (``/BankTransactions``)."""
 
     name = "BankTransactions"
+    paged_lines = "LineItems"
     id_field = "BankTransactionID"
     scope = "transactions"
     granular_scope = "accounting.banktransactions"

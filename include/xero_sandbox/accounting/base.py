@@ -9,13 +9,14 @@ routing, batching, ``summarizeErrors``, paging, filters, history.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, ClassVar, Literal
 
 from xero_sandbox.dates import DateParseError, date_to_ms, parse_date, to_date_string, to_ms_date
-from xero_sandbox.errors import ValidationException
+from xero_sandbox.errors import NotFound, ValidationException
 from xero_sandbox.organisation import Organisation
 
 Paging = Literal["full", "page", "none"]
@@ -30,12 +31,18 @@ class WriteContext:
     now: datetime
     user: str
     app_name: str
+    client_id: str | None = None  # the calling app (``createdByMyApp``)
 
 
 class ResourceRules:
     """Business rules and wire shape of one resource. Subclasses set the class attributes."""
 
     name: ClassVar[str]  # collection name, also the path segment: "Contacts"
+    path: ClassVar[str | None] = None  # the path segment when it differs ("Organisation")
+    singleton: ClassVar[bool] = False  # one record, rendered from the tenant (Organisation)
+    # Sub-resource routes: (HTTP method, lower-case segment) -> name of a method with the
+    # signature (ctx, record, body, extra_segments, query) -> service.Result.
+    actions: ClassVar[dict[tuple[str, str], str]] = {}
     id_field: ClassVar[str]  # "ContactID"
     number_field: ClassVar[str | None] = None  # "InvoiceNumber": GET by number where Xero allows
     scope: ClassVar[str] = "transactions"  # broad scope family: contacts | transactions | settings
@@ -46,9 +53,25 @@ class ResourceRules:
     supports_put: ClassVar[bool] = True
     supports_post: ClassVar[bool] = True
     updated_field: ClassVar[str | None] = "UpdatedDateUTC"
+    # The flag a rejected element carries: documents say HasErrors, others
+    # HasValidationErrors (Xero-Java issue 171; Xero-NetStandard issue 156).
+    error_flag: ClassVar[str] = "HasValidationErrors"
     default_order: ClassVar[str | None] = None
     # Query parameters that filter a list: name -> record field they match (comma lists).
     list_filters: ClassVar[dict[str, str]] = {}
+    # ``searchTerm``: a case-insensitive text search across these fields (spec, per endpoint).
+    search_fields: ClassVar[tuple[str, ...]] = ()
+    # ``createdByMyApp=true`` keeps only records the calling app created (spec: Invoices).
+    supports_created_by_my_app: ClassVar[bool] = False
+    # ``summaryOnly=true`` drops these heavy fields from each listed record.
+    summary_drops: ClassVar[tuple[str, ...]] = ()
+    # The line collection a list shows only with ``page`` (spec: "Up to 100 invoices will
+    # be returned in a single API call with line items shown for each invoice").
+    paged_lines: ClassVar[str | None] = None
+    # In a high-volume organisation only these where fields and order fields are allowed
+    # (None: the resource has no published list, so nothing is refused).
+    optimised_where: ClassVar[tuple[str, ...] | None] = None
+    optimised_order: ClassVar[tuple[str, ...] | None] = None
 
     def create(self, ctx: WriteContext, data: dict[str, Any]) -> dict[str, Any]:
         """Validate ``data`` and return the new internal record (not yet stored)."""
@@ -63,6 +86,19 @@ class ResourceRules:
     def after_write(self, ctx: WriteContext, record: dict[str, Any], created: bool) -> None:
         """Side effects on other records once ``record`` is stored (e.g. payments on invoices)."""
 
+    def delete(self, ctx: WriteContext, record: dict[str, Any]) -> Any:
+        """``DELETE /{Resource}/{id}`` (a service Result); resources Xero lets you delete
+        override this."""
+        raise NotFound()
+
+    def filter_list(self, records: list[dict[str, Any]], params: dict[str, str]) -> list:
+        """Filters beyond ``list_filters`` (date ranges, ``offset``); none by default."""
+        return records
+
+    def generate(self, ctx: WriteContext, n: int) -> dict[str, Any]:
+        """A valid record made without per-call validation (``/__sandbox/generate``)."""
+        raise NotImplementedError(f"{self.name} cannot be generated")
+
     def find_existing(self, org: Organisation, data: dict[str, Any]) -> dict[str, Any] | None:
         """For POST (create-or-update): the record ``data`` names by ID or number, if any."""
         record_id = get_field(data, self.id_field)
@@ -75,6 +111,25 @@ class ResourceRules:
     def render(self, org: Organisation, record: dict[str, Any]) -> dict[str, Any]:
         """The record as Xero sends it. Override to add derived or referenced fields."""
         return to_wire(record)
+
+    def get_one(
+        self, org: Organisation, key: str, query: dict[str, str], now: datetime
+    ) -> dict[str, Any] | None:
+        """A record computed for ``GET /{Resource}/{key}`` (reports), or None for the
+        usual lookup by ID or number."""
+        return None
+
+    def granular_for(self, segments: list[str]) -> str | None:
+        """The granular scope a request needs (per report for ``/Reports/{Name}``)."""
+        return self.granular_scope
+
+    def stored(self, org: Organisation) -> Iterable[dict[str, Any]]:
+        """Every record of this resource (a view over other tables may override this)."""
+        return org.table(self.name).values()
+
+    def find(self, org: Organisation, key: str) -> dict[str, Any] | None:
+        """One record by ID (a view over other tables may override this)."""
+        return org.get(self.name, key)
 
     def history_label(self, record: dict[str, Any]) -> str:
         return self.name[:-1] if self.name.endswith("s") else self.name

@@ -50,11 +50,21 @@ _EDITABLE = [f for f in _FIELDS if f not in ("ContactID", "IsSupplier", "IsCusto
 
 class ContactRules(ResourceRules):
     name = "Contacts"
+    # spec GET /Contacts searchTerm: "Name, FirstName, LastName, ContactNumber and EmailAddress"
+    search_fields = ("Name", "FirstName", "LastName", "ContactNumber", "EmailAddress")
+    summary_drops = ("Addresses", "Phones", "ContactPersons", "ContactGroups", "Balances")
+    # Xero's optimised filters for large organisations (efficient-data-retrieval page, as
+    # listed by CData's Xero driver docs, "Optimized Filters and High Volume Thresholds").
+    optimised_where = ("Name", "EmailAddress", "AccountNumber")
+    optimised_order = ("ContactID", "UpdatedDateUTC", "Name")
     id_field = "ContactID"
     number_field = "ContactNumber"
     scope = "contacts"
     granular_scope = "accounting.contacts"
     list_filters = {"IDs": "ContactID"}
+
+    def generate(self, ctx: WriteContext, n: int) -> dict[str, Any]:
+        return generate_contact(ctx, n)
 
     def create(self, ctx: WriteContext, data: dict[str, Any]) -> dict[str, Any]:
         data = normalise_keys(data, _FIELDS)
@@ -230,6 +240,3 @@ def first_or_generated_contact(ctx: WriteContext, n: int) -> dict[str, Any]:
         contact["UpdatedDateUTC"] = ctx.now
         ctx.org.put("Contacts", contact["ContactID"], contact)
     return contact
-
-
-ContactRules.generate = staticmethod(generate_contact)  # type: ignore[attr-defined]

@@ -39,6 +39,7 @@ _ALLOCATION_FIELDS = ["AllocationID", "Invoice", "Amount", "Date"]
 
 class CreditNoteRules(LedgerDocumentRules):
     name = "CreditNotes"
+    paged_lines = "LineItems"
     id_field = "CreditNoteID"
     number_field = "CreditNoteNumber"
     scope = "transactions"
@@ -56,6 +57,9 @@ class CreditNoteRules(LedgerDocumentRules):
     sequence = "CN"
     outstanding_field = "RemainingCredit"
     payment_noun = "Refund"
+
+    def generate(self, ctx: WriteContext, n: int) -> dict[str, Any]:
+        return generate_credit_note(ctx, n)
 
     def new_record(self) -> dict[str, Any]:
         return {
@@ -110,8 +114,8 @@ class CreditNoteRules(LedgerDocumentRules):
         body: Any,
         extra_segments: list[str],
         query: dict[str, str],
-    ) -> service.Outcome:
-        """Apply credit to invoices; all or nothing unless ``summarizeErrors=false``."""
+    ) -> service.Result:
+        """Apply credit to invoices, each allocation on its own as in every Xero batch."""
         if extra_segments:
             raise NotFound()
         # An empty object supplies no allocations (the generic writes take it as one element).
@@ -127,8 +131,6 @@ class CreditNoteRules(LedgerDocumentRules):
                 summarize_errors=summarize,
                 echo=dict,
             )
-            if isinstance(results, service.Outcome):
-                return results
             note = org.get(self.name, note_id) or record
             rendered = []
             for saved, error in results:
@@ -140,9 +142,7 @@ class CreditNoteRules(LedgerDocumentRules):
                 else:
                     item = self._render_allocation(org, note, saved, StatusAttributeString="OK")
                 rendered.append(item)
-        return service.Outcome(
-            200, service.envelope("Allocations", rendered, ctx.app_name, ctx.now)
-        )
+        return service.Listing("Allocations", rendered)
 
     def _allocate_one(
         self, ctx: WriteContext, note_id: str, element: dict[str, Any]
@@ -240,7 +240,7 @@ class CreditNoteRules(LedgerDocumentRules):
         body: Any,
         extra_segments: list[str],
         query: dict[str, str],
-    ) -> service.Outcome:
+    ) -> service.Result:
         """Undo an allocation: the credit comes back, the invoice owes again."""
         if len(extra_segments) != 1:
             raise NotFound()
@@ -273,7 +273,7 @@ class CreditNoteRules(LedgerDocumentRules):
                     ),
                 )
             rendered = self._render_allocation(org, note, found, IsDeleted=True)
-        return service.Outcome(200, rendered)
+        return service.Single(rendered)
 
 
 RULES = CreditNoteRules()
@@ -326,7 +326,5 @@ def generate_credit_note(ctx: WriteContext, n: int) -> dict[str, Any]:
     mark_role(ctx, contact, supplier=False)
     return record
 
-
-CreditNoteRules.generate = staticmethod(generate_credit_note)  # type: ignore[attr-defined]
 
 RESOURCE_RULES = [CreditNoteRules]

@@ -1,10 +1,15 @@
 """Line items and totals shared by invoices, credit notes, quotes, purchase orders and
-bank transactions: Xero computes every amount from the lines, whatever the client sent.
+bank transactions: Xero computes every amount from the lines, except a line's TaxAmount,
+which a client may override (spec, LineItem.TaxAmount: "This value can be overriden if the
+calculated <TaxAmount> is not correct").
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from xero_sandbox.accounting.base import (
@@ -32,6 +37,26 @@ _LINE_FIELDS = [
 ]
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
+# Decimal places of a line's UnitAmount for the request being served: 2, or 4 when the
+# client asked with ``unitdp=4`` (spec: "You can opt in to use four decimal places for
+# unit amounts"). Set per request by the HTTP layer with :func:`unit_places`.
+UNIT_DP: ContextVar[int] = ContextVar("unit_dp", default=2)
+
+
+@contextmanager
+def unit_places(places: int) -> Iterator[None]:
+    """Serve one request with ``places`` decimal places on unit amounts."""
+    token = UNIT_DP.set(places)
+    try:
+        yield
+    finally:
+        UNIT_DP.reset(token)
+
+
+def round_unit(amount: Decimal, places: int | None = None) -> Decimal:
+    """A unit amount at the request's decimal places, rounding half away from zero."""
+    exponent = Decimal(1).scaleb(-(places if places is not None else UNIT_DP.get()))
+    return amount.quantize(exponent, rounding=ROUND_HALF_UP)
 
 
 def line_amount_types(value: Any, errors: list[str], default: str = "Exclusive") -> str:
@@ -152,8 +177,12 @@ def parse_line_items(
             unit = given if given is not None else ZERO
             quantity = Decimal("1") if given is not None else quantity
         out["Quantity"] = quantity
-        out["UnitAmount"] = unit
+        # Stored lines fed back in (a status change) keep their unit amount as stored.
+        out["UnitAmount"] = unit if raw.get("_stored") else round_unit(unit)
         out["_rate"] = rate
+        tax_override = money(line.get("TaxAmount"), "TaxAmount", errors)
+        if tax_override is not None and (not raw.get("_stored") or raw.get("_TaxOverridden")):
+            out["_tax"] = round_money(tax_override)
         if line.get("Tracking"):
             out["Tracking"] = line["Tracking"]
         parsed.append(out)
@@ -171,12 +200,20 @@ def apply_totals(document: dict[str, Any], lines: list[dict[str, Any]], amount_t
         amount = round_money(gross)
         rate = line.pop("_rate", ZERO) if amount_types != "NoTax" else ZERO
         line.pop("_rate", None)
-        if amount_types == "Inclusive":
+        override = line.pop("_tax", None)
+        if override is None and line.get("_TaxOverridden"):
+            override = line["TaxAmount"]  # a stored override survives a recomputation
+        if override is not None and amount_types != "NoTax":
+            line["_TaxOverridden"] = True
+        if amount_types == "NoTax":
+            tax = ZERO
+        elif override is not None:
+            tax = override
+        elif amount_types == "Inclusive":
             tax = round_money(amount - amount / (1 + rate / HUNDRED)) if rate else ZERO
-            subtotal += amount - tax
         else:
             tax = round_money(amount * rate / HUNDRED)
-            subtotal += amount
+        subtotal += amount - tax if amount_types == "Inclusive" else amount
         line["LineAmount"] = amount
         line["TaxAmount"] = tax
         total_tax += tax

@@ -28,23 +28,18 @@ from xero_sandbox.accounting.base import (
     round_money,
     to_wire,
 )
+from xero_sandbox.accounting.lifecycle import (
+    Lifecycle,
+    document_currency,
+    ledger_lifecycle,
+    next_free_number,
+    total_discount,
+)
 from xero_sandbox.dates import to_iso_z
 from xero_sandbox.errors import ValidationException
 from xero_sandbox.organisation import Organisation
 
 ZERO = Decimal("0")
-CREATE_STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED")
-ALL_STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED", "PAID", "VOIDED", "DELETED")
-# Where a status may go (PAID is reached by money, never by a client).
-TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "DRAFT": ("SUBMITTED", "AUTHORISED", "DELETED"),
-    "SUBMITTED": ("AUTHORISED", "DRAFT", "DELETED"),
-    "AUTHORISED": ("VOIDED",),
-    "PAID": (),
-    "VOIDED": (),
-    "DELETED": (),
-}
-TERMINAL = ("PAID", "VOIDED", "DELETED")
 # Statuses whose lines post to the ledger, so Xero insists on complete lines.
 POSTING = ("SUBMITTED", "AUTHORISED")
 # Fields that may still change on an AUTHORISED document with payments or allocations.
@@ -74,6 +69,13 @@ _LINE_KEYS = (
 
 class LedgerDocumentRules(ResourceRules):
     """Create/update/render for a document with lines, a contact and a balance."""
+
+    error_flag = "HasErrors"
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        """Statuses and transitions shared by every ledger document (label differs)."""
+        return ledger_lifecycle(self.label)
 
     label: ClassVar[str]  # "Invoice", "Credit Note": starts Xero's status messages
     types: ClassVar[tuple[str, ...]]  # Type values a client may write
@@ -130,7 +132,7 @@ class LedgerDocumentRules(ResourceRules):
     ) -> dict[str, Any]:
         status = record["Status"]
         given = normalise_keys(data, self.fields)
-        if status in TERMINAL:
+        if status in self.lifecycle.terminal:
             if self._touches(record, given):
                 raise ValidationException(
                     [f"{self.label} not of valid status for modification"], data
@@ -195,13 +197,16 @@ class LedgerDocumentRules(ResourceRules):
                 require_description=posting,
                 sales=type_ in (self.numbered_type,),
             )
-            if posting and not lines and isinstance(source, (list, type(None))):
-                errors.append(
-                    f"At least one line item must be specified for a {target} {self.label.lower()}."
-                )
+            if not lines and isinstance(source, (list, type(None))):
+                # Even a DRAFT needs a line: Xero's invoice docs list Type, Contact and
+                # LineItems as "required to create a draft invoice", and a DRAFT without
+                # lines is refused with this message (XeroAPI/XeroAPI-Schemas issue 13).
+                errors.append("One or more line items must be specified")
 
         number = self._number(org, data, record, type_, errors)
-        currency = self._currency(org, data, record, errors)
+        currency = document_currency(
+            org, data.get("CurrencyCode"), errors, record.get("CurrencyCode")
+        )
         rate = money(data.get("CurrencyRate"), "CurrencyRate", errors)
         if rate is not None and rate <= 0:
             errors.append("CurrencyRate must be greater than zero.")
@@ -218,7 +223,7 @@ class LedgerDocumentRules(ResourceRules):
         if lines is not None:
             documents.apply_totals(candidate, lines, amount_types)
             candidate["IsDiscounted"] = any(line.get("DiscountRate") for line in lines)
-            candidate["TotalDiscount"] = _total_discount(lines)
+            candidate["TotalDiscount"] = total_discount(lines)
         if number is not None:
             candidate[self.number_field] = number
         candidate["CurrencyCode"] = currency
@@ -264,38 +269,23 @@ class LedgerDocumentRules(ResourceRules):
         """(current status, the status asked for), recording why a change is refused."""
         given = data.get("Status")
         if current is None:
-            if given in (None, ""):
-                return "DRAFT", "DRAFT"
-            wanted = enum_field(given, "Status", ALL_STATUSES, errors)
-            if wanted is not None and wanted not in CREATE_STATUSES:
-                errors.append(
-                    f"Status {wanted} is not valid for a new {self.label.lower()}. "
-                    f"Allowed values: {', '.join(CREATE_STATUSES)}."
-                )
-                return "DRAFT", "DRAFT"
-            return "DRAFT", wanted or "DRAFT"
+            return "DRAFT", self.lifecycle.initial(given, errors)
         status = current["Status"]
-        if given in (None, ""):
-            return status, status
-        wanted = enum_field(given, "Status", ALL_STATUSES, errors)
-        if wanted is None or wanted == status:
-            return status, status
+        wanted = str(given).strip().upper() if given not in (None, "") else status
         noun = self.label.lower()
-        if wanted == "PAID":
+        if wanted == "PAID" and status != "PAID":
             errors.append(
                 f"Status PAID cannot be set through the API: a {noun} becomes PAID when "
                 "payments or allocations cover its total."
             )
-        elif self.has_money(current) and status == "AUTHORISED":
+            return status, status
+        if wanted != status and self.has_money(current) and status == "AUTHORISED":
             errors.append(
                 f"The status {wanted} cannot be applied to the {noun} because it has "
                 "payments or credit notes allocated to it."
             )
-        elif wanted not in TRANSITIONS[status]:
-            errors.append(f"{self.label} not of valid status for modification")
-        else:
-            return status, wanted
-        return status, status
+            return status, status
+        return status, self.lifecycle.target(status, given, errors)
 
     def _number(
         self, org: Organisation, data: dict, record: dict, type_: str | None, errors: list[str]
@@ -331,24 +321,9 @@ class LedgerDocumentRules(ResourceRules):
         return False
 
     def _next_free_number(self, org: Organisation) -> str:
-        while True:
-            number = org.next_number(self.sequence, self.number_prefix)
-            if not self._number_taken(org, number, None):
-                return number
-
-    @staticmethod
-    def _currency(org: Organisation, data: dict, record: dict, errors: list[str]) -> str:
-        given = data.get("CurrencyCode")
-        if given in (None, ""):
-            return record.get("CurrencyCode") or org.base_currency
-        code = str(given).strip().upper()
-        if code == org.base_currency:
-            return code
-        for currency in org.table("Currencies").values():
-            if str(currency.get("Code", "")).upper() == code:
-                return code
-        errors.append(f"The currency code {code} is not enabled for this organisation.")
-        return org.base_currency
+        return next_free_number(
+            org, self.sequence, self.number_prefix, lambda n: self._number_taken(org, n, None)
+        )
 
     def _check_update(
         self,
@@ -578,17 +553,12 @@ def _stored_lines(record: dict[str, Any]) -> list[dict[str, Any]]:
     for line in record.get("LineItems") or []:
         raw = {k: line[k] for k in keep if line.get(k) is not None}
         raw.pop("LineAmount", None)
-        raw.pop("TaxAmount", None)
+        if not line.get("_TaxOverridden"):
+            raw.pop("TaxAmount", None)
+        raw["_stored"] = True
+        raw["_TaxOverridden"] = bool(line.get("_TaxOverridden"))
         lines.append(raw)
     return lines
-
-
-def _total_discount(lines: list[dict[str, Any]]) -> Decimal:
-    total = ZERO
-    for line in lines:
-        if line.get("DiscountRate"):
-            total += round_money(line["Quantity"] * line["UnitAmount"]) - line["LineAmount"]
-    return round_money(total)
 
 
 def _money_shape(record: dict[str, Any]) -> tuple:

@@ -97,10 +97,14 @@ _SUMMARY = {
 
 
 class PaymentRules(ResourceRules):
+    error_flag = "HasErrors"
     name = "Payments"
     id_field = "PaymentID"
     scope = "transactions"
     granular_scope = "accounting.payments"
+
+    def generate(self, ctx: WriteContext, n: int) -> dict[str, Any]:
+        return generate_payment(ctx, n)
 
     def create(self, ctx: WriteContext, data: dict[str, Any]) -> dict[str, Any]:
         org = ctx.org
@@ -331,7 +335,5 @@ def generate_payment(ctx: WriteContext, n: int) -> dict[str, Any]:
         "UpdatedDateUTC": ctx.now,
     }
 
-
-PaymentRules.generate = staticmethod(generate_payment)  # type: ignore[attr-defined]
 
 RESOURCE_RULES = [PaymentRules]

@@ -27,11 +27,11 @@ from xero_sandbox.accounting.base import (
     add_date_strings,
     clone,
     date_field,
-    enum_field,
     normalise_keys,
     to_wire,
 )
 from xero_sandbox.accounting.documents import generated_lines, line_amount_types
+from xero_sandbox.accounting.lifecycle import PURCHASE_ORDER
 from xero_sandbox.accounting.quotes import (
     check_number,
     currency_code,
@@ -47,15 +47,6 @@ from xero_sandbox.accounting.quotes import (
 from xero_sandbox.errors import ValidationException
 from xero_sandbox.organisation import Organisation, new_id
 
-PO_STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED", "BILLED", "DELETED")
-PO_TRANSITIONS: dict[str, frozenset[str]] = {
-    "DRAFT": frozenset({"SUBMITTED", "AUTHORISED", "DELETED"}),
-    "SUBMITTED": frozenset({"DRAFT", "AUTHORISED", "DELETED"}),
-    "AUTHORISED": frozenset({"BILLED", "DELETED"}),
-    "BILLED": frozenset(),
-    "DELETED": frozenset(),
-}
-CREATE_STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED")
 EDITABLE_STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED")
 SENT_STATUSES = ("AUTHORISED", "BILLED")
 # Only DeliveryInstructions has a documented limit (spec: "500 characters max").
@@ -103,6 +94,8 @@ _EDIT_KEYS = [
 class PurchaseOrderRules(ResourceRules):
     """Purchase orders (``/PurchaseOrders``), also readable by PurchaseOrderNumber."""
 
+    error_flag = "HasErrors"
+
     name = "PurchaseOrders"
     id_field = "PurchaseOrderID"
     number_field = "PurchaseOrderNumber"
@@ -119,9 +112,7 @@ class PurchaseOrderRules(ResourceRules):
         contact = existing_contact(
             org, data.get("Contact"), errors, require_id=False, document="purchase order"
         )
-        status = enum_field(data.get("Status"), "Status", PO_STATUSES, errors) or "DRAFT"
-        if status not in CREATE_STATUSES:
-            errors.append(f"A purchase order cannot be created with the status {status}.")
+        status = PURCHASE_ORDER.initial(data.get("Status"), errors)
         if not data.get("LineItems"):
             errors.append(
                 "LineItems must be specified: a purchase order needs at least one line item."
@@ -166,11 +157,7 @@ class PurchaseOrderRules(ResourceRules):
         org = ctx.org
         errors: list[str] = []
         current = record["Status"]
-        status = enum_field(data.get("Status"), "Status", PO_STATUSES, errors) or current
-        if status != current and status not in PO_TRANSITIONS[current]:
-            errors.append(
-                f"The purchase order status cannot be changed from {current} to {status}."
-            )
+        status = PURCHASE_ORDER.target(current, data.get("Status"), errors)
         edits = [k for k in _EDIT_KEYS if k in data]
         if edits and current not in EDITABLE_STATUSES:
             errors.append(

@@ -33,10 +33,8 @@ from xero_sandbox.accounting.base import (
     add_date_strings,
     clone,
     date_field,
-    enum_field,
     get_field,
     normalise_keys,
-    round_money,
     to_wire,
 )
 from xero_sandbox.accounting.documents import (
@@ -46,20 +44,12 @@ from xero_sandbox.accounting.documents import (
     parse_line_items,
     restore_rates,
 )
+from xero_sandbox.accounting.lifecycle import QUOTE, document_currency, total_discount
+from xero_sandbox.accounting.lifecycle import next_free_number as lifecycle_next_number
 from xero_sandbox.dates import DateParseError, parse_date
 from xero_sandbox.errors import ApiException, ValidationException
 from xero_sandbox.organisation import Organisation, new_id
 
-QUOTE_STATUSES = ("DRAFT", "SENT", "DECLINED", "ACCEPTED", "INVOICED", "DELETED")
-QUOTE_TRANSITIONS: dict[str, frozenset[str]] = {
-    "DRAFT": frozenset({"SENT", "DELETED"}),
-    "SENT": frozenset({"ACCEPTED", "DECLINED", "DELETED", "DRAFT"}),
-    "ACCEPTED": frozenset({"SENT", "INVOICED"}),
-    "DECLINED": frozenset(),
-    "INVOICED": frozenset(),
-    "DELETED": frozenset(),
-}
-CREATE_STATUSES = ("DRAFT", "SENT")
 # Texts Xero clears when an update omits them.
 DESCRIPTIVE_LIMITS = {"Reference": 4000, "Terms": 4000, "Title": 100, "Summary": 3000}
 _FIELDS = [
@@ -108,33 +98,13 @@ def existing_contact(
 def currency_code(
     org: Organisation, value: Any, errors: list[str], default: str | None = None
 ) -> str:
-    """The document currency: the base currency, or one the organisation has added.
-
-    When ``value`` is omitted: ``default`` (an update's current currency) or the base one.
-    """
-    if value in (None, ""):
-        return org.base_currency if default is None else default
-    code = str(value).strip().upper()
-    enabled = {org.base_currency.upper()}
-    enabled |= {str(c.get("Code", "")).upper() for c in org.table("Currencies").values()}
-    if code not in enabled:
-        errors.append(f"The currency code '{value}' is not enabled for this organisation.")
-        return org.base_currency
-    return code
+    """The document currency (the one lifecycle's rule, kept under its old name)."""
+    return document_currency(org, value, errors, default)
 
 
 def document_lines(org: Organisation, lines: Any, errors: list[str], *, sales: bool) -> list:
     """Parse the lines of a non-ledger document (quote, purchase order): no account needed."""
     return parse_line_items(org, lines, errors, require_account=False, sales=sales)
-
-
-def total_discount(lines: list[dict[str, Any]]) -> Decimal:
-    """What the lines' discount rates took off (Xero's TotalDiscount)."""
-    discount = Decimal("0")
-    for line in lines:
-        if line.get("DiscountRate"):
-            discount += line["Quantity"] * line["UnitAmount"] * line["DiscountRate"] / 100
-    return round_money(discount)
 
 
 def set_totals(
@@ -213,10 +183,9 @@ def check_number(
 
 def next_free_number(org: Organisation, resource: str, field_name: str, prefix: str) -> str:
     """The next number in the organisation's sequence, skipping numbers typed by hand."""
-    while True:
-        number = org.next_number(resource, prefix)
-        if not number_in_use(org, resource, field_name, number, None):
-            return number
+    return lifecycle_next_number(
+        org, resource, prefix, lambda n: number_in_use(org, resource, field_name, n, None)
+    )
 
 
 def date_filters(
@@ -256,6 +225,7 @@ class QuoteRules(ResourceRules):
     """Quotes (``/Quotes``): DRAFT edits, a constrained status flow, no ``where``."""
 
     name = "Quotes"
+    paged_lines = "LineItems"
     id_field = "QuoteID"
     number_field = None  # Xero has no GET /Quotes/{QuoteNumber}; filter with ?QuoteNumber=
     scope = "transactions"
@@ -279,9 +249,7 @@ class QuoteRules(ResourceRules):
         if when is None and data.get("Date") in (None, ""):
             errors.append("Date must be specified for a quote.")
         expiry = date_field(data.get("ExpiryDate"), "ExpiryDate", errors)
-        status = enum_field(data.get("Status"), "Status", QUOTE_STATUSES, errors) or "DRAFT"
-        if status not in CREATE_STATUSES:
-            errors.append(f"A quote cannot be created with the status {status}.")
+        status = QUOTE.initial(data.get("Status"), errors)
         if not data.get("LineItems"):
             errors.append("LineItems must be specified: a quote needs at least one line item.")
         amount_types = line_amount_types(data.get("LineAmountTypes"), errors)
@@ -318,10 +286,8 @@ class QuoteRules(ResourceRules):
         org = ctx.org
         errors: list[str] = []
         current = record["Status"]
-        status = enum_field(data.get("Status"), "Status", QUOTE_STATUSES, errors) or current
-        if status != current and status not in QUOTE_TRANSITIONS[current]:
-            errors.append(f"The quote status cannot be changed from {current} to {status}.")
-        if current in ("INVOICED", "DELETED"):
+        status = QUOTE.target(current, data.get("Status"), errors)
+        if current in ("INVOICED", "DELETED") and not errors:
             errors.append(f"A quote with the status {current} cannot be updated.")
         number = data.get("QuoteNumber")
         if number not in (None, "") and str(number).strip() != record["QuoteNumber"]:

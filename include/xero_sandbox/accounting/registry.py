@@ -6,10 +6,15 @@ from xero_sandbox.accounting import (
     bank_transactions,
     bank_transfers,
     credit_notes,
+    credits,
     invoices,
+    journals,
     payments,
     purchase_orders,
     quotes,
+    reference,
+    reports,
+    schedules_and_expenses,
     settings,
 )
 from xero_sandbox.accounting.base import ResourceRules
@@ -25,9 +30,14 @@ _ALL: list[type[ResourceRules]] = [
     *bank_transactions.RESOURCE_RULES,
     *bank_transfers.RESOURCE_RULES,
     *settings.RESOURCE_RULES,
+    *reference.RESOURCE_RULES,
+    *journals.RESOURCE_RULES,
+    *credits.RESOURCE_RULES,
+    *schedules_and_expenses.RESOURCE_RULES,
+    *reports.RESOURCE_RULES,
 ]
 
-RULES: dict[str, ResourceRules] = {getattr(cls, "path", cls.name).lower(): cls() for cls in _ALL}
+RULES: dict[str, ResourceRules] = {(cls.path or cls.name).lower(): cls() for cls in _ALL}
 
 
 def rules_for(segment: str) -> ResourceRules | None:

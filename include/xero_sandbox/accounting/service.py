@@ -20,6 +20,7 @@ from xero_sandbox.accounting.base import (
     WriteContext,
     find_by_number,
     get_field,
+    query_flag,
     to_wire,
 )
 from xero_sandbox.dates import (
@@ -31,25 +32,49 @@ from xero_sandbox.dates import (
 from xero_sandbox.errors import (
     ApiException,
     ElementError,
+    ElementsRejected,
     NotFound,
     ValidationException,
-    render_validation_elements,
 )
 from xero_sandbox.organisation import Organisation, new_id
-from xero_sandbox.where import WhereSyntaxError, compile_where
+from xero_sandbox.where import WhereSyntaxError, compile_where, where_fields
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 HISTORY_DETAILS_MAX = 2500
 
 
-@dataclass
-class Outcome:
-    """What an operation produced: a status and a JSON body (or text, or nothing)."""
+@dataclass(frozen=True)
+class Listing:
+    """Records answered in Xero's envelope under ``key`` (``extra``: e.g. pagination)."""
 
-    status: int
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
+    key: str
+    records: list[Any]
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Single:
+    """One object answered as it is, without the envelope (e.g. a deleted allocation)."""
+
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NoContent:
+    """Done, nothing to say (Xero answers 204)."""
+
+
+@dataclass(frozen=True)
+class FileContent:
+    """A file: an attachment or a document as PDF."""
+
+    content: bytes
+    media_type: str
+
+
+# What the backend answers; the HTTP layer (``responses.py``) picks status and wire shape.
+Result = Listing | Single | NoContent | FileContent
 
 
 @dataclass(frozen=True)
@@ -64,6 +89,7 @@ class ListQuery:
     include_archived: bool = False
     filters: Mapping[str, list[str]] = field(default_factory=dict)
     params: Mapping[str, str] = field(default_factory=dict)  # all query parameters, as sent
+    client_id: str | None = None  # the calling app, for ``createdByMyApp``
 
 
 def envelope(key: str, records: list[Any], app_name: str, now: datetime, **extra: Any) -> dict:
@@ -84,7 +110,7 @@ def envelope(key: str, records: list[Any], app_name: str, now: datetime, **extra
 
 def get_record(org: Organisation, rules: ResourceRules, key: str) -> dict[str, Any]:
     """A record by ID, or by number where Xero allows it; 404 otherwise."""
-    record = org.get(rules.name, key)
+    record = rules.find(org, key)
     if record is None and rules.number_field:
         record = find_by_number(org, rules, key)
     if record is None:
@@ -94,7 +120,7 @@ def get_record(org: Organisation, rules: ResourceRules, key: str) -> dict[str, A
 
 def list_records(org: Organisation, rules: ResourceRules, query: ListQuery) -> tuple[list, dict]:
     """Filter, order and page a resource's records; returns (rendered records, extra envelope)."""
-    records: Iterable[dict[str, Any]] = org.table(rules.name).values()
+    records: Iterable[dict[str, Any]] = rules.stored(org)
     if query.modified_since is not None and rules.updated_field:
         since = query.modified_since.replace(microsecond=0)
         records = [r for r in records if r[rules.updated_field] >= since]
@@ -104,14 +130,21 @@ def list_records(org: Organisation, rules: ResourceRules, query: ListQuery) -> t
         field_name = rules.list_filters[param]
         wanted = {v.strip().lower() for v in values if v.strip()}
         records = [r for r in records if str(_dig(r, field_name) or "").lower() in wanted]
-    extra_filter = getattr(rules, "filter_list", None)  # range filters some resources take
-    if extra_filter is not None:
-        records = extra_filter(list(records), dict(query.params))
+    records = rules.filter_list(list(records), dict(query.params))
+    params = {k.lower(): v for k, v in query.params.items()}
+    if rules.supports_created_by_my_app and query_flag(params, "createdbymyapp", False):
+        records = [r for r in records if r.get("_CreatedByApp") == query.client_id]
+    term = params.get("searchterm", "").strip().lower() if rules.search_fields else ""
+    if term:
+        records = [r for r in records if _matches_term(r, rules.search_fields, term)]
+    if org.high_volume:
+        _require_optimised(rules, query)
+    shape = _list_shape(rules, query, query_flag(params, "summaryonly", False))
     order = query.order or rules.default_order
     if not query.where and not order:  # page first, render only the page (large lists)
         page, extra = _page(list(records), rules, query)
-        return [rules.render(org, r) for r in page], extra
-    rendered = [rules.render(org, r) for r in records]
+        return [shape(rules.render(org, r)) for r in page], extra
+    rendered = [shape(rules.render(org, r)) for r in records]
     if query.where:
         if not rules.supports_where:
             raise ApiException("QueryParseException", f"{rules.name} do not support 'where'.")
@@ -123,6 +156,69 @@ def list_records(org: Organisation, rules: ResourceRules, query: ListQuery) -> t
     if order:
         rendered = _order(rendered, order)
     return _page(rendered, rules, query)
+
+
+class InefficientQuery(ApiException):
+    """400 from a very large organisation for a where/order Xero cannot optimise.
+
+    Xero answers in plain text; the first sentence is quoted in XeroAPI/xero-php-oauth2-app
+    issue 30 (for payments), the rest is the sandbox's pointer to the published list.
+    """
+
+    def __init__(self, resource: str, what: str) -> None:
+        super().__init__(
+            "QueryParseException",
+            f"Your request is not filtering {resource.lower()} efficiently, given the extremely "
+            f"high volume for this organisation. Please check the optimised filters and orders "
+            f"for {resource} ({what} is not one of them).",
+        )
+
+    def body(self) -> Any:
+        return self.message
+
+
+def _require_optimised(rules: ResourceRules, query: ListQuery) -> None:
+    if rules.optimised_where is not None and query.where:
+        allowed = {f.lower() for f in rules.optimised_where}
+        try:
+            fields = where_fields(query.where)
+        except WhereSyntaxError as exc:
+            raise ApiException("QueryParseException", str(exc)) from None
+        for name in fields:
+            if name.lower() not in allowed:
+                raise InefficientQuery(rules.name, f"where on '{name}'")
+    if rules.optimised_order is not None and query.order:
+        allowed = {f.lower() for f in rules.optimised_order}
+        for clause in query.order.split(","):
+            name = (clause.split() or [""])[0]
+            if name and name.lower() not in allowed:
+                raise InefficientQuery(rules.name, f"order by '{name}'")
+
+
+def _matches_term(record: Mapping[str, Any], fields: tuple[str, ...], term: str) -> bool:
+    """``searchTerm``: a case-insensitive substring of any of ``fields``."""
+    return any(term in str(_dig(record, name) or "").lower() for name in fields)
+
+
+def _list_shape(
+    rules: ResourceRules, query: ListQuery, summary_only: bool
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """What a list leaves out: lines without ``page``, heavy fields with ``summaryOnly``."""
+    drops = set(rules.summary_drops) if summary_only else set()
+    if rules.paged_lines and query.page is None:
+        drops.add(rules.paged_lines)
+    if not drops:
+        return lambda rendered: rendered
+
+    def shape(rendered: dict[str, Any]) -> dict[str, Any]:
+        # A left-out collection is an empty list (the spec requires e.g. LineItems).
+        return {
+            k: ([] if isinstance(v, list) else v)
+            for k, v in rendered.items()
+            if k not in drops or isinstance(v, list)
+        }
+
+    return shape
 
 
 def _dig(record: Mapping[str, Any], path: str) -> Any:
@@ -218,12 +314,15 @@ def write_records(
     mode: str,
     summarize_errors: bool,
     target: dict[str, Any] | None = None,
-) -> Outcome:
+) -> Listing:
     """Create (PUT), create-or-update (POST) or update one record (POST /{id}).
 
-    With ``summarize_errors`` (Xero's default) the batch is all or nothing: one bad
-    element rolls back the others and the answer is a 400 naming every bad element.
-    Without it, each element stands alone and carries ``StatusAttributeString``.
+    Each element is written on its own, as Xero does. With ``summarize_errors`` (Xero's
+    default) one bad element makes the answer a 400 naming only the bad elements, while
+    the good ones stay saved (xero-ruby issue 247; Xero-Java issue 171: "the response
+    will only contain the objects that had a validation error"). Without it the answer is
+    a 200 listing every element with ``StatusAttributeString``. A failed create carries
+    the all-zero ID (Xero-NetStandard issue 156; xero-node issue 177).
     """
     org = ctx.org
     with org.lock:
@@ -232,25 +331,37 @@ def write_records(
             elements,
             lambda element: _write_one(ctx, rules, element, mode, target),
             summarize_errors=summarize_errors,
+            echo=lambda element: failed_element(rules, element, target),
         )
-        if isinstance(results, Outcome):
-            return results
         rendered = []
         for saved, error in results:
             if error is not None:
                 item = error.render()
                 item["StatusAttributeString"] = "ERROR"
-                item["HasValidationErrors"] = True
                 rendered.append(item)
             else:
                 item = rules.render(org, saved)
                 if not summarize_errors:
                     item["StatusAttributeString"] = "OK"
                 rendered.append(item)
-    return Outcome(200, envelope(rules.name, rendered, ctx.app_name, ctx.now))
+    return Listing(rules.name, rendered)
 
 
 BatchResults = list[tuple[dict[str, Any] | None, ElementError | None]]
+ZERO_ID = "00000000-0000-0000-0000-000000000000"
+
+
+def failed_element(
+    rules: ResourceRules, element: dict[str, Any], target: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A rejected element as Xero echoes it: as sent, its ID (all zeros for a create), and
+    the error flag the resource carries (``HasErrors`` on documents, else
+    ``HasValidationErrors``)."""
+    echoed = _echo(element)
+    given = get_field(element, rules.id_field)
+    echoed.pop(rules.id_field, None)
+    record_id = target[rules.id_field] if target is not None else (given or ZERO_ID)
+    return {rules.id_field: record_id, **echoed, rules.error_flag: True}
 
 
 def run_batch(
@@ -260,33 +371,25 @@ def run_batch(
     *,
     summarize_errors: bool,
     echo: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-) -> BatchResults | Outcome:
+) -> BatchResults:
     """Write each element in its own transaction (call with ``org.lock`` held).
 
-    Returns (saved, None) or (None, error) per element; with ``summarize_errors`` one bad
-    element rolls the whole batch back and the 400 Outcome naming every bad one is returned.
+    Returns (saved, None) or (None, error) per element. With ``summarize_errors`` and any
+    bad element, raises :class:`ElementsRejected` naming the bad ones instead; the good
+    elements stay written, as on Xero.
     """
     echo = echo or _echo
     results: BatchResults = []
-    try:
-        with org.transaction():
-            for element in elements:
-                try:
-                    with org.transaction():
-                        saved = write_one(element)
-                    results.append((saved, None))
-                except ValidationException as exc:
-                    results.append((None, ElementError(echo(element), exc.messages)))
-            if summarize_errors and any(err for _, err in results):
-                raise _BatchFailed()
-    except _BatchFailed:
-        errors = [err for _, err in results if err is not None]
-        return Outcome(400, render_validation_elements(errors))
+    for element in elements:
+        try:
+            with org.transaction():
+                saved = write_one(element)
+            results.append((saved, None))
+        except ValidationException as exc:
+            results.append((None, ElementError(echo(element), exc.messages)))
+    if summarize_errors and any(err for _, err in results):
+        raise ElementsRejected([err for _, err in results if err is not None])
     return results
-
-
-class _BatchFailed(Exception):
-    pass
 
 
 def _echo(element: dict[str, Any]) -> dict[str, Any]:
@@ -322,6 +425,7 @@ def _write_one(
     if existing is None:
         record = rules.create(ctx, element)
         record.setdefault(rules.id_field, new_id())
+        record["_CreatedByApp"] = ctx.client_id
         created = True
     else:
         record = rules.update(ctx, existing, element)
@@ -354,16 +458,16 @@ def _render_history(entry: dict[str, Any]) -> dict[str, Any]:
     return rendered
 
 
-def get_history(org: Organisation, rules: ResourceRules, record_id: str, ctx: WriteContext):
+def get_history(org: Organisation, rules: ResourceRules, record_id: str) -> Listing:
     """``GET /{Resource}/{id}/History``: the record's history and notes, oldest first."""
     _require_history(org, rules, record_id)
     records = [_render_history(e) for e in org.history.get(record_id.lower(), [])]
-    return Outcome(200, envelope("HistoryRecords", records, ctx.app_name, ctx.now))
+    return Listing("HistoryRecords", records)
 
 
 def add_history_notes(
     ctx: WriteContext, rules: ResourceRules, record_id: str, body: Any
-) -> Outcome:
+) -> Listing:
     """``PUT /{Resource}/{id}/History``: add notes (``Details``, at most 2,500 characters)."""
     org = ctx.org
     notes = get_field(body, "HistoryRecords") if isinstance(body, dict) else None
@@ -384,7 +488,7 @@ def add_history_notes(
                 )
             )
     if errors:
-        return Outcome(400, render_validation_elements(errors))
+        raise ElementsRejected(errors)
     with org.transaction():
         for note in notes:
             entry = {
@@ -395,13 +499,13 @@ def add_history_notes(
             }
             org.add_history(record_id, entry)
             saved.append(_render_history(entry))
-    return Outcome(200, envelope("HistoryRecords", saved, ctx.app_name, ctx.now))
+    return Listing("HistoryRecords", saved)
 
 
 def _require_history(org: Organisation, rules: ResourceRules, record_id: str) -> None:
     if not rules.supports_history:
         raise NotFound()
-    if org.get(rules.name, record_id) is None:
+    if rules.find(org, record_id) is None:
         raise ValidationException(
             ["The document with the supplied id was not found for this endpoint."],
             {},

@@ -39,7 +39,7 @@ from xero_sandbox.accounting.base import (
 )
 from xero_sandbox.accounting.documents import find_account, find_tax_rate
 from xero_sandbox.accounting.quotes import currency_code
-from xero_sandbox.accounting.service import Outcome, envelope
+from xero_sandbox.accounting.service import Listing, NoContent, Result
 from xero_sandbox.errors import SandboxError, ValidationException
 from xero_sandbox.organisation import Organisation, new_id
 
@@ -258,7 +258,7 @@ class AccountRules(ResourceRules):
     def is_archived(self, record: dict[str, Any]) -> bool:
         return record.get("Status") == "DELETED"  # archived accounts are still listed
 
-    def delete(self, ctx: WriteContext, record: dict[str, Any]) -> Outcome:
+    def delete(self, ctx: WriteContext, record: dict[str, Any]) -> Result:
         """``DELETE /Accounts/{id}``: only an unused account; it comes back DELETED."""
         org = ctx.org
         with org.lock:
@@ -276,7 +276,7 @@ class AccountRules(ResourceRules):
             deleted["Status"] = "DELETED"
             deleted["UpdatedDateUTC"] = ctx.now
             org.put(self.name, deleted["AccountID"], deleted)
-        return Outcome(200, envelope(self.name, [self.render(org, deleted)], ctx.app_name, ctx.now))
+        return Listing(self.name, [self.render(org, deleted)])
 
     @staticmethod
     def generate(ctx: WriteContext, n: int) -> dict[str, Any]:
@@ -684,7 +684,7 @@ class ItemRules(ResourceRules):
                 details["TaxType"] = rate["TaxType"]
         return details
 
-    def delete(self, ctx: WriteContext, record: dict[str, Any]) -> Outcome:
+    def delete(self, ctx: WriteContext, record: dict[str, Any]) -> Result:
         """``DELETE /Items/{id}`` -> 204. A tracked item with stock cannot be deleted."""
         org = ctx.org
         with org.lock:
@@ -696,7 +696,7 @@ class ItemRules(ResourceRules):
                     _echo(record),
                 )
             org.table(self.name).pop(record["ItemID"].lower(), None)
-        return Outcome(204)
+        return NoContent()
 
     def history_label(self, record: dict[str, Any]) -> str:
         return "Item"

@@ -1,6 +1,9 @@
-"""Xero's identity service for the sandbox: OAuth 2 apps, consent, tokens, connections."""
+"""Xero's identity service for the sandbox: OAuth 2 apps, consent, tokens, connections.
 
-from xero_sandbox.identity.routes import build_identity_router
+The package exports the backend only; the HTTP routes live in :mod:`.routes` and are
+imported by the app, so the state model never pulls in the web framework.
+"""
+
 from xero_sandbox.identity.scopes import missing_scope_message, scope_allows
 from xero_sandbox.identity.service import AccessGrant, App, IdentityService
 
@@ -8,7 +11,6 @@ __all__ = [
     "AccessGrant",
     "App",
     "IdentityService",
-    "build_identity_router",
     "missing_scope_message",
     "scope_allows",
 ]

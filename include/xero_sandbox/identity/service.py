@@ -198,6 +198,7 @@ class _Code:
     auth_time: int
     expires_at: float
     used: bool = False
+    grant_id: str | None = None  # the grant the first exchange issued
 
 
 @dataclass
@@ -227,6 +228,16 @@ class _RefreshRecord:
 class _AccessRecord:
     grant_id: str
     expires_at: float
+
+
+def token_expired_detail(expires_at: float) -> str:
+    """Xero's 401 ``Detail`` for an expired access token.
+
+    Shape from a live response quoted in pyxero's tests
+    (``"TokenExpired: token expired at 01/01/2001 00:00:00"``, US date order, UTC).
+    """
+    when = datetime.fromtimestamp(expires_at, UTC)
+    return f"TokenExpired: token expired at {when:%m/%d/%Y %H:%M:%S}"
 
 
 def connection_date(when: datetime) -> str:
@@ -495,7 +506,10 @@ class IdentityService:
         if record is None or record.client_id != app.client_id:
             raise self._invalid_grant("unknown code")
         if record.used:
-            raise self._invalid_grant("code already used")
+            # RFC 6749 4.1.2: a code used twice revokes every token issued from it.
+            if record.grant_id is not None:
+                self._grants[record.grant_id].revoked = True
+            raise self._invalid_grant("code already used; tokens issued for it revoked")
         if now >= record.expires_at:
             raise self._invalid_grant("code expired")
         if form.get("redirect_uri") != record.redirect_uri:
@@ -510,6 +524,7 @@ class IdentityService:
         grant = self._new_grant(
             app, record.user_id, record.scopes, record.auth_event_id, record.auth_time
         )
+        record.grant_id = grant.grant_id
         return self._issue(app, grant)
 
     def _refresh_tokens(self, app: App, form: Mapping[str, str]) -> TokenResult:
@@ -695,7 +710,7 @@ class IdentityService:
             if record is None or self._grants[record.grant_id].revoked:
                 raise Unauthorized()
             if self._clock.timestamp() >= record.expires_at:
-                raise Unauthorized("TokenExpired")
+                raise Unauthorized(token_expired_detail(record.expires_at))
             grant = self._grants[record.grant_id]
             app = self._apps.get(grant.client_id)
             if app is None:
@@ -714,6 +729,11 @@ class IdentityService:
                 kind=grant.kind,
                 expires_at=datetime.fromtimestamp(record.expires_at, UTC),
             )
+
+    def connected_tenants(self, client_id: str) -> set[str]:
+        """Every organisation some user has connected ``client_id`` to (webhook scope)."""
+        with self._lock:
+            return {c.tenant_id for c in self._connections.values() if c.client_id == client_id}
 
     def default_tenant(self, grant: AccessGrant) -> str | None:
         """The implied tenant of a custom connection (``xero-tenant-id`` may be omitted)."""

@@ -22,11 +22,6 @@ from xero_provider.resources import Resource
 
 __all__ = ["ListPlan", "WriteChunk", "check_records", "normalise_records", "plan_writes"]
 
-# Resources whose list endpoint takes these dedicated filters (faster than ``where``).
-_STATUSES_PARAM = {"Invoices": "Statuses"}
-_STATUS_PARAM = {"Quotes": "Status", "PurchaseOrders": "Status"}
-_IDS_PARAM = {"Invoices", "Contacts"}
-
 
 def xero_datetime(value: datetime | date | str) -> str:
     """A UTC timestamp in the form Xero's If-Modified-Since and DateTime() accept."""
@@ -74,6 +69,7 @@ class ListPlan:
     params: dict[str, str]
     headers: dict[str, str]
     page_size: int | None
+    offset: int = 0  # paging "offset": the last number read so far
 
     @classmethod
     def build(cls, resource: Resource, **filters: Any) -> ListPlan:
@@ -106,10 +102,10 @@ class ListPlan:
         clauses = [resource.type_where, validation.where(where)]
         if statuses:
             statuses = validation.statuses(statuses)
-            if resource.path in _STATUSES_PARAM:
-                params[_STATUSES_PARAM[resource.path]] = ",".join(statuses)
-            elif resource.path in _STATUS_PARAM and len(statuses) == 1:
-                params[_STATUS_PARAM[resource.path]] = statuses[0]
+            if resource.statuses_param:
+                params[resource.statuses_param] = ",".join(statuses)
+            elif resource.status_param and len(statuses) == 1:
+                params[resource.status_param] = statuses[0]
             elif resource.supports_where and resource.status_field:
                 clauses.append(_any_of(resource.status_field, statuses, guid=False))
             else:
@@ -120,7 +116,7 @@ class ListPlan:
         id_list = validation.guids(ids) if ids is not None else None
         if id_list is not None and not id_list:
             raise XeroInputError("ids: an empty list matches nothing; pass None for no filter")
-        if id_list and resource.path not in _IDS_PARAM and not resource.supports_where:
+        if id_list and not resource.ids_param and not resource.supports_where:
             raise XeroInputError(f"ids: {resource.name} cannot be filtered by ID in a list call")
         order = validation.order(order)
         if order:
@@ -141,7 +137,7 @@ class ListPlan:
             batch_params = dict(params)
             batch_clauses = list(clauses)
             if batch:
-                if resource.path in _IDS_PARAM:
+                if resource.ids_param:
                     batch_params["IDs"] = ",".join(batch)
                 else:
                     batch_clauses.append(_any_of(resource.id_field, batch, guid=True))
@@ -189,6 +185,8 @@ class ListPlan:
         """Parameters for one page (the plain parameters when the resource does not page)."""
         if self.page_size is None:
             return dict(self.params)
+        if self.resource.paging == "offset":
+            return {**self.params, "offset": str(self.offset)}
         params = {**self.params, "page": str(page)}
         if self.resource.paging == "full":
             params["pageSize"] = str(self.page_size)
@@ -201,6 +199,10 @@ class ListPlan:
         """Stop on a short page, or when Xero's pagination says this was the last one."""
         if self.page_size is None:
             return True
+        if self.resource.paging == "offset":  # next call starts after the last number read
+            numbers = [r.get(self.resource.offset_field) for r in records]
+            self.offset = max([self.offset, *(n for n in numbers if isinstance(n, int))])
+            return len(records) < self.page_size
         pagination = (body or {}).get("pagination") if isinstance(body, dict) else None
         if isinstance(pagination, dict) and pagination.get("pageCount") is not None:
             return page >= int(pagination["pageCount"])

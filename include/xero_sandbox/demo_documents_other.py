@@ -12,6 +12,7 @@ from typing import Any
 
 from xero_sandbox.accounting import service
 from xero_sandbox.organisation import Organisation
+from xero_sandbox.responses import outcome_of
 from xero_sandbox.state import SandboxState
 
 CUSTOMERS = ("Ridgeway University", "Bayside Club", "City Limousines")
@@ -253,20 +254,25 @@ def _bank_transfer(state: SandboxState, org: Organisation, day: Any) -> None:
     rules = rules_for("BankTransfers")
     if rules is None:
         raise SeedError("unknown resource 'BankTransfers'")
-    outcome = service.write_records(
-        context(state, org),
-        rules,
-        [
-            {
-                "FromBankAccount": {"Code": "090"},
-                "ToBankAccount": {"Code": "091"},
-                "Amount": 1500,
-                "Date": day(4),
-                "Reference": "Move to savings",
-            }
-        ],
-        mode="put",
-        summarize_errors=True,
+    ctx = context(state, org)
+    outcome = outcome_of(
+        lambda: service.write_records(
+            ctx,
+            rules,
+            [
+                {
+                    "FromBankAccount": {"Code": "090"},
+                    "ToBankAccount": {"Code": "091"},
+                    "Amount": 1500,
+                    "Date": day(4),
+                    "Reference": "Move to savings",
+                }
+            ],
+            mode="put",
+            summarize_errors=True,
+        ),
+        ctx.app_name,
+        ctx.now,
     )
     if outcome.status != 200:
         raise SeedError(f"BankTransfers rejected: {outcome.body}")

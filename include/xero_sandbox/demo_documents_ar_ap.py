@@ -13,6 +13,7 @@ from typing import Any
 
 from xero_sandbox.accounting.credit_notes import CreditNoteRules
 from xero_sandbox.organisation import Organisation
+from xero_sandbox.responses import outcome_of
 from xero_sandbox.state import SandboxState
 
 
@@ -243,20 +244,25 @@ def create_ar_ap_demo(state: SandboxState, org: Organisation, contacts: dict[str
     ridgeway_credit = notes[1]
     rules = CreditNoteRules()
     record = org.get("CreditNotes", ridgeway_credit["CreditNoteID"])
-    outcome = rules.allocate(
-        context(state, org),
-        record or {},
-        {
-            "Allocations": [
-                {
-                    "Invoice": {"InvoiceID": credited["InvoiceID"]},
-                    "Amount": ridgeway_credit["RemainingCredit"],
-                    "Date": day(-5),
-                }
-            ]
-        },
-        [],
-        {},
+    ctx = context(state, org)
+    outcome = outcome_of(
+        lambda: rules.allocate(
+            ctx,
+            record or {},
+            {
+                "Allocations": [
+                    {
+                        "Invoice": {"InvoiceID": credited["InvoiceID"]},
+                        "Amount": ridgeway_credit["RemainingCredit"],
+                        "Date": day(-5),
+                    }
+                ]
+            },
+            [],
+            {},
+        ),
+        ctx.app_name,
+        ctx.now,
     )
     if outcome.status != 200:
         raise SeedError(f"Allocation rejected: {json.dumps(outcome.body)[:2000]}")
