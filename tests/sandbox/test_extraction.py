@@ -395,5 +395,6 @@ def test_query_facts_come_from_the_table(
     from xero_provider.hooks.planning import ListPlan
 
     assert ListPlan.build(get_resource(resource), statuses=statuses).params == expected
-    ids = ListPlan.build(get_resource("Contacts"), ids=["a", "b"]).params
-    assert ids == {"IDs": "a,b"}
+    a, b = "0b6f6a36-1d1f-4a55-9d42-0d6c2f1c9a01", "0b6f6a36-1d1f-4a55-9d42-0d6c2f1c9a02"
+    ids = ListPlan.build(get_resource("Contacts"), ids=[a, b]).params
+    assert ids == {"IDs": f"{a},{b}"}
