@@ -71,6 +71,7 @@ def ui_test(site: AirflowSite, conn_id: str, **override: Any) -> dict[str, Any]:
             "schema": "",
             **override,
         }
+        body = {k: v for k, v in body.items() if v is not None}  # None: the field is left out
         answer = api.post("/connections/test", json=body)
     assert answer.status_code == 200, answer.text
     return answer.json()
@@ -195,3 +196,30 @@ def test_disconnect_one_organisation_then_revoke_the_grant(
     result = ui_test(airflow_site, kept)
     assert result["status"] is False and f"'{kept}'" in result["message"], result
     assert "No tokens stored" in browser.get("/xero/").text
+
+
+def test_the_test_copy_is_traced_to_the_connection_the_ui_asked_for(
+    airflow_site: AirflowSite, sandbox: SandboxServer, xero_app: dict, clean_connections: None
+) -> None:
+    """Two connections with the same app and organisation: only the id the UI sent (kept by
+    the plugin's middleware) can tell which one Airflow's random test copy stands for."""
+    extra = {
+        "tenant_id": sandbox.demo.tenant_id,
+        "api_base_url": sandbox.url,
+        "identity_base_url": sandbox.url,
+        "login_base_url": sandbox.url,
+    }
+    with airflow_site.api() as api:
+        for conn_id in ("xero_twin_a", "xero_twin_b"):
+            body = {
+                "connection_id": conn_id,
+                "conn_type": "xero",
+                "login": APP_CLIENT_ID,
+                "password": APP_SECRET,
+                "extra": json.dumps(extra),
+            }
+            assert api.post("/connections", json=body).status_code == 201
+    # the edit form's shape: hidden host and port left out, the secret masked
+    result = ui_test(airflow_site, "xero_twin_b", host=None, port=None)
+    assert result["status"] is False
+    assert "'xero_twin_b'" in result["message"] and "xero_twin_a" not in result["message"]
