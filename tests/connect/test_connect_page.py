@@ -101,6 +101,9 @@ def test_connect_creates_one_connection_per_organisation_sharing_the_grant(
         result = ui_test(airflow_site, conn_id)
         assert result["status"] is True, result
         assert f"connection '{conn_id}'" in result["message"]
+    assert APP_SECRET not in airflow_site.log.read_text()
+    requests = json.dumps(sandbox.requests())
+    assert APP_SECRET not in requests
 
 
 def test_the_test_button_names_the_real_connection_when_it_fails(
@@ -223,3 +226,27 @@ def test_the_test_copy_is_traced_to_the_connection_the_ui_asked_for(
     result = ui_test(airflow_site, "xero_twin_b", host=None, port=None)
     assert result["status"] is False
     assert "'xero_twin_b'" in result["message"] and "xero_twin_a" not in result["message"]
+
+
+def test_disconnect_refuses_a_connection_that_is_not_xero(
+    airflow_site: AirflowSite, clean_connections: None
+) -> None:
+    with airflow_site.api() as api:
+        body = {"connection_id": "not_xero_pg", "conn_type": "postgres", "host": "db"}
+        assert api.post("/connections", json=body).status_code == 201
+    try:
+        browser = airflow_site.browser()
+        page = browser.get("/xero/")
+        answer = browser.post(
+            "/xero/connections/not_xero_pg/disconnect", data={"csrf": csrf_of(page.text)}
+        )
+        assert answer.status_code == 400 and "not a xero connection" in answer.text
+        unknown = browser.post(
+            "/xero/connections/..%2F..%2Fetc/disconnect", data={"csrf": csrf_of(page.text)}
+        )
+        assert unknown.status_code in (400, 404)
+        with airflow_site.api() as api:
+            assert api.get("/connections/not_xero_pg").status_code == 200
+    finally:
+        with airflow_site.api() as api:
+            api.delete("/connections/not_xero_pg")

@@ -152,3 +152,9 @@ def test_a_burst_of_1000_events_is_accepted_within_xeros_window(
     events = asset_events(airflow_site, uri)
     assert len(events) == before + 1
     assert sorted(max(events, key=lambda e: e["id"])["extra"]["resource_ids"]) == sorted(ids)
+
+
+def test_an_oversized_delivery_is_not_read(airflow_site: AirflowSite) -> None:
+    body = b"{" + b" " * (10 * 1024 * 1024 + 10) + b"}"
+    answer = post(airflow_site, body, sign(body, WEBHOOK_KEY))
+    assert answer.status_code == 413

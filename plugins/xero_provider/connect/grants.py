@@ -57,6 +57,10 @@ def config_for(conn_id: str) -> XeroConnectionConfig:
         from airflow.sdk import BaseHook
 
         conn = BaseHook.get_connection(conn_id)
+    if (conn.conn_type or "xero") != "xero":
+        raise XeroConfigurationError(
+            f"connection '{conn_id}' is of type {conn.conn_type!r}, not a xero connection"
+        )
     config = XeroConnectionConfig.from_connection(conn)
     if config.token_store and "://" not in config.token_store:
         expose(config.token_store)  # TokenStore.for_config reads it through the SDK

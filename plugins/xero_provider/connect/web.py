@@ -250,6 +250,9 @@ def create_app() -> FastAPI:
     @app.post("/webhooks")
     async def webhook(request: Request) -> Response:
         """Xero's deliveries: 200 (no body) when signed with our key, else 401."""
+        declared = request.headers.get("content-length", "0")
+        if not declared.isdigit() or int(declared) > webhooks.MAX_BODY_BYTES:
+            return Response(status_code=413)  # never read a body Xero would not send
         body = await request.body()
         keys = settings.webhook_keys()
         key = webhooks.signed_with(body, request.headers.get("x-xero-signature"), keys)
