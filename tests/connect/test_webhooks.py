@@ -158,3 +158,36 @@ def test_an_oversized_delivery_is_not_read(airflow_site: AirflowSite) -> None:
     body = b"{" + b" " * (10 * 1024 * 1024 + 10) + b"}"
     answer = post(airflow_site, body, sign(body, WEBHOOK_KEY))
     assert answer.status_code == 413
+
+
+def test_a_webhook_starts_a_run_of_the_asset_scheduled_dag(
+    airflow_site: AirflowSite, sandbox: SandboxServer, consumer: str
+) -> None:
+    """With a scheduler running, the queued asset event becomes an asset-triggered DAG run."""
+    import subprocess
+
+    from tests.connect.conftest import AIRFLOW, _stop
+
+    body = payload(sandbox.demo.tenant_id, [{"eventCategory": "CONTACT"}])
+    assert post(airflow_site, body, sign(body, WEBHOOK_KEY)).status_code == 200
+    log = airflow_site.home / "scheduler.log"
+    with open(log, "wb") as out:
+        scheduler = subprocess.Popen(
+            [AIRFLOW, "scheduler"],
+            env={**airflow_site.env, "AIRFLOW__CORE__PARALLELISM": "2"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        runs: list[dict[str, Any]] = []
+        while time.monotonic() < deadline and not runs:
+            with airflow_site.api() as api:
+                listed = api.get(f"/dags/{consumer}/dagRuns").json()["dag_runs"]
+            runs = [r for r in listed if r["run_type"] == "asset_triggered"]
+            time.sleep(1)
+        assert runs, log.read_text()[-3000:]
+    finally:
+        _stop(scheduler)
+    assert scheduler.poll() is not None
