@@ -152,10 +152,20 @@ def test_connect_listening_then_status_revoke_and_disconnect(
 def test_connect_by_pasting_the_redirect(
     airflow_site: AirflowSite, sandbox: SandboxServer, cli_app: dict, clean_connections: None
 ) -> None:
-    cli = Running(connect_argv(sandbox, cli_app, "--paste"), airflow_site.env)
-    back = approve(cli.authorize_url(), [sandbox.demo.tenant_id])
-    assert cli.finish(back.headers["location"] + "\n") == 0, cli.output
-    assert set(stored(airflow_site)) == {"cli_demo_company_nz"}
+    # an unrelated connection already has the id this organisation would get
+    with airflow_site.api() as api:
+        body = {"connection_id": "cli_demo_company_nz", "conn_type": "postgres", "host": "db"}
+        assert api.post("/connections", json=body).status_code == 201
+    try:
+        cli = Running(connect_argv(sandbox, cli_app, "--paste"), airflow_site.env)
+        back = approve(cli.authorize_url(), [sandbox.demo.tenant_id])
+        assert cli.finish(back.headers["location"] + "\n") == 0, cli.output
+        assert set(stored(airflow_site)) == {"cli_demo_company_nz_2"}
+        with airflow_site.api() as api:
+            assert api.get("/connections/cli_demo_company_nz").json()["conn_type"] == "postgres"
+    finally:
+        with airflow_site.api() as api:
+            api.delete("/connections/cli_demo_company_nz")
 
 
 def test_a_busy_redirect_port_falls_back_to_pasting(

@@ -136,43 +136,61 @@ def secret_of(conn_id: str) -> str | None:
         return row.password if row is not None else None
 
 
-def upsert(
-    conn_id: str,
-    *,
-    client_id: str,
-    client_secret: str | None,
-    extra: dict[str, Any],
-    description: str,
-) -> bool:
-    """Create or update one ``xero`` connection; True when it was created.
+@dataclass(frozen=True)
+class ConnectionSpec:
+    """One ``xero`` connection to create or update; ``repr`` never shows the secret."""
+
+    conn_id: str
+    client_id: str
+    client_secret: str | None = field(repr=False)
+    extra: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+def upsert_many(specs: list[ConnectionSpec]) -> list[bool]:
+    """Create or update connections in one transaction: all of them or none.
 
     An update keeps the connection's other extra fields (timeouts, ...) and its secret
-    when none is given.
+    when none is given. Returns, per spec, whether it was created.
     """
     import sqlalchemy as sa
     from airflow.models.connection import Connection
 
+    created_flags = []
     with _session() as session:
-        row = session.scalars(sa.select(Connection).where(Connection.conn_id == conn_id)).first()
-        created = row is None
-        if row is None:
-            row = Connection(conn_id=conn_id, conn_type=CONN_TYPE)
-            session.add(row)
-        elif row.conn_type != CONN_TYPE:
-            raise XeroConfigurationError(
-                f"connection '{conn_id}' exists and is of type {row.conn_type!r}, not xero; "
-                "choose another connection id prefix"
-            )
-        merged = {**(_extra_of(row) if not created else {}), **extra}
-        for old, new in (("token_key", "grant_key"), ("token_store", "credential_store")):
-            if new in merged:
-                merged.pop(old, None)
-        row.login = client_id
-        if client_secret:
-            row.password = client_secret
-        row.set_extra(json.dumps(merged))
-        row.description = description
-    return created
+        for spec in specs:
+            row = session.scalars(
+                sa.select(Connection).where(Connection.conn_id == spec.conn_id)
+            ).first()
+            created = row is None
+            if row is None:
+                row = Connection(conn_id=spec.conn_id, conn_type=CONN_TYPE)
+                session.add(row)
+            elif row.conn_type != CONN_TYPE:
+                raise XeroConfigurationError(
+                    f"connection '{spec.conn_id}' exists and is of type {row.conn_type!r}, "
+                    "not xero; choose another connection id prefix"
+                )
+            merged = {**(_extra_of(row) if not created else {}), **spec.extra}
+            for old, new in (("token_key", "grant_key"), ("token_store", "credential_store")):
+                if new in merged:
+                    merged.pop(old, None)
+            row.login = spec.client_id
+            if spec.client_secret:
+                row.password = spec.client_secret
+            row.set_extra(json.dumps(merged))
+            row.description = spec.description
+            created_flags.append(created)
+    return created_flags
+
+
+def all_conn_ids() -> set[str]:
+    """Every connection id in the metadata database, of any type."""
+    import sqlalchemy as sa
+    from airflow.models.connection import Connection
+
+    with _session() as session:
+        return set(session.scalars(sa.select(Connection.conn_id)))
 
 
 def delete(conn_id: str) -> bool:

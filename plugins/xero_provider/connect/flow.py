@@ -215,18 +215,23 @@ def complete(
     if not granted:
         raise ConnectError("Xero granted no organisation: approve at least one and try again")
     grant_key = f"xero-grant-{event or secrets.token_hex(8)}"
-    TokenStore.for_config(config).save(grant_key, tokens)
-    return ConnectResult(
-        grant_key, tokens.expires_at, write_connections(request, grant_key, granted, user)
-    )
+    store = TokenStore.for_config(config)
+    store.save(grant_key, tokens)
+    try:
+        written = write_connections(request, grant_key, granted, user)
+    except Exception:
+        store.delete(grant_key)  # no tokens without the connections that use them
+        raise
+    return ConnectResult(grant_key, tokens.expires_at, written)
 
 
 def write_connections(
     request: ConnectRequest, grant_key: str, tenants: list[dict[str, Any]], user: str | None
 ) -> list[ConnectedOrganisation]:
-    """One connection per organisation: update the one for this app and tenant if any."""
+    """One connection per organisation, in one transaction; the app's existing connection
+    for an organisation is updated rather than duplicated."""
     existing = conns.list_connections()
-    taken = {c.conn_id for c in existing}
+    taken = conns.all_conn_ids()
     mine = {
         (c.tenant_id or "").lower(): c.conn_id
         for c in existing
@@ -236,7 +241,8 @@ def write_connections(
     if start is not None and not start.tenant_id and tenants:
         mine.setdefault(str(tenants[0].get("tenantId", "")).lower(), start.conn_id)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    results = []
+    by = f" by {user}" if user else ""
+    specs, names = [], []
     for tenant in tenants:
         tenant_id = str(tenant.get("tenantId", ""))
         name = str(tenant.get("tenantName") or tenant_id)
@@ -250,13 +256,18 @@ def write_connections(
             "tenant_name": name,
             "grant_key": grant_key,
         }
-        by = f" by {user}" if user else ""
-        created = conns.upsert(
-            conn_id,
-            client_id=request.client_id,
-            client_secret=request.client_secret,
-            extra=extra,
-            description=f"Xero organisation {name}, connected {stamp}{by}",
+        specs.append(
+            conns.ConnectionSpec(
+                conn_id=conn_id,
+                client_id=request.client_id,
+                client_secret=request.client_secret,
+                extra=extra,
+                description=f"Xero organisation {name}, connected {stamp}{by}",
+            )
         )
-        results.append(ConnectedOrganisation(conn_id, tenant_id, name, created))
-    return results
+        names.append((conn_id, tenant_id, name))
+    created = conns.upsert_many(specs)
+    return [
+        ConnectedOrganisation(conn_id, tenant_id, name, flag)
+        for (conn_id, tenant_id, name), flag in zip(names, created, strict=True)
+    ]
