@@ -4,6 +4,7 @@ the Test-request fix, redirect URI checks and connection ids."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import uuid
@@ -142,7 +143,9 @@ def test_a_pending_sign_in_is_taken_once_and_encrypted(store_url: str) -> None:
     pending.put(old, {"verifier": "v"}, "admin")
     with pending.engine.begin() as conn:
         conn.execute(
-            sa.update(pending_table).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+            sa.update(pending_table)
+            .where(pending_table.c.state_hash == hashlib.sha256(old.encode()).hexdigest())
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
         )
     assert pending.take(old) is None
 

@@ -128,6 +128,8 @@ class PendingFlow:
 
 @dataclass(frozen=True)
 class ConnectedOrganisation:
+    """One organisation a sign-in connected, and the connection written for it."""
+
     conn_id: str
     tenant_id: str
     tenant_name: str

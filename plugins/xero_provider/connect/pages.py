@@ -53,6 +53,8 @@ class GrantView:
 
 @dataclass
 class PageModel:
+    """Everything the main page shows (no token, no secret)."""
+
     user: str
     csrf: str
     redirect_uri: str
