@@ -54,9 +54,18 @@ def shot(driver, name: str) -> Path:
 
 
 def wait_for(driver, condition, seconds: float = 30):
+    """Poll ``condition``; React re-renders replace elements, so a stale one is retried."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, seconds, poll_frequency=0.2).until(condition)
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    wait = WebDriverWait(driver, seconds, poll_frequency=0.2, ignored_exceptions=ignored)
+    return wait.until(condition)
+
+
+def click(driver, locator: tuple[str, str]) -> None:
+    """Find and click in one retried step (the element may be re-rendered in between)."""
+    wait_for(driver, lambda d: d.find_element(*locator).click() or True)
 
 
 def test_connect_in_a_real_browser(
@@ -72,14 +81,11 @@ def test_connect_in_a_real_browser(
     driver.find_element(By.NAME, "password").send_keys(ADMIN[1])
     shot(driver, "01-airflow-login")
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    admin = wait_for(
-        driver, ec.element_to_be_clickable((By.XPATH, "//*[normalize-space(text())='Admin']"))
-    )
-    admin.click()
-    link = wait_for(driver, ec.element_to_be_clickable((By.LINK_TEXT, "Xero connections")))
+    click(driver, (By.XPATH, "//*[normalize-space(text())='Admin']"))
+    wait_for(driver, ec.element_to_be_clickable((By.LINK_TEXT, "Xero connections")))
     shot(driver, "02-admin-menu")
     ui_window = driver.current_window_handle
-    link.click()
+    click(driver, (By.LINK_TEXT, "Xero connections"))
     wait_for(driver, lambda d: len(d.window_handles) > 1)
     driver.switch_to.window(next(h for h in driver.window_handles if h != ui_window))
     wait_for(driver, ec.presence_of_element_located((By.ID, "start-new")))
@@ -105,15 +111,18 @@ def test_connect_in_a_real_browser(
     assert APP_SECRET not in driver.page_source
 
     driver.get(airflow_site.url + "/connections")
-    row = wait_for(
+    wait_for(
         driver,
         ec.presence_of_element_located(
             (By.XPATH, "//tr[.//*[normalize-space(text())='xero_demo_company_nz']]")
         ),
     )
     shot(driver, "06-connection-list")
-    button = row.find_element(By.CSS_SELECTOR, "button[aria-label='Test Connection']")
-    button.click()
+    test_button = (
+        "//tr[.//*[normalize-space(text())='xero_demo_company_nz']]"
+        "//button[@aria-label='Test Connection']"
+    )
+    click(driver, (By.XPATH, test_button))
     # the icon turns green on success and red on failure (Airflow's connection list)
     colour = wait_for(
         driver,
