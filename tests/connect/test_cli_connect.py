@@ -228,3 +228,31 @@ def test_prerequisites_are_checked_before_the_consent_page(
     assert expected in done.stderr, done.stderr
     assert "/identity/connect/authorize?" not in done.stdout  # nobody was sent to Xero
     assert sandbox.control("GET", "/identity/stats").json() == before
+
+
+def test_connect_a_pkce_app_without_a_secret(
+    airflow_site: AirflowSite, sandbox: SandboxServer, cli_app: dict, clean_connections: None
+) -> None:
+    """A PKCE app has no secret: the code is exchanged with the verifier alone."""
+    pkce = {
+        "client_id": "B06C70718293A4B5C6D7E8F90A1B2C3D",
+        "client_secret": None,
+        "name": "CLI PKCE test app",
+        "kind": "pkce",
+        "redirect_uris": [cli_app["redirect"]],
+    }
+    sandbox.control("POST", "/seed", json={"apps": [pkce]})
+    argv = connect_argv(sandbox, cli_app, "--paste")
+    argv[argv.index(CLI_CLIENT_ID)] = pkce["client_id"]
+    index = argv.index("--client-secret-file")
+    del argv[index : index + 2]
+    cli = Running(argv, airflow_site.env)
+    cli.process.stdin.write("\n")  # the secret prompt: empty for a PKCE app
+    cli.process.stdin.flush()
+    back = approve(cli.authorize_url(), [sandbox.demo.tenant_id])
+    assert cli.finish(back.headers["location"] + "\n") == 0, cli.output
+    (conn_id,) = stored(airflow_site)
+    status = airflow_site.run(*CLI, "status", "--conn-id", conn_id)
+    assert status.returncode == 0, status.stdout + status.stderr
+    with airflow_site.api() as api:
+        assert api.get(f"/connections/{conn_id}").json()["password"] in (None, "")

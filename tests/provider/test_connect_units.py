@@ -229,3 +229,17 @@ def test_a_connect_request_never_shows_its_secret() -> None:
     assert "very-secret-value" not in repr(request)
     with pytest.raises(flow.XeroConfigurationError, match="Client ID"):
         flow.ConnectRequest(client_id="  ").config()
+
+
+def test_the_redirect_uri_comes_from_configuration_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from xero_provider.connect import settings
+
+    monkeypatch.delenv("AIRFLOW__XERO_CONNECT__REDIRECT_URI", raising=False)
+    monkeypatch.delenv("AIRFLOW__API__BASE_URL", raising=False)
+    assert settings.redirect_uri() == "http://localhost:8080/xero/callback"
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.example.com/")
+    assert settings.redirect_uri() == "https://airflow.example.com/xero/callback"
+    monkeypatch.setenv("AIRFLOW__XERO_CONNECT__REDIRECT_URI", "https://x.example.com/cb")
+    assert settings.redirect_uri() == "https://x.example.com/cb"
+    monkeypatch.setenv("AIRFLOW__XERO_CONNECT__WEBHOOK_KEY", " k1 , ,k2 ")
+    assert settings.webhook_keys() == ["k1", "k2"]
