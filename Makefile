@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench bench-quick lint format clean
+.PHONY: install browser demo test bench bench-quick lint format clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,7 +14,18 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	touch $(STAMP)
 
 ## install: create the virtualenv and install everything (once; again when pins change)
-install: $(STAMP)
+install: $(STAMP) browser
+
+## browser: Debian's chromium and chromium-driver for the browser test (apt-get, as root)
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q --no-install-recommends chromium chromium-driver >/dev/null || \
+	  { apt-get update -q >/dev/null && \
+	    apt-get install -y -q --no-install-recommends chromium chromium-driver >/dev/null; }; \
+	else echo "The browser test needs Debian's chromium and chromium-driver:" \
+	  "sudo apt-get install chromium chromium-driver"; fi
 
 ## demo: start the Xero sandbox with demo data and run the tour against it
 demo: install

@@ -130,8 +130,12 @@ class XeroConnectionConfig:
             tenant_id=_text(extra, "tenant_id"),
             auth_mode=auth_mode,
             scopes=scopes,
-            token_store=_text(extra, "token_store") or os.environ.get("XERO_TOKEN_STORE"),
-            token_key=_text(extra, "token_key", conn_id),
+            # "credential_store"/"grant_key" replace "token_store"/"token_key", which Airflow
+            # masked as secrets (their names contain "token"); the old names are still read.
+            token_store=_text(extra, "credential_store")
+            or _text(extra, "token_store")
+            or os.environ.get("XERO_TOKEN_STORE"),
+            token_key=_text(extra, "grant_key") or _text(extra, "token_key", conn_id),
             api_base_url=api_base,
             identity_base_url=_text(extra, "identity_base_url", XERO_IDENTITY_BASE).rstrip("/"),
             login_base_url=_text(extra, "login_base_url", XERO_LOGIN_BASE).rstrip("/"),

@@ -36,16 +36,23 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "Space-separated OAuth scopes. Apps created from March 2026 must use granular scopes "
         "(accounting.invoices, accounting.payments, accounting.banktransactions, ...).",
     ),
-    "token_store": _field(
-        "Token store",
+    # Not "token_store"/"token_key": Airflow masks every field whose name contains
+    # "token", so those showed as *** in the UI and the REST API. Both old names are
+    # still read (config.py).
+    "credential_store": _field(
+        "Credential store",
         "Where rotated tokens and the idempotency ledger live: a SQLAlchemy URL or the id of "
         "an Airflow database connection. Default: a SQLite file under AIRFLOW_HOME. Use "
         "PostgreSQL when workers run on several machines.",
     ),
-    "token_key": _field(
-        "Token key",
+    "grant_key": _field(
+        "Grant key",
         "Connections that share one Xero authorisation (several organisations approved "
-        "together) must share this key. Default: the connection id.",
+        "together) share this key; the Xero connect page and `python -m xero_provider.auth "
+        "connect` set it. Default: the connection id.",
+    ),
+    "tenant_name": _field(
+        "Organisation name", "The organisation's name at Xero (informational; set on connect)."
     ),
     "refresh_token": _field(
         "Refresh token (bootstrap)",

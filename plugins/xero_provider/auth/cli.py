@@ -1,39 +1,35 @@
-"""``python -m xero_provider.auth``: authorise a connection, bootstrap, revoke, show status.
+"""``python -m xero_provider.auth``: connect organisations, authorise, bootstrap, revoke,
+disconnect, show status.
 
-Tokens never travel through argv (shell history, ``ps``): a refresh token is read from
-stdin or a file, and ``status`` prints times, never token values.
+``connect`` writes ``xero`` connections into Airflow's metadata database, as
+``airflow connections add`` does: a command line is not a task, so Airflow 3 lets it. It
+needs the same ``AIRFLOW_HOME`` and database settings as the Airflow it is for.
+
+Secrets never travel through argv (shell history, ``ps``): a client secret or a refresh
+token is read from stdin or a file, and ``status`` prints times, never token values.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
-import os
-import secrets
+import getpass
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import IO, Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from airflow.sdk.exceptions import AirflowException
 
 from xero_provider.auth import oauth
-from xero_provider.auth.tokens import REFRESH_TOKEN_DAYS, TokenManager
-from xero_provider.config import XeroConnectionConfig
-from xero_provider.exceptions import XeroAuthError
+from xero_provider.auth.tokens import TokenManager
+from xero_provider.connect import airflow_connections as conns
+from xero_provider.connect import flow, grants, preflight
+from xero_provider.connect.settings import DEFAULT_REDIRECT_URI
+from xero_provider.exceptions import XeroAuthError, XeroConfigurationError
 
-DEFAULT_PORT = 8765
 CALLBACK_SECONDS = 300
-
-
-def _pkce_pair() -> tuple[str, str]:
-    """A verifier (RFC 7636: 43-128 characters) and its S256 challenge."""
-    verifier = secrets.token_urlsafe(64)[:96]
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def _when(value: datetime | None) -> str:
@@ -56,9 +52,9 @@ class _Callback(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/plain; charset=utf-8")
         self.end_headers()
         self.wfile.write(
-            b"Xero authorisation received; you can close this tab."
+            b"Xero sign-in received; you can close this tab and return to the terminal."
             if ok
-            else b"Xero authorisation failed; see the terminal."
+            else b"Xero sign-in failed; see the terminal."
         )
 
     def log_message(self, *args: Any) -> None:  # the query holds the code: keep it quiet
@@ -79,93 +75,155 @@ class _CallbackServer(HTTPServer):
         try:
             while self.received is None:
                 if time.monotonic() >= deadline:
-                    raise XeroAuthError(f"no browser callback within {seconds:.0f} seconds")
+                    raise XeroAuthError(
+                        f"no browser redirect within {seconds:.0f} seconds; start again, and "
+                        "if the browser showed an address with ?code=..., use --paste"
+                    )
                 self.handle_request()
         finally:
             self.server_close()
         return self.received
 
 
-def _expose_connection(conn_id: str) -> None:
-    """Make a connection kept in Airflow's database visible to ``airflow.sdk.BaseHook``.
-
-    Outside a task the SDK reads only environment variables and secrets backends; this
-    command runs where Airflow's database is (like ``airflow connections``), so a
-    connection created in the UI is copied into this process's environment.
-    """
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        BaseHook.get_connection(conn_id)
-        return
-    except AirflowNotFoundException:
-        pass
-    try:
-        from airflow.models.connection import Connection
-
-        found = Connection.get_connection_from_secrets(conn_id)
-    except Exception:  # no database here either: BaseHook's own error will say so
-        return
-    os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = found.as_json()
+def _read_pasted(stdin: IO[str], out: IO[str]) -> dict[str, str]:
+    print(
+        "After approving, your browser is sent to the redirect URI (the page may not load). "
+        "Paste that whole address here and press Enter:",
+        file=out,
+        flush=True,
+    )
+    line = stdin.readline().strip()
+    if not line:
+        raise XeroAuthError("no address pasted")
+    query = urlsplit(line).query if "?" in line else line
+    return {k: v[0] for k, v in parse_qs(query).items()}
 
 
-def _manager(conn_id: str) -> TokenManager:
-    """The connection's token manager; the token store may be a connection id too."""
-    from airflow.sdk import BaseHook
+def _wait_for_redirect(
+    authorize_url: str, redirect: str, port: int | None, paste: bool, stdin: IO[str], out: IO[str]
+) -> dict[str, str]:
+    """Listen on the loopback redirect (or read a pasted one); return its query."""
+    listen_port = port or urlsplit(redirect).port or 80
+    server = None
+    if not paste:
+        try:
+            server = _CallbackServer(listen_port, urlsplit(redirect).path)
+        except OSError as error:
+            print(
+                f"Cannot listen on 127.0.0.1:{listen_port} ({error.strerror}); is Airflow's "
+                "api-server using it? Falling back to pasting the address.",
+                file=out,
+            )
+    print("Open this URL in a browser, sign in to Xero and allow access:", file=out)
+    print(authorize_url, file=out, flush=True)
+    if server is None:
+        return _read_pasted(stdin, out)
+    print(f"Waiting for the redirect to {redirect} on 127.0.0.1:{listen_port} ...", file=out)
+    out.flush()
+    return server.wait(CALLBACK_SECONDS)
 
-    _expose_connection(conn_id)
-    config = XeroConnectionConfig.from_connection(BaseHook.get_connection(conn_id))
-    if config.token_store and "://" not in config.token_store:
-        _expose_connection(config.token_store)
-    return TokenManager(config)
+
+def _check(config: Any, redirect: str, listen: bool, metadata_database: bool) -> None:
+    problems = preflight.run(config, redirect, listen=listen, metadata_database=metadata_database)
+    if problems:
+        raise XeroConfigurationError(
+            "not sending you to Xero yet, because the sign-in could not be stored:\n  - "
+            + "\n  - ".join(problems)
+        )
 
 
-def authorize(conn_id: str, port: int | None, redirect_uri: str | None, out: IO[str]) -> None:
-    """The code flow from a terminal: print the URL, catch the redirect, store the tokens."""
-    manager = _manager(conn_id)
-    config = manager.config
+def _read_secret(secret_file: str | None, stdin: IO[str], out: IO[str]) -> str | None:
+    if secret_file:
+        with open(secret_file, encoding="utf-8") as handle:
+            return handle.read().strip() or None
+    if stdin.isatty():
+        return getpass.getpass("Client secret (empty for a PKCE app): ").strip() or None
+    return stdin.readline().strip() or None
+
+
+def connect(args: argparse.Namespace, stdin: IO[str], out: IO[str]) -> None:
+    """Sign in once, then write one connection per organisation approved."""
+    conns.check_database()
+    redirect = args.redirect_uri
+    if args.from_conn_id:
+        stored = conns.get_connection(args.from_conn_id)
+        if stored is None:
+            raise XeroConfigurationError(
+                f"no xero connection '{args.from_conn_id}' in Airflow's metadata database"
+            )
+        redirect = redirect or stored.extra.get("redirect_uri") or DEFAULT_REDIRECT_URI
+        request = flow.ConnectRequest.from_connection(
+            stored,
+            conns.secret_of(stored.conn_id),
+            redirect,
+            conn_id_prefix=args.conn_id_prefix,
+        )
+    else:
+        base = (args.base_url or "").rstrip("/")
+        bases = (
+            {"api_base_url": base, "identity_base_url": base, "login_base_url": base}
+            if base
+            else {}
+        )
+        request = flow.ConnectRequest(
+            client_id=args.client_id,
+            client_secret=_read_secret(args.client_secret_file, stdin, out),
+            redirect_uri=redirect or DEFAULT_REDIRECT_URI,
+            scopes=" ".join((args.scopes or flow.DEFAULT_SCOPES).replace(",", " ").split()),
+            credential_store=args.credential_store,
+            conn_id_prefix=args.conn_id_prefix,
+            **bases,
+        )
+    listen = not args.paste
+    _check(request.config(), request.redirect_uri, listen=listen, metadata_database=True)
+    url, pending = flow.begin(request)
+    answer = _wait_for_redirect(url, request.redirect_uri, args.port, args.paste, stdin, out)
+    result = flow.complete(pending, answer, user=getpass.getuser())
+    print(
+        f"Connected {len(result.organisations)} organisation(s); they share grant key "
+        f"'{result.grant_key}' (access token valid until {_when(result.expires_at)}):",
+        file=out,
+    )
+    for org in result.organisations:
+        verb = "created" if org.created else "updated"
+        print(f"  {org.conn_id:<32} {org.tenant_name}  ({verb})", file=out)
+    print("Test one with: airflow connections test <conn id>", file=out)
+
+
+def authorize(conn_id: str, port: int | None, redirect_uri: str | None, paste: bool,
+              stdin: IO[str], out: IO[str]) -> None:  # fmt: skip
+    """The code flow for one existing connection: tokens stored under its grant key."""
+    config = grants.config_for(conn_id)
     if config.auth_mode == "client_credentials":
         raise XeroAuthError(
             f"connection '{conn_id}' is a custom connection (client_credentials): it needs "
             "no authorisation, tokens are requested automatically"
         )
-    redirect = redirect_uri or config.redirect_uri or f"http://localhost:{DEFAULT_PORT}/callback"
-    listen_port = port or urlsplit(redirect).port or DEFAULT_PORT
-    state = secrets.token_urlsafe(24)
-    query = {
-        "response_type": "code",
-        "client_id": config.client_id,
-        "redirect_uri": redirect,
-        "scope": config.scopes,
-        "state": state,
-    }
-    verifier = None
-    if not config.client_secret:
-        verifier, challenge = _pkce_pair()
-        query.update(code_challenge=challenge, code_challenge_method="S256")
-    server = _CallbackServer(listen_port, urlsplit(redirect).path)
-    print("Open this URL in a browser and allow access:", file=out)
-    print(f"{config.authorize_url}?{urlencode(query)}", file=out)
-    print(
-        f"Waiting for the redirect to {redirect} (a redirect URI of the Xero app) on "
-        f"127.0.0.1:{listen_port} ...",
-        file=out,
+    redirect = redirect_uri or config.redirect_uri or DEFAULT_REDIRECT_URI
+    _check(config, redirect, listen=not paste, metadata_database=False)
+    request = flow.ConnectRequest(
+        client_id=config.client_id,
+        client_secret=config.client_secret,
+        redirect_uri=redirect,
+        scopes=config.scopes,
+        api_base_url=config.api_base_url,
+        identity_base_url=config.identity_base_url,
+        login_base_url=config.login_base_url,
+        credential_store=config.token_store,
     )
-    out.flush()
-    answer = server.wait(CALLBACK_SECONDS)
-    if answer.get("state") != state:
-        raise XeroAuthError("the redirect did not carry our state: start again")
-    if "code" not in answer:
-        raise XeroAuthError(f"authorisation was not granted: {answer.get('error', 'no code')}")
-    body = oauth.exchange_code(config, answer["code"], redirect, verifier)
+    url, pending = flow.begin(request)
+    answer = _wait_for_redirect(url, redirect, port, paste, stdin, out)
+    code = flow.check_callback(pending, answer)
+    body = oauth.exchange_code(config, code, redirect, pending.verifier)
+    manager = TokenManager(config)
     tokens = manager.save_token_response(body)
     print(
-        f"Stored tokens for '{conn_id}' (access token valid until {_when(tokens.expires_at)}).",
+        f"Stored tokens for '{conn_id}' under key '{manager.key}' (access token valid until "
+        f"{_when(tokens.expires_at)}).",
         file=out,
     )
-    print("Connected organisations:", file=out)
     tenants = oauth.connections(config, tokens.access_token)
+    print("Organisations this authorisation reaches:", file=out)
     for tenant in tenants:
         print(f"  {tenant.get('tenantName')}  tenant_id={tenant.get('tenantId')}", file=out)
     if config.tenant_id and config.tenant_id.lower() not in {
@@ -187,45 +245,101 @@ def bootstrap(conn_id: str, token_file: str | None, stdin: IO[str], out: IO[str]
         refresh_token = stdin.readline().strip()
     if not refresh_token:
         raise XeroAuthError("no refresh token given (stdin or --refresh-token-file)")
-    tokens = _manager(conn_id).bootstrap(refresh_token)
+    tokens = TokenManager(grants.config_for(conn_id)).bootstrap(refresh_token)
     print(
         f"Stored tokens for '{conn_id}' (access token valid until {_when(tokens.expires_at)}).",
         file=out,
     )
 
 
-def revoke(conn_id: str, out: IO[str]) -> None:
-    if _manager(conn_id).revoke():
-        print(f"Revoked the grant of '{conn_id}' at Xero and deleted its stored tokens.", file=out)
-    else:
-        print(f"'{conn_id}' has no stored tokens; nothing to revoke.", file=out)
+def _sharing(conn_id: str, key: str) -> list[str]:
+    """Connections in the metadata database that use the same grant (best effort)."""
+    try:
+        stored = conns.get_connection(conn_id)
+        return [c.conn_id for c in conns.sharing_grant(stored)] if stored else []
+    except Exception:  # no metadata database here: only env-var connections
+        return []
 
 
-def status(conn_id: str, out: IO[str]) -> None:
-    """Where the tokens are and when they expire; never the tokens themselves."""
-    manager = _manager(conn_id)
-    config = manager.config
-    tokens = manager.store.load(manager.key)
-    print(f"connection:      {conn_id} ({config.auth_mode}, client {config.client_id})", file=out)
-    print(f"token store:     {manager.store!r}, key '{manager.key}'", file=out)
-    if tokens is None:
-        hint = "the extra 'refresh_token' will be used" if config.bootstrap_refresh_token else ""
-        print(f"tokens:          none stored {hint}".rstrip(), file=out)
-        return
-    state = "expired" if tokens.expires_within(0) else "valid"
-    print(f"access token:    {state} until {_when(tokens.expires_at)}", file=out)
-    if tokens.refresh_token:
-        expires = tokens.issued_at + timedelta(days=REFRESH_TOKEN_DAYS)
+def revoke(conn_id: str, yes: bool, out: IO[str]) -> bool:
+    """Revoke the whole grant; with other connections on it, only after ``--yes``."""
+    config = grants.config_for(conn_id)
+    manager = TokenManager(config)
+    others = [c for c in _sharing(conn_id, manager.key) if c != conn_id]
+    if others and not yes:
         print(
-            f"refresh token:   issued {_when(tokens.issued_at)}, expires {_when(expires)} "
-            "if unused",
+            f"'{conn_id}' shares its Xero authorisation (grant key '{manager.key}') with: "
+            f"{', '.join(others)}. Revoking ends it for all of them, and Xero removes every "
+            "organisation you connected to this app. To stop only this organisation run "
+            f"`python -m xero_provider.auth disconnect --conn-id {conn_id}`; to revoke "
+            "anyway add --yes.",
             file=out,
         )
-    print(f"scopes:          {tokens.scope}", file=out)
-    if tokens.dead_reason:
-        print(f"grant:           REFUSED by Xero: {tokens.dead_reason}", file=out)
-    print(f"store version:   {manager.store.version(manager.key)}", file=out)
+        return False
+    if manager.revoke():
+        ended = ", ".join([conn_id, *others])
+        print(
+            f"Revoked the grant '{manager.key}' at Xero and deleted its stored tokens. These "
+            f"connections no longer work until connected again: {ended}.",
+            file=out,
+        )
+    else:
+        print(f"'{conn_id}' has no stored tokens; nothing to revoke.", file=out)
+    return True
+
+
+def disconnect(conn_id: str, keep_connection: bool, out: IO[str]) -> None:
+    name = grants.disconnect(conn_id, delete_connection=not keep_connection)
+    what = f"Disconnected {name} from the app at Xero" if name else "Xero no longer listed it"
+    kept = "kept" if keep_connection else "deleted"
+    print(f"{what}; the Airflow connection '{conn_id}' was {kept}.", file=out)
+
+
+def status(conn_id: str, out: IO[str]) -> bool:
+    """Local tokens (times only) and what Xero says about the grant right now."""
+    config = grants.config_for(conn_id)
+    manager = TokenManager(config)
+    print(f"connection:      {conn_id} ({config.auth_mode}, client {config.client_id})", file=out)
+    print(f"organisation:    {config.tenant_id or '-'}", file=out)
+    print(f"token store:     {manager.store!r}, key '{manager.key}'", file=out)
+    others = [c for c in _sharing(conn_id, manager.key) if c != conn_id]
+    if others:
+        print(f"same grant as:   {', '.join(others)}", file=out)
+    tokens = manager.store.load(manager.key)
+    if tokens is None and config.auth_mode != "client_credentials":
+        hint = " (the extra 'refresh_token' will be used)" if config.bootstrap_refresh_token else ""
+        print(f"tokens:          none stored{hint}", file=out)
+        if not config.bootstrap_refresh_token:
+            print(f"next step:       {oauth.reauthorize_hint(conn_id)}", file=out)
+            return False
+    elif tokens is not None:
+        times = grants.GrantTimes.of(tokens)
+        state = "expired" if tokens.expires_within(0) else "valid"
+        print(f"access token:    {state} until {_when(times.access_expires_at)}", file=out)
+        if times.refresh_expires_at:
+            print(
+                f"refresh token:   last refreshed {_when(times.last_refresh)}, expires "
+                f"{_when(times.refresh_expires_at)} if unused",
+                file=out,
+            )
+        print(f"scopes:          {tokens.scope}", file=out)
+        if tokens.dead_reason:
+            print(f"grant:           REFUSED by Xero: {tokens.dead_reason}", file=out)
+        print(f"store version:   {manager.store.version(manager.key)}", file=out)
     _print_budget(manager, out)
+    try:
+        tenants = grants.live_organisations(config)
+    except AirflowException as error:
+        print(f"Xero says:       {error}", file=out)
+        return False
+    names = ", ".join(f"{t.get('tenantName')} ({t.get('tenantId')})" for t in tenants)
+    print(f"Xero says:       {len(tenants)} organisation(s) reachable: {names or '-'}", file=out)
+    if config.tenant_id and config.tenant_id.lower() not in {
+        str(t.get("tenantId", "")).lower() for t in tenants
+    }:
+        print(f"problem:         organisation {config.tenant_id} is not among them", file=out)
+        return False
+    return True
 
 
 def _print_budget(manager: TokenManager, out: IO[str]) -> None:
@@ -247,25 +361,45 @@ def _print_budget(manager: TokenManager, out: IO[str]) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m xero_provider.auth",
-        description="Manage Xero OAuth tokens.",
+        description="Connect Xero organisations to Airflow and manage their tokens.",
         allow_abbrev=False,  # "--refresh-token" must not pass for "--refresh-token-file"
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    auth = commands.add_parser(
-        "authorize", help="authorise in a browser (code flow)", allow_abbrev=False
-    )
-    auth.add_argument("--conn-id", required=True)
-    auth.add_argument("--port", type=int, help="local callback port (default: the redirect's)")
-    auth.add_argument("--redirect-uri", help="default: the connection's, else localhost:8765")
-    boot = commands.add_parser(
-        "bootstrap", help="store tokens from a refresh token (stdin)", allow_abbrev=False
-    )
+
+    def sub(name: str, text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=text, description=text, allow_abbrev=False)
+
+    con = sub("connect", "sign in to Xero and create one connection per organisation approved")
+    start = con.add_mutually_exclusive_group(required=True)
+    start.add_argument("--client-id", help="the Xero app's client id (secret read from stdin)")
+    start.add_argument("--from-conn-id", help="start from an existing xero connection")
+    con.add_argument("--client-secret-file", help="read the client secret from this file")
+    con.add_argument("--base-url", help="one origin for Xero's API, identity and login (sandbox)")
+    con.add_argument("--scopes", help="space-separated scopes (default: the provider's)")
+    con.add_argument("--credential-store", help="token store URL or connection id")
+    con.add_argument("--conn-id-prefix", default="xero", help="new connections: PREFIX_<org>")
+    for command in (con, sub("authorize", "authorise one existing connection in a browser")):
+        if command.prog.endswith("authorize"):
+            command.add_argument("--conn-id", required=True)
+        command.add_argument(
+            "--redirect-uri", help=f"registered for the app (default {DEFAULT_REDIRECT_URI})"
+        )
+        command.add_argument("--port", type=int, help="listen here instead of the redirect's port")
+        command.add_argument(
+            "--paste", action="store_true", help="do not listen; paste the address instead"
+        )
+    boot = sub("bootstrap", "store tokens from a refresh token (stdin)")
     boot.add_argument("--conn-id", required=True)
     boot.add_argument("--refresh-token-file", help="read the token from this file, not stdin")
-    for name, text in (("revoke", "revoke at Xero and forget"), ("status", "show expiry times")):
-        commands.add_parser(name, help=text, allow_abbrev=False).add_argument(
-            "--conn-id", required=True
-        )
+    rev = sub("revoke", "revoke the grant at Xero (ends every connection sharing it)")
+    rev.add_argument("--conn-id", required=True)
+    rev.add_argument("--yes", action="store_true", help="also when other connections share it")
+    dis = sub("disconnect", "disconnect one organisation; the grant's others keep working")
+    dis.add_argument("--conn-id", required=True)
+    dis.add_argument("--keep-connection", action="store_true", help="keep the Airflow connection")
+    sub("status", "local token times and what Xero says now").add_argument(
+        "--conn-id", required=True
+    )
     return parser
 
 
@@ -274,16 +408,22 @@ def main(
 ) -> int:
     args = build_parser().parse_args(argv)
     out = stdout or sys.stdout
+    source = stdin or sys.stdin
+    ok = True
     try:
-        if args.command == "authorize":
-            authorize(args.conn_id, args.port, args.redirect_uri, out)
+        if args.command == "connect":
+            connect(args, source, out)
+        elif args.command == "authorize":
+            authorize(args.conn_id, args.port, args.redirect_uri, args.paste, source, out)
         elif args.command == "bootstrap":
-            bootstrap(args.conn_id, args.refresh_token_file, stdin or sys.stdin, out)
+            bootstrap(args.conn_id, args.refresh_token_file, source, out)
         elif args.command == "revoke":
-            revoke(args.conn_id, out)
+            ok = revoke(args.conn_id, args.yes, out)
+        elif args.command == "disconnect":
+            disconnect(args.conn_id, args.keep_connection, out)
         else:
-            status(args.conn_id, out)
+            ok = status(args.conn_id, out)
     except (AirflowException, OSError) as error:  # XeroError, unknown conn id, bad file
         print(f"error: {error}", file=sys.stderr)
         return 1
-    return 0
+    return 0 if ok else 1

@@ -57,9 +57,9 @@ def register_literal(*values: str | None) -> None:
 def reauthorize_hint(conn_id: str) -> str:
     """How a person gets a working grant again (used in every invalid_grant message)."""
     return (
-        f"run `{CLI} authorize --conn-id {conn_id}` or use the Xero connect page in the "
-        f"Airflow UI; if you already hold a new refresh token, pipe it into "
-        f"`{CLI} bootstrap --conn-id {conn_id}`"
+        f"connect it again from Admin > Xero connections (/xero/) in the Airflow UI or with "
+        f"`{CLI} authorize --conn-id {conn_id}`; if you already hold a new refresh token, "
+        f"pipe it into `{CLI} bootstrap --conn-id {conn_id}`"
     )
 
 

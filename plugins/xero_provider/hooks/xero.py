@@ -34,7 +34,6 @@ from xero_provider.auth.tokens import TokenManager, XeroAuth, is_under
 from xero_provider.config import XeroConnectionConfig
 from xero_provider.exceptions import (
     RecordResult,
-    XeroError,
     XeroForeignHostError,
     XeroInputError,
     XeroNetworkError,
@@ -188,6 +187,11 @@ class _XeroHookBase(BaseHook):
         config = XeroConnectionConfig.from_connection(conn)
         oauth.register_literal(config.client_secret)
         oauth.register_secrets(config.bootstrap_refresh_token)
+        return self._adopt(config)
+
+    def _adopt(self, config: XeroConnectionConfig) -> _Runtime:
+        """Work with ``config`` from now on (the Test button swaps in the real connection's
+        grant for the UI's test copy): the runtime is rebuilt from it."""
         self._config = config
         self._runtime = _Runtime.build(config, self._tenant_override or config.tenant_id)
         return self._runtime
@@ -645,25 +649,13 @@ class XeroHook(_XeroHookBase):
         return results
 
     def test_connection(self) -> tuple[bool, str]:
-        """Power the UI's Test button: reach Xero with these credentials; never raises."""
-        try:
-            tenants = self.get_tenants()
-            if self.tenant_id:
-                names = [
-                    t.get("tenantName") for t in tenants if t.get("tenantId") == self.tenant_id
-                ]
-                if not names and tenants:
-                    return False, (
-                        f"Authorised, but organisation {self.tenant_id} is not among the "
-                        f"{len(tenants)} this authorisation may use"
-                    )
-                org = self.call("GET", "Organisation")["Organisations"][0]
-                return True, f"Connected to {org.get('Name')} (tenant {self.tenant_id})"
-            return True, f"Connected; {len(tenants)} organisation(s) available"
-        except XeroError as error:
-            return False, str(error)
-        except Exception as error:  # the Test button must always get an answer
-            return False, f"{type(error).__name__}: {error}"
+        """Power the UI's Test button: reach Xero with these credentials; never raises.
+
+        Works for the api-server's test copy too (see :mod:`xero_provider.connect.conn_check`).
+        """
+        from xero_provider.connect.conn_check import run
+
+        return run(self)
 
 
 class XeroAsyncHook(_XeroHookBase):

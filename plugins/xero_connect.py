@@ -1,0 +1,32 @@
+"""Airflow plugin: the Xero connect page, the Xero webhook receiver and a UI menu link.
+
+The api-server mounts the app at ``/xero`` (``fastapi_apps``); the link appears under
+Admin in the UI (``external_views``); a root middleware lets the UI's Test button work
+for ``xero`` connections (see :mod:`xero_provider.connect.middleware`).
+"""
+
+from __future__ import annotations
+
+from airflow.plugins_manager import AirflowPlugin
+
+from xero_provider.connect.middleware import XeroConnectionTestMiddleware
+from xero_provider.connect.settings import URL_PREFIX
+from xero_provider.connect.web import create_app
+
+
+class XeroConnectPlugin(AirflowPlugin):
+    """Connect Xero organisations from the Airflow UI and receive Xero webhooks."""
+
+    name = "xero_connect"
+    fastapi_apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Xero connect"}]
+    fastapi_root_middlewares = [
+        {"middleware": XeroConnectionTestMiddleware, "name": "Xero connection test"}
+    ]
+    external_views = [
+        {
+            "name": "Xero connections",
+            "href": URL_PREFIX + "/",
+            "destination": "nav",
+            "category": "admin",
+        }
+    ]

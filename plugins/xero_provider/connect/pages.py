@@ -1,0 +1,183 @@
+"""HTML of the connect app: plain server-rendered pages, every value escaped.
+
+No token or secret is ever passed to these functions; the client secret field is
+write-only (``type=password``, never filled in).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from html import escape
+
+from xero_provider.connect.airflow_connections import StoredConnection
+from xero_provider.connect.grants import GrantTimes
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:1.5rem;max-width:70rem;color:#1b1b1b}
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}
+table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.3rem .6rem;
+text-align:left}.grant{border:1px solid #bbb;border-radius:6px;padding:.2rem 1rem 1rem;
+margin:1rem 0}.msg{background:#e7f6e7;padding:.6rem;border-radius:4px}.err{background:#fde8e8;
+padding:.6rem;border-radius:4px}label{display:block;margin:.4rem 0}input,select{min-width:22rem}
+button{margin:.2rem 0;padding:.3rem .8rem}.warn{color:#8a4b00}code{background:#f3f3f3}
+"""
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
+        f"<style>{STYLE}</style></head><body>{body}</body></html>"
+    )
+
+
+def message_page(title: str, text: str, link: tuple[str, str] | None = None) -> str:
+    more = f"<p><a href='{escape(link[0])}'>{escape(link[1])}</a></p>" if link else ""
+    return _page(title, f"<h1>{escape(title)}</h1><p>{escape(text)}</p>{more}")
+
+
+@dataclass
+class GrantView:
+    """One grant on the page: its connections and its tokens' times (None: no tokens)."""
+
+    key: str
+    connections: list[StoredConnection]
+    times: GrantTimes | None
+    problem: str | None = None
+    client_id: str = ""
+
+
+@dataclass
+class PageModel:
+    """Everything the main page shows (no token, no secret)."""
+
+    user: str
+    csrf: str
+    redirect_uri: str
+    webhook_url: str
+    webhook_ready: bool
+    grants: list[GrantView] = field(default_factory=list)
+    connections: list[StoredConnection] = field(default_factory=list)
+    message: str | None = None
+    errors: list[str] = field(default_factory=list)
+    can_edit: bool = True
+    base: str = "/xero"
+
+
+def _hidden(csrf: str) -> str:
+    return f"<input type='hidden' name='csrf' value='{escape(csrf)}'>"
+
+
+def _grant(view: GrantView, model: PageModel) -> str:
+    names = ", ".join(escape(c.tenant_name or c.tenant_id or c.conn_id) for c in view.connections)
+    if view.times is not None:
+        t = view.times
+        refresh = (
+            f"; refresh token expires {_when(t.refresh_expires_at)} if unused"
+            if t.refresh_expires_at
+            else ""
+        )
+        times = (
+            f"<p>Access token expires {_when(t.access_expires_at)}; last refresh "
+            f"{_when(t.last_refresh)}{refresh}.</p>"
+        )
+    else:
+        times = (
+            "<p class='warn'>No tokens stored: these connections cannot make calls until "
+            "connected again.</p>"
+        )
+    if view.problem:
+        times += f"<p class='err'>{escape(view.problem)}</p>"
+    rows = []
+    for conn in view.connections:
+        button = ""
+        if model.can_edit:
+            button = (
+                f"<form method='post' action='{model.base}/connections/"
+                f"{escape(conn.conn_id)}/disconnect'>"
+                f"{_hidden(model.csrf)}<button type='submit' data-conn='{escape(conn.conn_id)}'>"
+                "Disconnect this organisation</button></form>"
+            )
+        rows.append(
+            f"<tr><td>{escape(conn.tenant_name or '-')}</td><td><code>{escape(conn.conn_id)}"
+            f"</code></td><td>{escape(conn.tenant_id or '-')}</td><td>{button}</td></tr>"
+        )
+    revoke = ""
+    if model.can_edit and view.times is not None:
+        revoke = (
+            f"<form method='post' action='{model.base}/grants/revoke'>{_hidden(model.csrf)}"
+            f"<input type='hidden' name='conn_id' value='{escape(view.connections[0].conn_id)}'>"
+            f"<p class='warn'>Revoking this authorisation also ends it for every organisation "
+            f"above ({names}); Xero also removes every organisation this Xero user connected "
+            "to the app. To stop one organisation only, disconnect it instead.</p>"
+            "<button type='submit' class='revoke'>Revoke the authorisation</button></form>"
+        )
+    return (
+        f"<div class='grant'><h3>Authorisation <code>{escape(view.key)}</code> "
+        f"(client {escape(view.client_id)})</h3>{times}"
+        "<table><tr><th>Organisation</th><th>Connection</th><th>Tenant ID</th><th></th></tr>"
+        + "".join(rows)
+        + f"</table>{revoke}</div>"
+    )
+
+
+def _connect_form(model: PageModel) -> str:
+    options = "".join(
+        f"<option value='{escape(c.conn_id)}'>{escape(c.conn_id)}"
+        f"{' (' + escape(c.tenant_name) + ')' if c.tenant_name else ''}</option>"
+        for c in model.connections
+    )
+    existing = ""
+    if options:
+        existing = (
+            f"<form method='post' action='{model.base}/start' id='start-existing'>"
+            f"{_hidden(model.csrf)}<label>Start from an existing connection "
+            f"<select name='from_conn_id'>{options}</select></label>"
+            "<button type='submit'>Connect organisations with its app</button></form>"
+            "<p>or with a Xero app's credentials:</p>"
+        )
+    return (
+        "<h2>Connect organisations</h2>"
+        f"<p>You will sign in to Xero and choose organisations; each one becomes a "
+        f"<code>xero</code> connection. The app must have this redirect URI registered: "
+        f"<code id='redirect-uri'>{escape(model.redirect_uri)}</code></p>"
+        + existing
+        + f"<form method='post' action='{model.base}/start' id='start-new'>"
+        f"{_hidden(model.csrf)}"
+        "<label>Client ID <input name='client_id' autocomplete='off' required></label>"
+        "<label>Client secret (empty for a PKCE app) <input name='client_secret' "
+        "type='password' autocomplete='new-password'></label>"
+        "<label>Xero base URL (leave empty for Xero; the sandbox's URL in tests) "
+        "<input name='base_url' placeholder='https://api.xero.com'></label>"
+        "<label>Scopes (empty: the provider's defaults) <input name='scopes'></label>"
+        "<label>Connection id prefix <input name='conn_id_prefix' value='xero'></label>"
+        "<button type='submit'>Sign in to Xero</button></form>"
+    )
+
+
+def main_page(model: PageModel) -> str:
+    parts = [f"<h1>Xero connections</h1><p>Signed in to Airflow as {escape(model.user)}.</p>"]
+    if model.message:
+        parts.append(f"<p class='msg' id='message'>{escape(model.message)}</p>")
+    if model.errors:
+        items = "".join(f"<li>{escape(e)}</li>" for e in model.errors)
+        parts.append(f"<div class='err' id='errors'><ul>{items}</ul></div>")
+    parts.append("<h2>Connected organisations</h2>")
+    if model.grants:
+        parts.extend(_grant(view, model) for view in model.grants)
+    else:
+        parts.append("<p>No Xero connections yet.</p>")
+    if model.can_edit:
+        parts.append(_connect_form(model))
+    ready = (
+        "configured" if model.webhook_ready else "not configured (set [xero_connect] webhook_key)"
+    )
+    parts.append(
+        f"<h2>Webhooks</h2><p>Delivery URL for your Xero app: <code>{escape(model.webhook_url)}"
+        f"</code>; signing key {ready}.</p>"
+    )
+    return _page("Xero connections", "".join(parts))

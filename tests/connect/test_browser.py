@@ -1,0 +1,139 @@
+"""The whole connect flow in a real browser: headless Chromium (Debian's ``chromium`` and
+``chromium-driver``, driven by Selenium; no browser download) logs in to the Airflow UI,
+opens the Xero page from the Admin menu, signs in on the sandbox's consent page, sees the
+organisations, and presses Test in the connection list. Screenshots are kept in
+``test-artefacts/browser/``."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.connect.conftest import ADMIN, APP_CLIENT_ID, APP_SECRET, REPO, AirflowSite
+from xero_sandbox.testing import SandboxServer
+
+pytestmark = pytest.mark.slow
+ARTEFACTS = REPO / "test-artefacts" / "browser"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    if not (Path(CHROMIUM).exists() and Path(DRIVER).exists()):
+        pytest.fail("chromium and chromium-driver are not installed; run `make install`")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1400,1000",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def shot(driver, name: str) -> Path:
+    path = ARTEFACTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path
+
+
+def wait_for(driver, condition, seconds: float = 30):
+    """Poll ``condition``; React re-renders replace elements, so a stale one is retried."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    wait = WebDriverWait(driver, seconds, poll_frequency=0.2, ignored_exceptions=ignored)
+    return wait.until(condition)
+
+
+def click(driver, locator: tuple[str, str]) -> None:
+    """Find and click in one retried step (the element may be re-rendered in between)."""
+    wait_for(driver, lambda d: d.find_element(*locator).click() or True)
+
+
+def test_connect_in_a_real_browser(
+    airflow_site: AirflowSite, sandbox: SandboxServer, xero_app: dict, clean_connections, browser
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    driver = browser
+    driver.get(airflow_site.url + "/")
+    wait_for(driver, ec.presence_of_element_located((By.NAME, "username")))
+    driver.find_element(By.NAME, "username").send_keys(ADMIN[0])
+    driver.find_element(By.NAME, "password").send_keys(ADMIN[1])
+    shot(driver, "01-airflow-login")
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    click(driver, (By.XPATH, "//*[normalize-space(text())='Admin']"))
+    wait_for(driver, ec.element_to_be_clickable((By.LINK_TEXT, "Xero connections")))
+    shot(driver, "02-admin-menu")
+    ui_window = driver.current_window_handle
+    click(driver, (By.LINK_TEXT, "Xero connections"))
+    wait_for(driver, lambda d: len(d.window_handles) > 1)
+    driver.switch_to.window(next(h for h in driver.window_handles if h != ui_window))
+    wait_for(driver, ec.presence_of_element_located((By.ID, "start-new")))
+    form = driver.find_element(By.ID, "start-new")
+    form.find_element(By.NAME, "client_id").send_keys(APP_CLIENT_ID)
+    form.find_element(By.NAME, "client_secret").send_keys(APP_SECRET)
+    form.find_element(By.NAME, "base_url").send_keys(sandbox.url)
+    shot(driver, "03-xero-page")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(driver, ec.presence_of_element_located((By.CSS_SELECTOR, "button[value=approve]")))
+    assert driver.current_url.startswith(sandbox.url)
+    for box in driver.find_elements(By.CSS_SELECTOR, "input[name=tenant_id]"):
+        if not box.is_selected():
+            box.click()
+    shot(driver, "04-sandbox-consent")
+    driver.find_element(By.CSS_SELECTOR, "button[value=approve]").click()
+    wait_for(driver, ec.presence_of_element_located((By.ID, "message")))
+    assert driver.current_url.startswith(airflow_site.url + "/xero/")
+    text = driver.find_element(By.TAG_NAME, "body").text
+    shot(driver, "05-connected-organisations")
+    assert sandbox.demo.tenant_name in text and sandbox.demo.second_tenant_name in text
+    assert "Access token expires" in text
+    assert APP_SECRET not in driver.page_source
+
+    driver.get(airflow_site.url + "/connections")
+    wait_for(
+        driver,
+        ec.presence_of_element_located(
+            (By.XPATH, "//tr[.//*[normalize-space(text())='xero_demo_company_nz']]")
+        ),
+    )
+    shot(driver, "06-connection-list")
+    test_button = (
+        "//tr[.//*[normalize-space(text())='xero_demo_company_nz']]"
+        "//button[@aria-label='Test Connection']"
+    )
+    click(driver, (By.XPATH, test_button))
+    # the icon turns green on success and red on failure (Airflow's connection list)
+    colour = wait_for(
+        driver,
+        lambda d: (
+            d.find_element(
+                By.XPATH,
+                "//tr[.//*[normalize-space(text())='xero_demo_company_nz']]"
+                "//button[@aria-label='Test Connection']//*[local-name()='svg']",
+            ).get_attribute("color")
+            or None
+        ),
+    )
+    shot(driver, "07-test-pressed")
+    assert colour == "green"

@@ -1,0 +1,258 @@
+"""``python -m xero_provider.auth`` as a person runs it: connect (listening on the loopback
+redirect, or pasting it), status asking Xero, revoke that names every connection of the
+grant, disconnect one organisation, and prerequisites checked before the consent page."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.connect.conftest import AirflowSite, approve
+from xero_sandbox.testing import SandboxServer, free_port
+
+pytestmark = pytest.mark.slow
+CLI = [sys.executable, "-m", "xero_provider.auth"]
+CLI_CLIENT_ID = "AF5B60718293A4B5C6D7E8F90A1B2C3D"
+CLI_SECRET = "cli-test-secret-7d1c0e9b"
+
+
+class Running:
+    """A CLI process whose output is collected as it comes."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            argv,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def authorize_url(self, seconds: float = 60) -> str:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            found = [line for line in self.lines if "/identity/connect/authorize?" in line]
+            if found:
+                return found[0].strip()
+            if self.process.poll() is not None:
+                time.sleep(0.2)
+                raise AssertionError(f"the CLI ended first:\n{self.output}")
+            time.sleep(0.05)
+        raise AssertionError(f"no authorize URL printed:\n{self.output}")
+
+    def finish(self, stdin: str = "", seconds: float = 120) -> int:
+        if stdin:
+            self.process.stdin.write(stdin)
+            self.process.stdin.flush()
+        code = self.process.wait(seconds)
+        self._reader.join(10)
+        return code
+
+
+@pytest.fixture
+def cli_app(sandbox: SandboxServer, tmp_path: Path) -> dict[str, Any]:
+    """A Xero app registered with a loopback redirect on a free port, and its secret file."""
+    port = free_port()
+    redirect = f"http://127.0.0.1:{port}/xero/callback"
+    app = {
+        "client_id": CLI_CLIENT_ID,
+        "client_secret": CLI_SECRET,
+        "name": "CLI connect test app",
+        "kind": "web",
+        "redirect_uris": [redirect],
+    }
+    sandbox.control("POST", "/seed", json={"apps": [app]})
+    secret_file = tmp_path / "secret.txt"
+    secret_file.write_text(CLI_SECRET + "\n")
+    return {"redirect": redirect, "secret_file": str(secret_file)}
+
+
+def connect_argv(sandbox: SandboxServer, cli_app: dict[str, Any], *more: str) -> list[str]:
+    return [
+        *CLI,
+        "connect",
+        "--client-id",
+        CLI_CLIENT_ID,
+        "--client-secret-file",
+        cli_app["secret_file"],
+        "--base-url",
+        sandbox.url,
+        "--redirect-uri",
+        cli_app["redirect"],
+        "--conn-id-prefix",
+        "cli",
+        *more,
+    ]
+
+
+def stored(site: AirflowSite) -> dict[str, dict[str, Any]]:
+    with site.api() as api:
+        listed = api.get("/connections", params={"limit": 1000}).json()["connections"]
+    return {c["connection_id"]: json.loads(c["extra"]) for c in listed if c["conn_type"] == "xero"}
+
+
+def test_connect_listening_then_status_revoke_and_disconnect(
+    airflow_site: AirflowSite, sandbox: SandboxServer, cli_app: dict, clean_connections: None
+) -> None:
+    cli = Running(connect_argv(sandbox, cli_app), airflow_site.env)
+    back = approve(cli.authorize_url())
+    assert back.status_code == 302
+    answer = httpx.get(back.headers["location"], timeout=30)  # the browser reaching the CLI
+    assert answer.status_code == 200
+    assert cli.finish() == 0, cli.output
+    assert "Connected 2 organisation(s)" in cli.output
+    assert CLI_SECRET not in cli.output
+    extras = stored(airflow_site)
+    assert set(extras) == {"cli_demo_company_nz", "cli_sandbox_starter_ltd"}
+    assert len({e["grant_key"] for e in extras.values()}) == 1
+
+    status = airflow_site.run(*CLI, "status", "--conn-id", "cli_demo_company_nz")
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "Xero says:       2 organisation(s) reachable" in status.stdout
+    assert "same grant as:   cli_sandbox_starter_ltd" in status.stdout
+
+    refused = airflow_site.run(*CLI, "revoke", "--conn-id", "cli_demo_company_nz")
+    assert refused.returncode == 1
+    assert "cli_sandbox_starter_ltd" in refused.stdout and "--yes" in refused.stdout
+
+    gone = airflow_site.run(*CLI, "disconnect", "--conn-id", "cli_sandbox_starter_ltd")
+    assert gone.returncode == 0, gone.stderr
+    assert "Disconnected Sandbox Starter Ltd" in gone.stdout
+    assert set(stored(airflow_site)) == {"cli_demo_company_nz"}
+    status = airflow_site.run(*CLI, "status", "--conn-id", "cli_demo_company_nz")
+    assert "Xero says:       1 organisation(s) reachable" in status.stdout
+
+    done = airflow_site.run(*CLI, "revoke", "--conn-id", "cli_demo_company_nz")
+    assert done.returncode == 0, done.stderr
+    assert "no longer work until connected again: cli_demo_company_nz" in done.stdout
+    after = airflow_site.run(*CLI, "status", "--conn-id", "cli_demo_company_nz")
+    assert after.returncode == 1 and "none stored" in after.stdout
+
+
+def test_connect_by_pasting_the_redirect(
+    airflow_site: AirflowSite, sandbox: SandboxServer, cli_app: dict, clean_connections: None
+) -> None:
+    # an unrelated connection already has the id this organisation would get
+    with airflow_site.api() as api:
+        body = {"connection_id": "cli_demo_company_nz", "conn_type": "postgres", "host": "db"}
+        assert api.post("/connections", json=body).status_code == 201
+    try:
+        cli = Running(connect_argv(sandbox, cli_app, "--paste"), airflow_site.env)
+        back = approve(cli.authorize_url(), [sandbox.demo.tenant_id])
+        assert cli.finish(back.headers["location"] + "\n") == 0, cli.output
+        assert set(stored(airflow_site)) == {"cli_demo_company_nz_2"}
+        with airflow_site.api() as api:
+            assert api.get("/connections/cli_demo_company_nz").json()["conn_type"] == "postgres"
+    finally:
+        with airflow_site.api() as api:
+            api.delete("/connections/cli_demo_company_nz")
+
+
+def test_a_busy_redirect_port_falls_back_to_pasting(
+    airflow_site: AirflowSite, sandbox: SandboxServer, cli_app: dict, clean_connections: None
+) -> None:
+    import socket
+
+    port = int(cli_app["redirect"].split(":")[2].split("/")[0])
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        cli = Running(connect_argv(sandbox, cli_app), airflow_site.env)
+        back = approve(cli.authorize_url(), [sandbox.demo.second_tenant_id])
+        assert "Falling back to pasting" in cli.output
+        assert cli.finish(back.headers["location"] + "\n") == 0, cli.output
+    assert set(stored(airflow_site)) == {"cli_sandbox_starter_ltd"}
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"env": {"AIRFLOW__CORE__FERNET_KEY": None}}, "AIRFLOW__CORE__FERNET_KEY"),
+        ({"args": ["--redirect-uri", "http://127.0.0.1:9/elsewhere"]}, "add it to the app's"),
+        (
+            {"args": ["--credential-store", "postgresql://nobody@127.0.0.1:9/none"]},
+            "token store (postgresql://nobody@127.0.0.1:9/none) is not reachable",
+        ),
+        (
+            {"env": {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "sqlite:///{tmp}/empty.db"}},
+            "db migrate",
+        ),
+        ({"args": ["--redirect-uri", "http://example.com/callback"]}, "Xero accepts http only"),
+    ],
+    ids=["no-fernet-key", "unregistered-redirect", "store-unreachable", "no-metadata-db", "http"],
+)
+def test_prerequisites_are_checked_before_the_consent_page(
+    airflow_site: AirflowSite,
+    sandbox: SandboxServer,
+    cli_app: dict,
+    tmp_path: Path,
+    change: dict,
+    expected: str,
+) -> None:
+    env = dict(airflow_site.env)
+    for name, value in change.get("env", {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value.format(tmp=tmp_path)
+    argv = connect_argv(sandbox, cli_app)
+    extra = change.get("args", [])
+    if extra and extra[0] in argv:
+        index = argv.index(extra[0])
+        argv[index + 1] = extra[1]
+    else:
+        argv += extra
+    before = sandbox.control("GET", "/identity/stats").json()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, input="")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert expected in done.stderr, done.stderr
+    assert "/identity/connect/authorize?" not in done.stdout  # nobody was sent to Xero
+    assert sandbox.control("GET", "/identity/stats").json() == before
+
+
+def test_connect_a_pkce_app_without_a_secret(
+    airflow_site: AirflowSite, sandbox: SandboxServer, cli_app: dict, clean_connections: None
+) -> None:
+    """A PKCE app has no secret: the code is exchanged with the verifier alone."""
+    pkce = {
+        "client_id": "B06C70718293A4B5C6D7E8F90A1B2C3D",
+        "client_secret": None,
+        "name": "CLI PKCE test app",
+        "kind": "pkce",
+        "redirect_uris": [cli_app["redirect"]],
+    }
+    sandbox.control("POST", "/seed", json={"apps": [pkce]})
+    argv = connect_argv(sandbox, cli_app, "--paste")
+    argv[argv.index(CLI_CLIENT_ID)] = pkce["client_id"]
+    index = argv.index("--client-secret-file")
+    del argv[index : index + 2]
+    cli = Running(argv, airflow_site.env)
+    cli.process.stdin.write("\n")  # the secret prompt: empty for a PKCE app
+    cli.process.stdin.flush()
+    back = approve(cli.authorize_url(), [sandbox.demo.tenant_id])
+    assert cli.finish(back.headers["location"] + "\n") == 0, cli.output
+    (conn_id,) = stored(airflow_site)
+    status = airflow_site.run(*CLI, "status", "--conn-id", conn_id)
+    assert status.returncode == 0, status.stdout + status.stderr
+    with airflow_site.api() as api:
+        assert api.get(f"/connections/{conn_id}").json()["password"] in (None, "")
