@@ -38,6 +38,11 @@ def airflow_db() -> None:
 def xero_ops(sandbox: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, airflow_db: None):
     """The sandbox with limits off (speed), and the ``xero_ops`` connection to it."""
     monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(DAGS))
+    # Airflow reads the DAGs folder into ``settings`` once, when first imported: another
+    # test module may have imported it first, so point the bundle's path here as well.
+    from airflow import settings
+
+    monkeypatch.setattr(settings, "DAGS_FOLDER", str(DAGS))
     sandbox.control("PUT", "/limits", json={"enabled": False})
     xero_connection(sandbox, monkeypatch, tmp_path / "tokens.db", conn_id=CONN_ID, max_retries=2)
     return sandbox

@@ -114,7 +114,7 @@ class XeroBaseOperator(BaseOperator):
         if name is None:
             raise ValueError(f"{type(self).__name__}: resource is required")
         spec = get_resource(name)
-        if self.writes and getattr(spec, "read_only", False):
+        if self.writes and spec.read_only:
             raise ValueError(f"resource {spec.name}: Xero offers no write endpoint for it")
         self.resource = spec.name
         self.records = records
