@@ -281,3 +281,13 @@ def test_the_auth_refuses_to_attach_a_token_off_the_api_base(hook) -> None:
     ):
         client.get("http://elsewhere.example/steal")
     assert seen == []
+
+
+def test_an_update_with_a_malformed_id_is_refused_before_any_call(sandbox, hook) -> None:
+    sandbox.control("DELETE", "/requests")
+    with pytest.raises(XeroInputError, match=r"records\[1\]\.ContactID"):
+        hook.update(
+            "Contacts",
+            [{"ContactID": str(uuid.uuid4()), "Name": "a"}, {"ContactID": "x' OR 1", "Name": "b"}],
+        )
+    assert _api_calls(sandbox) == []
