@@ -105,7 +105,7 @@ def run(sizes: Sizes, quick: bool, output: Path) -> int:
         results.append(scenarios.read_changed_contacts(bench, sizes.contacts))
         _done(step)
 
-        step = _step(2, f"creating {sizes.invoices:,} invoices three ways")
+        step = _step(2, f"creating {sizes.invoices:,} invoices four ways")
         results.append(scenarios.create_invoices(bench, sizes.invoices))
         _done(step)
 
