@@ -50,7 +50,7 @@ FULL = Sizes(
     overhead_calls=500,
     rounds=3,
     refreshes=10_000,
-    baseline_refreshes=600,
+    baseline_refreshes=200,
 )
 QUICK = Sizes(
     contacts=2_000,
@@ -61,7 +61,7 @@ QUICK = Sizes(
     overhead_calls=150,
     rounds=3,
     refreshes=1_000,
-    baseline_refreshes=200,
+    baseline_refreshes=100,
 )
 
 
