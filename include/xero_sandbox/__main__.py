@@ -13,6 +13,14 @@ from xero_sandbox.persistence import attach_database
 from xero_sandbox.seed import load_file, seed_demo
 from xero_sandbox.state import SandboxState
 
+# How long an idle keep-alive connection stays open. api.xero.com answers through Akamai
+# (its HTML 400 for an over-long URL: XeroAPI/xero-ruby#178), whose client-to-edge
+# persistent connections time out after 500 s by default (techdocs.akamai.com,
+# "Persistent Connections: Client to Edge"). uvicorn's default of 5 s closed connections
+# clients had every reason to reuse: an SDK process sleeping out a Retry-After then sent
+# into a closing socket (ProtocolError 'Connection aborted'), which Xero would not cause.
+KEEP_ALIVE_SECONDS = 500
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m xero_sandbox", description=__doc__)
@@ -52,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         log_level=args.log_level,
         access_log=False,
         timeout_graceful_shutdown=2,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     server = uvicorn.Server(config)
     server.run()

@@ -174,6 +174,13 @@ def parallel_tasks(bench: Bench, pool: WorkerPool, calls: int, time_scale: float
         "SDK: urllib3's default Retry(3) under the SDK retries a 429 that has Retry-After "
         "up to 3 times; the next one raises RateLimitException and fails the task",
     ]
+    notes += [
+        f"429s by limit (sandbox's count): ours {ours['refused_by_limit'] or 'none'}, "
+        f"SDK {sdk['refused_by_limit'] or 'none'}",
+        "the sandbox keeps idle keep-alive connections open 500 s, as Xero's edge (Akamai) "
+        "does; with uvicorn's 5 s the SDK's sleeping processes met closed sockets "
+        "(ProtocolError 'Connection aborted'), a sandbox artefact, not the SDK's fault",
+    ]
     notes += [f"ours: {e}" for e in ours["errors"]] + [f"SDK: {e}" for e in sdk["errors"]]
     return BenchResult(
         key="parallel_tasks",

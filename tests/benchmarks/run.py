@@ -1,7 +1,7 @@
 """``python -m tests.benchmarks.run [--quick]``: our hook beside the xero-python SDK.
 
 Starts its own sandbox on 127.0.0.1 (and, for the parallel benchmark, a pool of spawned
-worker processes), runs four benchmarks, prints a table and writes
+worker processes), runs five benchmarks, prints a table and writes
 ``bench/results.json``. Everything it starts is stopped on the way out, also on an
 error or Ctrl-C. Exit status: 0 when every target is met, 1 when one is missed.
 
@@ -9,6 +9,7 @@ error or Ctrl-C. Exit status: 0 when every target is met, 1 when one is missed.
 2. Create N invoices: calls and seconds against the SDK once per invoice and once with all.
 3. Parallel tasks on one organisation under Xero's real limits, time-scaled.
 4. Hook overhead per call against a bare httpx call (and the SDK).
+5. The cost of a token refresh after thousands of rotations (secrets masker).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class Sizes:
     time_scale: float
     overhead_calls: int
     rounds: int
+    refreshes: int
+    baseline_refreshes: int
 
 
 FULL = Sizes(
@@ -46,6 +49,8 @@ FULL = Sizes(
     time_scale=10,
     overhead_calls=500,
     rounds=3,
+    refreshes=10_000,
+    baseline_refreshes=200,
 )
 QUICK = Sizes(
     contacts=2_000,
@@ -55,6 +60,8 @@ QUICK = Sizes(
     time_scale=15,  # Retry-After is whole seconds: a much shorter "minute" distorts the rate
     overhead_calls=150,
     rounds=3,
+    refreshes=1_000,
+    baseline_refreshes=100,
 )
 
 
@@ -70,7 +77,7 @@ def _prepare_environment(scratch: Path) -> None:
 
 
 def _step(number: int, text: str) -> float:
-    print(f"[{number}/4] {text} ...", file=sys.stderr, flush=True)
+    print(f"[{number}/5] {text} ...", file=sys.stderr, flush=True)
     return time.perf_counter()
 
 
@@ -84,7 +91,7 @@ def run(sizes: Sizes, quick: bool, output: Path) -> int:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="xero-bench-")))
         _prepare_environment(scratch)
 
-        from tests.benchmarks import parallel, report, scenarios
+        from tests.benchmarks import parallel, refresh, report, scenarios
         from tests.benchmarks.harness import Bench
         from xero_sandbox.testing import SandboxServer
 
@@ -98,7 +105,7 @@ def run(sizes: Sizes, quick: bool, output: Path) -> int:
         results.append(scenarios.read_changed_contacts(bench, sizes.contacts))
         _done(step)
 
-        step = _step(2, f"creating {sizes.invoices:,} invoices three ways")
+        step = _step(2, f"creating {sizes.invoices:,} invoices four ways")
         results.append(scenarios.create_invoices(bench, sizes.invoices))
         _done(step)
 
@@ -114,6 +121,10 @@ def run(sizes: Sizes, quick: bool, output: Path) -> int:
 
         step = _step(4, f"hook overhead, {sizes.overhead_calls} calls x {sizes.rounds} rounds")
         results.append(scenarios.hook_overhead(bench, sizes.overhead_calls, sizes.rounds))
+        _done(step)
+
+        step = _step(5, f"{sizes.refreshes:,} token refreshes in one process")
+        results.append(refresh.token_refresh_cost(bench, sizes.refreshes, sizes.baseline_refreshes))
         _done(step)
 
     seconds = time.perf_counter() - started

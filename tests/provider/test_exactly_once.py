@@ -156,3 +156,14 @@ def test_a_young_intent_is_resent_under_the_same_key_and_xero_replays(
     written = [i for i in _stored(sandbox, "Invoices") if i.get("Reference") == reference]
     assert len(written) == 50
     assert {r.record_id for r in results} == {i["InvoiceID"] for i in written}
+
+
+def test_names_with_quotes_and_accents_are_looked_up_exactly(sandbox, conn_id, tmp_path) -> None:
+    names = [f'Café "Ōtautahi" {uuid.uuid4().hex[:6]} \\ {i}' for i in range(51)]
+    records = [{"Name": n} for n in names]
+    assert _killed_run(tmp_path, conn_id, "Contacts", records, "contacts-2") == 9
+    sandbox.control("PUT", "/clock", json={"advance_seconds": 15 * 60})
+    results = XeroHook(conn_id).create("Contacts", records, idempotency_key="contacts-2")
+    stored = [c for c in _stored(sandbox, "Contacts") if c["Name"] in set(names)]
+    assert len(stored) == 51
+    assert [r.status for r in results[:50]] == ["RECONCILED"] * 50

@@ -111,22 +111,17 @@ def test_each_unwritable_kind_is_named(sandbox, hook, contact_id, value, words) 
     assert _api_calls(sandbox, "PUT") == []
 
 
-def test_a_dataframe_with_empty_dates_and_numpy_values_writes(sandbox, hook) -> None:
-    frame = pd.DataFrame(
-        {
-            "Name": [f"Frame {uuid.uuid4().hex[:6]}", f"Frame {uuid.uuid4().hex[:6]}"],
-            "EmailAddress": ["a@x.io", np.nan],
-            "Seen": pd.to_datetime(["2026-01-02 10:30", None]),
-        }
-    ).drop(columns=["Seen"])
-    frame["When"] = pd.to_datetime(["2026-01-02", None])  # NaT in the second row
-    results = hook.create("Contacts", frame.drop(columns=["When"]))
-    assert [r.ok for r in results] == [True, True]
-    from xero_provider.hooks.serialise import normalise_records
-
-    rows = normalise_records(frame)
-    assert rows[0]["When"] == "2026-01-02" and "When" not in rows[1]
-    assert "EmailAddress" not in rows[1]
+def test_a_dataframe_with_empty_dates_and_numpy_values_writes(sandbox, hook, contact_id) -> None:
+    rows = [_invoice(contact_id, 12.5) for _ in range(3)]
+    frame = pd.DataFrame(rows)
+    frame["DueDate"] = pd.to_datetime(["2026-12-01 00:00", None, "2026-12-03 14:30"])  # NaT: row 1
+    frame["Reference"] = ["r0", np.nan, "r2"]
+    sandbox.control("DELETE", "/requests")
+    results = hook.create("SalesInvoices", frame)
+    assert [r.ok for r in results] == [True, True, True]
+    sent = _api_calls(sandbox, "PUT")[0]["json"]["Invoices"]
+    assert sent[0]["DueDate"] == "2026-12-01" and sent[2]["DueDate"] == "2026-12-03T14:30:00"
+    assert "DueDate" not in sent[1] and "Reference" not in sent[1]
 
 
 def test_aware_timestamps_are_sent_in_utc() -> None:
@@ -281,3 +276,13 @@ def test_the_auth_refuses_to_attach_a_token_off_the_api_base(hook) -> None:
     ):
         client.get("http://elsewhere.example/steal")
     assert seen == []
+
+
+def test_an_update_with_a_malformed_id_is_refused_before_any_call(sandbox, hook) -> None:
+    sandbox.control("DELETE", "/requests")
+    with pytest.raises(XeroInputError, match=r"records\[1\]\.ContactID"):
+        hook.update(
+            "Contacts",
+            [{"ContactID": str(uuid.uuid4()), "Name": "a"}, {"ContactID": "x' OR 1", "Name": "b"}],
+        )
+    assert _api_calls(sandbox) == []

@@ -10,6 +10,8 @@ messages name the connection and the error code but never a secret.
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import Any
 
 import httpx
@@ -63,6 +65,28 @@ def reauthorize_hint(conn_id: str) -> str:
     )
 
 
+_clients: dict[tuple[int, float], httpx.Client] = {}
+_clients_lock = threading.Lock()
+
+
+def _client(timeout: float) -> httpx.Client:
+    """One identity client per process and timeout: building one loads the CA bundle, which
+    cost more CPU than the rest of a refresh together. It keeps no cookies between calls."""
+    key = (os.getpid(), timeout)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = httpx.Client(timeout=timeout, cookies=_NoCookies())
+        return client
+
+
+class _NoCookies(httpx.Cookies):
+    """Token calls must not carry state from one to the next."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
 @tenacity.retry(
     retry=tenacity.retry_if_exception_type((*_TRANSIENT, _ServerStatus)),
     stop=tenacity.stop_after_attempt(ATTEMPTS),
@@ -72,10 +96,9 @@ def reauthorize_hint(conn_id: str) -> str:
 def _send(
     method: str, url: str, timeout: float, headers: dict[str, str] | None = None, **kwargs: Any
 ) -> httpx.Response:
-    with httpx.Client(timeout=timeout) as client:
-        response = client.request(
-            method, url, headers={"Accept": "application/json", **(headers or {})}, **kwargs
-        )
+    response = _client(timeout).request(
+        method, url, headers={"Accept": "application/json", **(headers or {})}, **kwargs
+    )
     if response.status_code >= 500:
         raise _ServerStatus(response.status_code)
     return response

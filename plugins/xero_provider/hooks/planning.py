@@ -57,7 +57,8 @@ def _any_of(field_name: str, values: Sequence[str], guid: bool) -> str:
 MAX_QUERY_CHARS = 1900
 
 
-def _query_length(params: Mapping[str, str]) -> int:
+def query_length(params: Mapping[str, str]) -> int:
+    """The encoded length of a list call's query, with the longest paging added."""
     return len(urlencode({**params, "page": "99999", "pageSize": "1000"}))
 
 
@@ -153,9 +154,9 @@ class ListPlan:
 
         if not id_list:
             single = plan(None)
-            if _query_length(single.params) > MAX_QUERY_CHARS:
+            if query_length(single.params) > MAX_QUERY_CHARS:
                 raise XeroInputError(
-                    f"where: the filter makes a query of {_query_length(single.params)} "
+                    f"where: the filter makes a query of {query_length(single.params)} "
                     f"characters; Xero refuses queries over about {MAX_QUERY_CHARS}"
                 )
             return [single]
@@ -163,7 +164,7 @@ class ListPlan:
         start = 0
         while start < len(id_list):
             count = 1
-            if _query_length(plan(id_list[start : start + 1]).params) > MAX_QUERY_CHARS:
+            if query_length(plan(id_list[start : start + 1]).params) > MAX_QUERY_CHARS:
                 raise XeroInputError(
                     f"where: with one ID the query is over {MAX_QUERY_CHARS} characters; "
                     "shorten the where filter"
@@ -172,7 +173,7 @@ class ListPlan:
             while step:  # the longest slice that still fits the URL
                 trial = count + step
                 if start + count < len(id_list) and (
-                    _query_length(plan(id_list[start : start + trial]).params) <= MAX_QUERY_CHARS
+                    query_length(plan(id_list[start : start + trial]).params) <= MAX_QUERY_CHARS
                 ):
                     count = min(trial, len(id_list) - start)
                 else:
@@ -226,6 +227,11 @@ def check_records(resource: Resource, records: list[dict[str, Any]], *, update: 
                     f"records[{index}].Type: {resource.name} are "
                     f"{resource.type_filter}, got {given!r}"
                 )
+        record_id = record.get(resource.id_field)
+        if record_id is not None and resource.id_field.endswith("ID"):
+            record[resource.id_field] = validation.guid(
+                record_id, f"records[{index}].{resource.id_field}"
+            )
         if update and not (
             record.get(resource.id_field)
             or (resource.number_field and record.get(resource.number_field))

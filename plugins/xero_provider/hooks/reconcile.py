@@ -26,7 +26,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from xero_provider.exceptions import RecordResult
-from xero_provider.hooks.planning import ListPlan, WriteChunk
+from xero_provider.hooks.planning import (
+    MAX_QUERY_CHARS,
+    ListPlan,
+    WriteChunk,
+    and_where,
+    query_length,
+)
 from xero_provider.resources import Resource
 
 # Well inside Xero's ~6 minute Idempotency-Key window: a resend under the same key replays.
@@ -43,11 +49,17 @@ NATURAL_KEYS: dict[str, str] = {
     "BankTransactions": "Reference",
     "Payments": "Reference",
 }
-MAX_LOOKUP_VALUES = 40  # values per where filter (the query must stay under ~2,000 chars)
+MAX_LOOKUP_VALUES = 40  # values per where filter, and fewer when the query gets too long
+
+
+def _any(key_field: str, values: list[str]) -> str:
+    return " OR ".join(f"{key_field}=={_quoted(v)}" for v in values)
 
 
 def _quoted(value: str) -> str:
-    return json.dumps(value)  # Xero's filter strings use C#-style escapes, as JSON does
+    """A filter string literal: Xero's strings take backslash escapes for quote, backslash
+    and control characters, as JSON does; other characters stay as they are."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 @dataclass
@@ -76,11 +88,16 @@ class Reconciliation:
             value = record.get(key_field)
             if isinstance(value, str) and value.strip():
                 self._by_value.setdefault(value, []).append(position)
-        values = list(self._by_value)
-        for start in range(0, len(values), MAX_LOOKUP_VALUES):
-            part = values[start : start + MAX_LOOKUP_VALUES]
-            where = " OR ".join(f"{key_field}=={_quoted(v)}" for v in part)
-            self.lookups.append(ListPlan.build(resource, where=where))
+        part: list[str] = []
+        for value in self._by_value:  # as many values per call as the URL limit allows
+            trial = [*part, value]
+            query = {"where": and_where(resource.type_where, _any(key_field, trial))}
+            if part and (len(trial) > MAX_LOOKUP_VALUES or query_length(query) > MAX_QUERY_CHARS):
+                self.lookups.append(ListPlan.build(resource, where=_any(key_field, part)))
+                trial = [value]
+            part = trial
+        if part:
+            self.lookups.append(ListPlan.build(resource, where=_any(key_field, part)))
         return self
 
     @property
