@@ -93,7 +93,9 @@ class XeroBaseOperator(BaseOperator):
     resource_name: ClassVar[str | None] = None
     schema: ClassVar[Schema | None] = None
     refetch_results: ClassVar[bool] = True  # re-read records a rerun did not write again
-    writes: ClassVar[bool] = True  # False for the operators that only read
+    # False for the operators that only read (or only add history notes): the rest refuse a
+    # resource Xero offers no write endpoint for.
+    writes: ClassVar[bool] = True
 
     def __init__(
         self,

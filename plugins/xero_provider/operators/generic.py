@@ -349,6 +349,9 @@ class XeroAddHistoryNoteOperator(_IdsInputMixin, XeroActionOperator):
     method = "PUT"
     action = "History"
     list_key = "HistoryRecords"
+    # A note goes to the record's history, not the record: resources Xero offers no write
+    # endpoint for (Overpayments, Prepayments) still take history notes.
+    writes = False
     refetch_results = False
 
     def __init__(self, *, record_ids: Any = None, note: str | None = None, **kwargs: Any) -> None:
