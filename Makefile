@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench bench-quick lint format clean
+.PHONY: install demo airflow settings test bench bench-quick lint format clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,9 +16,17 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 ## install: create the virtualenv and install everything (once; again when pins change)
 install: $(STAMP)
 
-## demo: start the Xero sandbox with demo data and run the tour against it
+## demo: the sandbox and a real Airflow (SQLite); run every example DAG once, print a summary, stop
 demo: install
-	$(BIN)/python -m xero_sandbox.tour
+	$(BIN)/python -m xero_demo.demo
+
+## airflow: the same stack, kept up for the UI until Ctrl-C
+airflow: install
+	$(BIN)/python -m xero_demo.demo --keep-running
+
+## settings: load airflow_settings.yaml into the Airflow that AIRFLOW_HOME names
+settings: install
+	$(BIN)/python -m xero_demo.settings airflow_settings.yaml
 
 ## test: the whole test suite
 test: install

@@ -1,0 +1,196 @@
+"""``make demo`` and ``make airflow``: the sandbox and a real Airflow, with the example DAGs.
+
+``python -m xero_demo.demo`` starts the Xero sandbox (demo data) and Airflow on SQLite
+(api-server, scheduler, dag-processor, triggerer; LocalExecutor) in ``.airflow/demo``,
+loads ``airflow_settings.yaml``, authorises the demo connections against the sandbox,
+unpauses and triggers every example DAG through the REST API, waits for the scheduler to
+run them, prints a summary, and stops everything it started.
+
+``--keep-running`` (``make airflow``) stops after the set-up and keeps the stack up for a
+person to use the UI, until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from xero_demo.settings import load
+from xero_demo.stack import AirflowStack, StackConfig, airflow_executable
+from xero_sandbox.testing import SandboxServer, free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def port_or_free(preferred: int) -> int:
+    """``preferred`` when nothing listens there, else any free port."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", preferred))
+        except OSError:
+            return free_port()
+    return preferred
+
+
+def authorise_demo_connections(stack: AirflowStack, sandbox: SandboxServer) -> None:
+    """One consent for both demo organisations, bootstrapped into the token store.
+
+    Stands in for ``python -m xero_provider.auth authorize`` (a browser): the sandbox mints
+    the grant a person would approve on its consent page.
+    """
+    demo = sandbox.demo
+    grant = sandbox.tokens(tenant_ids=[demo.tenant_id, demo.second_tenant_id])
+    subprocess.run(
+        [sys.executable, "-m", "xero_provider.auth", "bootstrap", "--conn-id", "xero_default"],
+        input=grant["refresh_token"] + "\n",
+        env=stack.env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def example_dag_ids(stack: AirflowStack) -> list[str]:
+    """Every DAG the dag-processor found in ``dags/``."""
+    return sorted(d["dag_id"] for d in stack.api("GET", "/dags", params={"limit": 1000})["dags"])
+
+
+def expected_dag_ids(stack: AirflowStack) -> list[str]:
+    """The DAG ids the files in ``dags/`` define (parsed here, to wait for all of them)."""
+    out = stack.cli("dags", "list", "--local", "--output", "json")
+    lines = [line for line in out.splitlines() if line.startswith("[")]  # skip log lines
+    if not lines:
+        raise RuntimeError(f"`airflow dags list` printed no DAG list: {out[-2000:]}")
+    return sorted(d["dag_id"] for d in json.loads(lines[-1]))
+
+
+def run_all(stack: AirflowStack, dag_ids: list[str], timeout: float = 900) -> dict[str, list]:
+    """Unpause and trigger each DAG; wait until all their runs are finished."""
+    triggered = {}
+    for dag_id in dag_ids:
+        triggered[dag_id] = stack.trigger(dag_id)
+        stack.unpause(dag_id)
+    deadline = time.monotonic() + timeout
+    return {
+        dag_id: stack.wait_for_all_runs(dag_id, timeout=max(deadline - time.monotonic(), 10))
+        for dag_id in dag_ids
+    }
+
+
+def summary(stack: AirflowStack, sandbox: SandboxServer, runs: dict[str, list]) -> dict[str, Any]:
+    """Runs by state, records seen, notes added, emails sent, warehouse rows."""
+    import sqlalchemy as sa
+
+    states = Counter(run["state"] for dag_runs in runs.values() for run in dag_runs)
+    seen = 0
+    for dag_id, dag_runs in runs.items():
+        if not dag_id.startswith("xero_warehouse_sync_"):
+            continue
+        for run in dag_runs:
+            for ti in stack.task_instances(dag_id, run["dag_run_id"]):
+                if ti["task_id"].startswith("sync_") and ti["state"] == "success":
+                    seen += stack.xcom(dag_id, run["dag_run_id"], ti["task_id"])["seen"]
+    requests = sandbox.requests()
+    notes = sum(
+        1 for r in requests if r.get("method") == "PUT" and str(r.get("path")).endswith("/History")
+    )
+    emails = sum(
+        1 for r in requests if r.get("method") == "POST" and str(r.get("path")).endswith("/Email")
+    )
+    rows = 0
+    warehouse = stack.home / "xero_warehouse.db"
+    if warehouse.exists():
+        engine = sa.create_engine(f"sqlite:///{warehouse}")
+        with engine.connect() as conn:
+            for table in sa.inspect(conn).get_table_names():
+                if table != "xero_children":
+                    rows += conn.execute(sa.text(f'SELECT COUNT(*) FROM "{table}"')).scalar()
+        engine.dispose()
+    return {
+        "runs": dict(states),
+        "records_seen": seen,
+        "notes_added": notes,
+        "emails_sent": emails,
+        "warehouse_rows": rows,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m xero_demo.demo", description=__doc__)
+    parser.add_argument("--keep-running", action="store_true", help="keep the stack up (UI)")
+    parser.add_argument("--home", default=str(REPO / ".airflow" / "demo"))
+    parser.add_argument("--port", type=int, default=8080, help="UI port (a free one if taken)")
+    args = parser.parse_args(argv)
+
+    home = Path(args.home)
+    password = (home / "admin_password.txt").read_text().strip() if home.exists() else None
+    if home.exists():
+        shutil.rmtree(home)  # the sandbox starts fresh, so Airflow's state does too
+    home.mkdir(parents=True)
+    sandbox = SandboxServer(seed_demo=True, port=port_or_free(5050), log_file=home / "sandbox.log")
+    stack = AirflowStack(
+        StackConfig(
+            home=home,
+            dags_folder=REPO / "dags",
+            api_port=port_or_free(args.port),
+            admin_password=password,
+        )
+    )
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    try:
+        print(f"Starting the Xero sandbox on {sandbox.url} ...", flush=True)
+        sandbox.start()
+        print(f"Starting Airflow (SQLite, LocalExecutor) in {home} ...", flush=True)
+        stack.start()
+        counts = load(
+            REPO / "airflow_settings.yaml",
+            sandbox_url=sandbox.url,
+            airflow=airflow_executable(),
+            env=stack.env,
+        )
+        print(f"Loaded airflow_settings.yaml: {counts}", flush=True)
+        authorise_demo_connections(stack, sandbox)
+        dag_ids = expected_dag_ids(stack)
+        stack.wait_for_dags(dag_ids)
+        login = f"user {stack.config.admin_user}, password {stack.password}"
+        if args.keep_running:
+            print(f"\nAirflow UI: {stack.url}  ({login})", flush=True)
+            print(f"DAGs: {', '.join(dag_ids)}\nCtrl-C stops everything.", flush=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                while not stop["now"]:
+                    time.sleep(1)
+            return 0
+        print(f"Running {len(dag_ids)} DAGs through the scheduler: {', '.join(dag_ids)}")
+        runs = run_all(stack, dag_ids)
+        figures = summary(stack, sandbox, runs)
+        print("\nSummary")
+        for dag_id, dag_runs in runs.items():
+            print(f"  {dag_id}: {', '.join(r['state'] for r in dag_runs)}")
+        for key, value in figures.items():
+            print(f"  {key.replace('_', ' ')}: {value}")
+        print(f"\nThe UI was at {stack.url} ({login}); `make airflow` keeps it up.")
+        failed = figures["runs"].get("failed", 0)
+        if failed:
+            print(f"{failed} run(s) failed: logs under {home / 'logs'}", file=sys.stderr)
+        return 1 if failed else 0
+    finally:
+        print("Stopping Airflow and the sandbox ...", flush=True)
+        stack.stop()
+        sandbox.stop()
+        print("Stopped: no Airflow process left.", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
