@@ -18,13 +18,13 @@ import json
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from xero_demo.sandbox_grant import authorise
 from xero_demo.settings import load
 from xero_demo.stack import AirflowStack, StackConfig, airflow_executable
 from xero_sandbox.testing import SandboxServer, free_port
@@ -40,30 +40,6 @@ def port_or_free(preferred: int) -> int:
         except OSError:
             return free_port()
     return preferred
-
-
-def authorise_demo_connections(stack: AirflowStack, sandbox: SandboxServer) -> None:
-    """One consent for both demo organisations, bootstrapped into the token store.
-
-    Stands in for ``python -m xero_provider.auth authorize`` (a browser): the sandbox mints
-    the grant a person would approve on its consent page.
-    """
-    demo = sandbox.demo
-    grant = sandbox.tokens(tenant_ids=[demo.tenant_id, demo.second_tenant_id])
-    subprocess.run(
-        [sys.executable, "-m", "xero_provider.auth", "bootstrap", "--conn-id", "xero_default"],
-        input=grant["refresh_token"] + "\n",
-        env=stack.env,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def example_dag_ids(stack: AirflowStack) -> list[str]:
-    """Every DAG the dag-processor found in ``dags/``."""
-    return sorted(d["dag_id"] for d in stack.api("GET", "/dags", params={"limit": 1000})["dags"])
 
 
 def expected_dag_ids(stack: AirflowStack) -> list[str]:
@@ -161,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             env=stack.env,
         )
         print(f"Loaded airflow_settings.yaml: {counts}", flush=True)
-        authorise_demo_connections(stack, sandbox)
+        authorise(sandbox.url, env=stack.env)
         dag_ids = expected_dag_ids(stack)
         stack.wait_for_dags(dag_ids)
         login = f"user {stack.config.admin_user}, password {stack.password}"

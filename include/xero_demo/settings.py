@@ -50,7 +50,8 @@ def read_settings(path: str | Path) -> dict[str, list[dict[str, Any]]]:
     result: dict[str, list[dict[str, Any]]] = {}
     for kind, key in (("connections", "conn_id"), ("pools", "pool_name"),
                       ("variables", "variable_name")):  # fmt: skip
-        entries = section.get(kind) or []
+        entries = section.get(kind)
+        entries = [] if entries is None else entries
         if not isinstance(entries, list):
             raise SettingsError(f"{path}: airflow.{kind} must be a list")
         for index, entry in enumerate(entries):

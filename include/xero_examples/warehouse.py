@@ -146,7 +146,7 @@ class Warehouse:
                     "status": status,
                     "updated_utc": _naive_utc(parse_xero_date(updated)) if updated else None,
                     "total": record_total(record),
-                    "record": json.dumps(record, sort_keys=True, default=str),
+                    "record": json.dumps(record, sort_keys=True, default=str, ensure_ascii=False),
                     "loaded_at": _naive_utc(now),
                     "run_id": run_id,
                 }
@@ -164,7 +164,9 @@ class Warehouse:
                             "kind": kind,
                             "position": position,
                             "child_id": None if child_id is None else str(child_id),
-                            "record": json.dumps(child, sort_keys=True, default=str),
+                            "record": json.dumps(
+                                child, sort_keys=True, default=str, ensure_ascii=False
+                            ),
                         }
                     )
         return pd.DataFrame(rows, columns=[c.name for c in self.table(resource).columns]), children
