@@ -8,8 +8,9 @@ added later), the records changed since the older of the interval's start and th
 ``UpdatedDateUTC`` already stored: a failed or skipped run leaves no gap, and a backfill of
 old intervals just re-reads more. Resources Xero cannot filter by date are read whole.
 
-Rows are upserted by Xero ID (a row is replaced only by a version at least as new), nested
-lists go to ``xero_children``, and deleted or voided records stay with their status.
+Archived contacts are read too (``includeArchived=true``). Rows are upserted by Xero ID
+(a row is replaced only by a version at least as new), nested lists go to
+``xero_children``, and deleted, voided or archived records stay with their status.
 Reruns, clears and backfills write the same rows again, never twice.
 
 The warehouse is the Airflow connection named by the Variable ``xero_warehouse_conn_id``
@@ -82,14 +83,14 @@ def build(org: Organisation):
         @task
         def sync(resource_name: str) -> dict:
             """Read the resource's changes from Xero and upsert them."""
-            from xero_provider.hooks import XeroHook
+            from xero_examples.reading import WarehouseHook
             from xero_provider.resources import get_resource
 
             context = get_current_context()
             params = context["params"]
             resource = get_resource(resource_name)
             warehouse = _warehouse()
-            hook = XeroHook(org.conn_id)
+            hook = WarehouseHook(org.conn_id)
             try:
                 since = None
                 watermark = warehouse.watermark(resource, org.tenant_id)
@@ -122,8 +123,8 @@ def build(org: Organisation):
             """Fail unless every resource's IDs and totals in the warehouse equal Xero's."""
             from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+            from xero_examples.reading import WarehouseHook
             from xero_examples.warehouse import compare, xero_figures
-            from xero_provider.hooks import XeroHook
 
             if not get_current_context()["params"]["quality_check"]:
                 raise AirflowSkipException("quality_check param is off for this run")
@@ -132,7 +133,7 @@ def build(org: Organisation):
             if loaded != wanted:
                 raise AirflowFailException(f"sync tasks failed for {sorted(wanted - loaded)}")
             warehouse = _warehouse()
-            hook = XeroHook(org.conn_id)
+            hook = WarehouseHook(org.conn_id)
             problems, report = [], {}
             try:
                 for resource in sync_resources():
