@@ -155,9 +155,8 @@ class AirflowStack:
             if not cfg.broker_url:
                 raise ValueError("CeleryExecutor needs broker_url (a Redis URL)")
             env["AIRFLOW__CELERY__BROKER_URL"] = cfg.broker_url
-            env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + database.replace(
-                "postgresql+psycopg2", "postgresql"
-            )
+            # explicit driver: SQLAlchemy 2.1's default PostgreSQL driver is psycopg 3
+            env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + database
             env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = str(cfg.worker_concurrency)
             if cfg.broker_prefix:
                 env["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX"] = (
