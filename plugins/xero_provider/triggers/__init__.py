@@ -1,1 +1,5 @@
-"""Xero provider triggers (built in later issues)."""
+"""Xero triggers: the changes trigger for deferred sensors (and the event trigger)."""
+
+from xero_provider.triggers.changes import XeroChangesTrigger
+
+__all__ = ["XeroChangesTrigger"]
