@@ -60,3 +60,14 @@ def make_dag(airflow_db: Path) -> DagFactory:
     yield make
     for path in written:
         path.unlink(missing_ok=True)
+
+
+from tests.provider.conftest import postgres_url  # noqa: E402, F401 - shared fixture
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Watermark store tests run on a SQLite file and on PostgreSQL (fails under CI)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tokens.db'}"
+    return request.getfixturevalue("postgres_url")
