@@ -20,7 +20,7 @@ from xero_sandbox.accounting import service
 from xero_sandbox.accounting.base import ResourceRules, WriteContext, query_flag
 from xero_sandbox.accounting.registry import rules_for
 from xero_sandbox.dates import DateParseError, parse_datetime
-from xero_sandbox.errors import ApiException, Forbidden, NotFound, SandboxError
+from xero_sandbox.errors import ApiException, Forbidden, InsufficientScope, NotFound, SandboxError
 from xero_sandbox.idempotency import fingerprint
 from xero_sandbox.identity import AccessGrant, scope_allows
 from xero_sandbox.identity.scopes import missing_scope_message
@@ -131,7 +131,7 @@ def _dispatch(
         raise NotFound()
     write = method in WRITE_METHODS
     if not scope_allows(grant.scopes, rules.scope, rules.granular_scope, write):
-        raise Forbidden(missing_scope_message(rules.scope, rules.granular_scope, write))
+        raise InsufficientScope(missing_scope_message(rules.scope, rules.granular_scope, write))
     ctx = WriteContext(org=org, now=state.clock.now(), user=DEMO_USER, app_name=grant.app_name)
     query = _query(request)
     body = _json_body(body_bytes) if write else None

@@ -114,6 +114,28 @@ class Unauthorized(SandboxError):
         return _problem("Unauthorized", 401, self.message)
 
 
+class InsufficientScope(SandboxError):
+    """401 for a token that lacks the scope the endpoint needs.
+
+    Xero answers a missing scope with 401, ``WWW-Authenticate`` naming ``insufficient_scope``
+    (community.xero.com/developer/discussion/119166525: "insufficient_scope under
+    WWW-Authenticate"; RFC 6750 section 3.1), and the problem body's Detail
+    ``AuthorizationUnsuccessful`` (XeroAPI/Xero-NetStandard#178, a missing
+    accounting.settings scope on GET Accounts). Xero's challenge names no scope; the
+    sandbox keeps that shape and only logs which scope would do.
+    """
+
+    status = 401
+
+    def __init__(self, needed: str) -> None:
+        super().__init__("AuthorizationUnsuccessful")
+        self.needed = needed
+        self.headers = {"WWW-Authenticate": 'Bearer error="insufficient_scope"'}
+
+    def body(self) -> Any:
+        return _problem("Unauthorized", 401, self.message)
+
+
 class Forbidden(SandboxError):
     """403 for a tenant the token was not granted, or a scope the token lacks."""
 

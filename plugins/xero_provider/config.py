@@ -68,6 +68,7 @@ class XeroConnectionConfig:
     timeout: float = 60.0
     max_retries: int = 6
     rate_window_seconds: float = 60.0
+    ledger_retention_days: float = 30.0
 
     @property
     def accounting_url(self) -> str:
@@ -136,4 +137,5 @@ class XeroConnectionConfig:
             timeout=_number(extra, "timeout", 60.0, conn_id),
             max_retries=int(_number(extra, "max_retries", 6, conn_id)),
             rate_window_seconds=_number(extra, "rate_window_seconds", 60.0, conn_id),
+            ledger_retention_days=_number(extra, "ledger_retention_days", 30.0, conn_id),
         )

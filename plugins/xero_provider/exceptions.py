@@ -7,10 +7,13 @@ and the field to fix without opening the response body.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from airflow.sdk.exceptions import AirflowException
+
+_INPUT_PATH = re.compile(r"^(?:records|ids|[A-Za-z_]+)(?:\[(\d+)\])?(?:\.([^:\s]+))?:")
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,29 @@ class XeroValidationError(XeroError):
     """400: Xero refused the data (ValidationException, PostDataInvalid, QueryParse...)."""
 
 
+class XeroInputError(XeroValidationError, ValueError):
+    """The caller's input cannot be sent (a value, an ID, a filter); raised before any call.
+
+    The message starts with the path of the bad value, ``records[110].LineItems[0].UnitAmount``
+    or ``ids[3]``; ``record_index`` and ``field`` are parsed from it.
+    """
+
+    def __init__(self, message: str, *, resource: str | None = None) -> None:
+        match = _INPUT_PATH.match(message)
+        index = int(match.group(1)) if match and match.group(1) else None
+        field_path = match.group(2) if match and match.group(2) else None
+        problem = RecordProblem(message, index, None, field_path)
+        self._text = message
+        super().__init__(message, status=None, resource=resource, problems=[problem])
+
+    def _one_line(self) -> str:
+        where = f" to {self.resource}" if self.resource else ""
+        return f"nothing was sent{where}: {self._text}"
+
+    def __str__(self) -> str:
+        return self._one_line()  # ``resource`` may be filled in after construction
+
+
 class XeroNotFoundError(XeroError):
     """404: no such record (or no such endpoint) in this organisation."""
 
@@ -119,8 +145,36 @@ class XeroServerError(XeroError):
     """5xx from Xero, or a lost response: transient, retried."""
 
 
+class XeroNetworkError(XeroServerError):
+    """No answer at all (connection refused, DNS, timeout) after every attempt.
+
+    ``url`` and ``attempts`` say where and how often; the cause is chained.
+    """
+
+    def __init__(self, message: str, *, url: str, attempts: int, **kw) -> None:
+        self.url = url
+        self.attempts = attempts
+        super().__init__(message, **kw)
+
+
+class XeroScopeError(XeroAuthError):
+    """401 ``insufficient_scope``: the grant lacks a scope; only re-authorising adds it.
+
+    ``scope`` names what Xero asked for (when it said), ``granted`` what the token has.
+    """
+
+    def __init__(self, message: str, *, scope: str | None, granted: str | None = None, **kw):
+        self.scope = scope
+        self.granted = granted
+        super().__init__(message, **kw)
+
+
 class XeroConfigurationError(XeroError):
     """The Airflow connection is missing something or holds a wrong value."""
+
+
+class XeroForeignHostError(XeroConfigurationError):
+    """A call named a URL outside the connection's API base: credentials stay with Xero."""
 
 
 @dataclass

@@ -87,6 +87,19 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "hooks": [{"integration-name": "Xero", "python-modules": ["xero_provider.hooks.xero"]}],
+        "operators": [
+            {
+                "integration-name": "Xero",
+                "python-modules": [
+                    "xero_provider.operators.generic",
+                    "xero_provider.operators.contacts",
+                    "xero_provider.operators.invoices",
+                    "xero_provider.operators.banking",
+                    "xero_provider.operators.quotes",
+                ],
+            }
+        ],
+        "extra-links": ["xero_provider.operators.links.XeroRecordLink"],
         "connection-types": [
             {
                 "hook-class-name": "xero_provider.hooks.xero.XeroHook",

@@ -308,7 +308,7 @@ def hook_overhead(bench: Bench, calls: int, rounds: int = 3) -> BenchResult:
     conn_id, _ = bench.connection()
     hook = XeroHook(conn_id)
     hook.call("GET", "Organisation")  # the one token refresh happens here, untimed
-    token = hook._tokens.access_token().access_token
+    token = hook._ready().tokens.access_token().access_token
     bare = httpx.Client(
         base_url=hook.config.accounting_url,
         headers={

@@ -293,7 +293,7 @@ def test_secrets_never_reach_logs_reprs_or_errors(sandbox, hook: XeroHook, caplo
     hook.call("GET", "Organisation")
     with pytest.raises(XeroNotFoundError) as caught:
         hook.get("Contacts", str(uuid.uuid4()))
-    token = hook._tokens.access_token().access_token
+    token = hook._ready().tokens.access_token().access_token
     secret = sandbox.demo.web_client_secret
     for text in (
         caplog.text,

@@ -62,8 +62,9 @@ def test_typed_view_ands_its_type_with_the_callers_where() -> None:
 
 
 def test_ids_become_guid_clauses_where_no_ids_param() -> None:
-    plan = ListPlan.build(get_resource("Payments"), ids=["a-b", "c-d"])
-    assert plan.params["where"] == 'PaymentID==Guid("a-b") OR PaymentID==Guid("c-d")'
+    a, b = "0b9c5f0e-1111-4a4a-9b9b-000000000001", "0B9C5F0E-1111-4A4A-9B9B-000000000002"
+    plan = ListPlan.build(get_resource("Payments"), ids=[a, b])
+    assert plan.params["where"] == f'PaymentID==Guid("{a}") OR PaymentID==Guid("{b.lower()}")'
 
 
 def test_modified_since_is_sent_as_utc() -> None:
@@ -135,4 +136,4 @@ def test_chunk_results_map_back_to_input_positions() -> None:
 
 def test_datetimes_in_records_become_iso_strings() -> None:
     rows = normalise_records([{"When": datetime(2026, 5, 1, 9, 30, tzinfo=UTC)}])
-    assert rows == [{"When": "2026-05-01T09:30:00+00:00"}]
+    assert rows == [{"When": "2026-05-01T09:30:00"}]  # Xero's form: UTC, no offset

@@ -117,20 +117,6 @@ def test_placeholder_row_reads_as_no_tokens(store: TokenStore, token_key: str) -
     assert store.load(token_key) is None
 
 
-def test_ledger_keeps_the_first_entry(store_url: str) -> None:
-    store = TokenStore(store_url)
-    key = f"ledger-{uuid.uuid4().hex}"
-    assert store.ledger_get(key) is None
-    store.ledger_put(key, "hash-1", [{"InvoiceID": "a"}])
-    store.ledger_put(key, "hash-2", [{"InvoiceID": "b"}])
-    entry = store.ledger_get(key)
-    assert (entry.payload_hash, entry.results) == ("hash-1", [{"InvoiceID": "a"}])
-    assert entry.created_at.tzinfo is not None
-    assert datetime.now(UTC) - entry.created_at < timedelta(minutes=1)
-    with sa.create_engine(store_url).begin() as conn:  # PostgreSQL is shared: clean up
-        conn.execute(token_store.ledger_table.delete().where(token_store.ledger_table.c.key == key))
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_twenty_processes_create_the_tables_at_once(
@@ -151,7 +137,7 @@ def test_twenty_processes_create_the_tables_at_once(
         assert failures == []
         engine = sa.create_engine(url)
         with engine.connect() as conn:
-            count = conn.execute(sa.text("SELECT count(*) FROM xero_idempotency_ledger"))
+            count = conn.execute(sa.text("SELECT count(*) FROM xero_write_ledger"))
             assert count.scalar() == 20
         engine.dispose()
     finally:

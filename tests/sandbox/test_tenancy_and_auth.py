@@ -89,5 +89,7 @@ def test_scopes_are_enforced_per_endpoint(sandbox, scopes, method, allowed) -> N
     else:
         response = client.put("/Contacts", json={"Name": "Scoped Co"})
     assert (response.status_code == 200) is allowed
-    if not allowed:
-        assert response.status_code == 403
+    if not allowed:  # Xero: 401, insufficient_scope challenge, AuthorizationUnsuccessful body
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"] == 'Bearer error="insufficient_scope"'
+        assert response.json()["Detail"] == "AuthorizationUnsuccessful"

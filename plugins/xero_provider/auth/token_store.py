@@ -1,5 +1,5 @@
-"""Where OAuth tokens and the idempotency ledger live: one SQLAlchemy database, shared by
-every worker and the triggerer.
+"""Where OAuth tokens live: one SQLAlchemy database, shared by every worker and the
+triggerer (the write ledger and the rate budget keep their own tables in it).
 
 Airflow 3 tasks cannot write Connections, and Xero rotates the refresh token on every use,
 so the newest token set must live somewhere all processes see and can lock: a SQLite file
@@ -17,7 +17,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -44,14 +44,6 @@ tokens_table = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("version", sa.Integer, nullable=False, default=0),
 )
-ledger_table = sa.Table(
-    "xero_idempotency_ledger",
-    metadata,
-    sa.Column("key", sa.String(1024), primary_key=True),
-    sa.Column("payload_hash", sa.String(128), nullable=False),
-    sa.Column("result", sa.Text, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -76,6 +68,15 @@ class TokenSet:
     token_type: str = "Bearer"
     id_token: str | None = field(default=None, repr=False)
     issued_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Set when Xero refused the refresh token for good (invalid_grant): every worker then
+    # fails at once with ``dead_reason`` instead of each spending a token call on it.
+    # ``dead_token`` is a digest of the refused token, so a new token clears the mark.
+    dead_reason: str | None = None
+    dead_token: str | None = field(default=None, repr=False)
+
+    def marked_dead(self, reason: str, token_digest: str) -> TokenSet:
+        """This set, recorded as refused for good (the access token is kept until it expires)."""
+        return replace(self, dead_reason=reason, dead_token=token_digest)
 
     def expires_within(self, seconds: float) -> bool:
         """True when the access token is expired or will be within ``seconds``."""
@@ -115,6 +116,8 @@ class TokenSet:
                 "token_type": self.token_type,
                 "id_token": self.id_token,
                 "issued_at": self.issued_at.isoformat(),
+                "dead_reason": self.dead_reason,
+                "dead_token": self.dead_token,
             }
         )
 
@@ -129,17 +132,9 @@ class TokenSet:
             token_type=data.get("token_type") or "Bearer",
             id_token=data.get("id_token"),
             issued_at=_parse_time(data.get("issued_at")) or datetime.now(UTC),
+            dead_reason=data.get("dead_reason"),
+            dead_token=data.get("dead_token"),
         )
-
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    """What a write under one Idempotency-Key created, kept after Xero forgets the key."""
-
-    key: str
-    payload_hash: str
-    results: list[dict[str, Any]]
-    created_at: datetime
 
 
 @dataclass
@@ -163,6 +158,7 @@ class TokenSlot:
 
 
 _engines: dict[str, Engine] = {}
+_created: dict[str, set[int]] = {}  # per URL: which modules' tables exist
 _engines_pid = os.getpid()
 _engines_lock = threading.Lock()
 
@@ -217,6 +213,7 @@ def _engine_for(url: str) -> Engine:
             for inherited in _engines.values():
                 inherited.dispose(close=False)
             _engines.clear()
+            _created.clear()
             _engines_pid = os.getpid()
         engine = _engines.get(url)
         if engine is not None:
@@ -248,18 +245,19 @@ def _engine_for(url: str) -> Engine:
         return engine
 
 
-def _create_tables(engine: Engine) -> None:
+def _create_tables(engine: Engine, tables: sa.MetaData = metadata) -> None:
     """CREATE TABLE under a lock, so 20 processes starting together do not collide."""
     with engine.connect() as conn:
         conn.execution_options(xero_write=True)
         with conn.begin():
             if engine.dialect.name == "postgresql":
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_TABLE_LOCK_ID)))
-            metadata.create_all(conn, checkfirst=True)
+            tables.create_all(conn, checkfirst=True)
 
 
 class TokenStore:
-    """Encrypted token sets and the idempotency ledger in one SQLAlchemy database."""
+    """Encrypted token sets in one SQLAlchemy database (other shared state, the write
+    ledger and the rate budget, keep their own tables on the same engine)."""
 
     def __init__(self, url: str | None = None) -> None:
         self.url = _normalise_url(url or default_url())
@@ -313,6 +311,34 @@ class TokenStore:
         return TokenSet.from_json(plain.decode("utf-8"))
 
     # --------------------------------------------------------------- transactions
+
+    @property
+    def engine(self) -> Engine:
+        """The shared engine (other modules create their tables on it with ``ensure_tables``)."""
+        return self._engine
+
+    @property
+    def is_postgres(self) -> bool:
+        return self._postgres
+
+    def ensure_tables(self, other: sa.MetaData) -> None:
+        """Create another module's tables once per engine, under the same lock as ours."""
+        with _engines_lock:
+            done = _created.setdefault(self.url, set())
+            if id(other) in done:
+                return
+        _create_tables(self._engine, other)
+        with _engines_lock:
+            _created.setdefault(self.url, set()).add(id(other))
+
+    def transaction(self, write: bool) -> contextlib.AbstractContextManager[Connection]:
+        """A transaction; ``write`` takes the write lock up front (SQLite) and bounds lock
+        waits (PostgreSQL)."""
+        return self._transaction(write)
+
+    def insert(self, table: sa.Table) -> Any:
+        """The dialect's INSERT (with ``on_conflict_do_*``)."""
+        return self._insert(table)
 
     @contextmanager
     def _transaction(self, write: bool) -> Iterator[Connection]:
@@ -398,28 +424,3 @@ class TokenStore:
                     .where(where)
                     .values(**self._row_values(slot._pending), version=tokens_table.c.version + 1)
                 )
-
-    # --------------------------------------------------------------- idempotency ledger
-
-    def ledger_get(self, key: str) -> LedgerEntry | None:
-        with self._transaction(write=False) as conn:
-            row = conn.execute(sa.select(ledger_table).where(ledger_table.c.key == key)).first()
-        if row is None:
-            return None
-        return LedgerEntry(
-            key=row.key,
-            payload_hash=row.payload_hash,
-            results=json.loads(row.result),
-            created_at=_utc(row.created_at),
-        )
-
-    def ledger_put(self, key: str, payload_hash: str, results: list[dict[str, Any]]) -> None:
-        """Record what ``key`` created; a second put for the same key keeps the first."""
-        statement = self._insert(ledger_table).values(
-            key=key,
-            payload_hash=payload_hash,
-            result=json.dumps(results, default=str),
-            created_at=datetime.now(UTC),
-        )
-        with self._transaction(write=True) as conn:
-            conn.execute(statement.on_conflict_do_nothing(index_elements=["key"]))

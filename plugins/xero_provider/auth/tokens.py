@@ -11,6 +11,7 @@ written until a refresh succeeds.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import threading
 from collections.abc import AsyncGenerator, Callable, Generator
@@ -23,7 +24,11 @@ import httpx
 from xero_provider.auth import oauth
 from xero_provider.auth.token_store import TokenSet, TokenStore
 from xero_provider.config import XeroConnectionConfig
-from xero_provider.exceptions import XeroAuthError
+from xero_provider.exceptions import (
+    XeroAuthError,
+    XeroForeignHostError,
+    XeroReauthorizationRequired,
+)
 
 REFRESH_TOKEN_DAYS = 60  # Xero expires a refresh token left unused this long
 
@@ -63,7 +68,7 @@ class TokenManager:
     def cached_token(self, margin_seconds: float = 120) -> TokenSet | None:
         """This process's token set if it is still valid for ``margin_seconds`` (no I/O)."""
         cached = self._cached
-        if cached is not None and not cached.expires_within(margin_seconds):
+        if cached is not None and cached.access_token and not cached.expires_within(margin_seconds):
             return cached
         return None
 
@@ -78,7 +83,7 @@ class TokenManager:
             return cached
         with self._lock:
             stored = self.store.load(self.key)
-            if stored is not None and fresh(stored):
+            if stored is not None and stored.access_token and fresh(stored):
                 return self._remember(stored)
             return self._renew(fresh)[0]
 
@@ -138,17 +143,33 @@ class TokenManager:
         """Under the store lock: keep the stored set if ``still_good``, else get a new one.
 
         Returns the token set and whether a token request was made. The new set is
-        committed when the ``locked`` block exits, before this returns.
+        committed when the ``locked`` block exits, before this returns. A refresh token
+        Xero refused for good (``invalid_grant``) is recorded in the store, so every other
+        worker raises the same re-authorise error at once without calling Xero.
         """
+        refused: XeroReauthorizationRequired | None = None
         with self.store.locked(self.key) as slot:
             current = slot.current
             if current is not None:
                 oauth.register_secrets(*current.secrets())
-                if still_good(current):
+                if current.access_token and still_good(current):
                     return self._remember(current), False
-            sent_at = datetime.now(UTC)
-            fresh = TokenSet.from_response(self._grant(current), sent_at, previous=current)
-            slot.save(fresh)
+                refused = self._recorded_refusal(current)
+                if not current.access_token:
+                    current = None  # only a refusal mark of a bootstrap token
+            if refused is None:
+                sent_at = datetime.now(UTC)
+                try:
+                    body = self._grant(current)
+                except XeroReauthorizationRequired as error:
+                    refused = error
+                    slot.save(self._refusal_mark(current, error))
+                else:
+                    fresh = TokenSet.from_response(body, sent_at, previous=current)
+                    slot.save(fresh)
+        if refused is not None:
+            self._cached = None
+            raise refused
         log.info(
             "Xero connection %s: new access token, valid until %s (token key %s)",
             self.config.conn_id,
@@ -156,6 +177,40 @@ class TokenManager:
             self.key,
         )
         return self._remember(fresh), True
+
+    def _refresh_token_for(self, current: TokenSet | None) -> str | None:
+        """The refresh token the next grant would spend."""
+        if current is not None and current.refresh_token:
+            return current.refresh_token
+        return self.config.bootstrap_refresh_token
+
+    @staticmethod
+    def _digest(token: str | None) -> str:
+        return hashlib.sha256((token or "").encode()).hexdigest()
+
+    def _recorded_refusal(self, current: TokenSet) -> XeroReauthorizationRequired | None:
+        """The stored invalid_grant, when it was about the token we would send now."""
+        if not current.dead_reason:
+            return None
+        if current.dead_token != self._digest(self._refresh_token_for(current)):
+            return None  # a new refresh token (connection extra) since: try it
+        return XeroReauthorizationRequired(
+            f"{current.dead_reason} (recorded in the token store; no call was made)",
+            status=400,
+            method="POST",
+            resource=oauth.TOKEN_PATH,
+            xero_type="invalid_grant",
+        )
+
+    def _refusal_mark(
+        self, current: TokenSet | None, error: XeroReauthorizationRequired
+    ) -> TokenSet:
+        digest = self._digest(self._refresh_token_for(current))
+        if current is None:  # a refused bootstrap token: a mark without tokens
+            current = TokenSet(
+                access_token="", refresh_token=None, expires_at=datetime.fromtimestamp(0, UTC)
+            )
+        return current.marked_dead(error.message, digest)
 
     def _store_response(self, obtain: Callable[[TokenSet | None], dict[str, Any]]) -> TokenSet:
         with self.store.locked(self.key) as slot:
@@ -186,6 +241,22 @@ class TokenManager:
         )
 
 
+def is_under(url: httpx.URL, base: httpx.URL) -> bool:
+    """Whether ``url`` has the scheme, host and port of ``base`` and lies under its path."""
+    if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
+        return False
+    prefix = base.path.rstrip("/")
+    path = url.path
+    if "/../" in f"{path}/" or "/./" in f"{path}/":
+        return False
+    return not prefix or path == prefix or path.startswith(prefix + "/")
+
+
+def _insufficient_scope(response: httpx.Response) -> bool:
+    header = (response.headers.get("WWW-Authenticate") or "").lower()
+    return "insufficient_scope" in header
+
+
 @dataclass(frozen=True)
 class _Call:
     """A blocking manager call the auth flow needs; each driver decides how to run it."""
@@ -200,13 +271,34 @@ class XeroAuth(httpx.Auth):
     One generator holds the logic; the sync driver calls the manager directly and the
     async driver runs it in a worker thread (it does database and HTTP I/O), so the
     triggerer's event loop never blocks.
+
+    The token is only ever attached to requests under the connection's API base URL
+    (scheme, host, port and path prefix): a request anywhere else is refused before it is
+    sent. A 401 whose challenge says ``insufficient_scope`` is not refreshed: a new token
+    of the same grant has the same scopes.
+
+    :param manager: hands out the tokens.
+    :param tenant_id: the organisation header to send.
+    :param allowed_base: the API base URL (default: the manager's connection's).
     """
 
     requires_request_body = True  # buffered, so the retry after a 401 can resend it
 
-    def __init__(self, manager: TokenManager, tenant_id: str | None = None) -> None:
+    def __init__(
+        self, manager: TokenManager, tenant_id: str | None = None, allowed_base: str | None = None
+    ) -> None:
         self.manager = manager
         self.tenant_id = tenant_id
+        self.allowed_base = httpx.URL(allowed_base or manager.config.api_base_url)
+
+    def check_destination(self, url: httpx.URL) -> None:
+        """Refuse to send credentials anywhere but the configured API base."""
+        if not is_under(url, self.allowed_base):
+            raise XeroForeignHostError(
+                f"refusing to send the connection's token to {url.scheme}://{url.host}"
+                f"{':' + str(url.port) if url.port else ''}{url.path}: only URLs under the "
+                f"connection's API base {self.allowed_base} get credentials"
+            )
 
     def __repr__(self) -> str:
         return f"XeroAuth({self.manager!r}, tenant_id={self.tenant_id!r})"
@@ -220,10 +312,11 @@ class XeroAuth(httpx.Auth):
 
     def _flow(self, request: httpx.Request) -> Generator[_Call | httpx.Request, Any, None]:
         # The cached token needs no I/O: only a refresh costs the async flow a thread hop.
+        self.check_destination(request.url)
         token = self.manager.cached_token() or (yield _Call(self.manager.access_token))
         self._authorise(request, token)
         response = yield request
-        if response.status_code == 401:
+        if response.status_code == 401 and not _insufficient_scope(response):
             token = yield _Call(self.manager.refresh_after_401, (token.access_token,))
             self._authorise(request, token)
             yield request

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import urlencode
 
-from xero_provider.exceptions import RecordResult
+from xero_provider.exceptions import RecordResult, XeroInputError
+from xero_provider.hooks import validation
+from xero_provider.hooks.serialise import normalise_records
 from xero_provider.resources import Resource
+
+__all__ = ["ListPlan", "WriteChunk", "check_records", "normalise_records", "plan_writes"]
 
 # Resources whose list endpoint takes these dedicated filters (faster than ``where``).
 _STATUSES_PARAM = {"Invoices": "Statuses"}
@@ -36,6 +40,8 @@ def xero_datetime(value: datetime | date | str) -> str:
 
 
 def and_where(*clauses: str | None) -> str | None:
+    """AND the clauses, each in its own parentheses (callers' clauses were checked to be
+    balanced by :func:`validation.where`, so none can reach into another)."""
     parts = [c for c in clauses if c]
     if not parts:
         return None
@@ -45,8 +51,19 @@ def and_where(*clauses: str | None) -> str | None:
 
 
 def _any_of(field_name: str, values: Sequence[str], guid: bool) -> str:
+    """``F=="a" OR F=="b"``; values were validated (GUIDs, status words) before this."""
     quoted = [f'Guid("{v}")' if guid else json.dumps(v) for v in values]
     return " OR ".join(f"{field_name}=={q}" for q in quoted)
+
+
+# Xero's gateway refuses query strings much over 2,000 characters (404 or 414 with about 53
+# GUIDs in IDs=: XeroAPI/Xero-OpenAPI#534, XeroAPI/xero-node#404, Xero-NetStandard#471),
+# so an ID list is split into calls whose encoded query stays under this.
+MAX_QUERY_CHARS = 1900
+
+
+def _query_length(params: Mapping[str, str]) -> int:
+    return len(urlencode({**params, "page": "99999", "pageSize": "1000"}))
 
 
 @dataclass
@@ -59,7 +76,19 @@ class ListPlan:
     page_size: int | None
 
     @classmethod
-    def build(
+    def build(cls, resource: Resource, **filters: Any) -> ListPlan:
+        """The one plan for these filters (an ``ids`` list too long for one call is refused:
+        :meth:`build_all` splits it)."""
+        plans = cls.build_all(resource, **filters)
+        if len(plans) != 1:
+            raise XeroInputError(
+                f"ids: {len(filters.get('ids') or [])} IDs do not fit one call; "
+                "iter_records splits them"
+            )
+        return plans[0]
+
+    @classmethod
+    def build_all(
         cls,
         resource: Resource,
         *,
@@ -70,12 +99,13 @@ class ListPlan:
         ids: Sequence[str] | None = None,
         page_size: int | None = None,
         extra_params: Mapping[str, Any] | None = None,
-    ) -> ListPlan:
-        """Check the filters against what Xero supports for the resource, then plan."""
+    ) -> list[ListPlan]:
+        """Check the filters against what Xero supports for the resource, then plan; one
+        plan per slice of ``ids`` that fits a URL (one plan without ``ids``)."""
         params: dict[str, str] = {}
-        clauses = [resource.type_where, where]
+        clauses = [resource.type_where, validation.where(where)]
         if statuses:
-            statuses = [s.upper() for s in statuses]
+            statuses = validation.statuses(statuses)
             if resource.path in _STATUSES_PARAM:
                 params[_STATUSES_PARAM[resource.path]] = ",".join(statuses)
             elif resource.path in _STATUS_PARAM and len(statuses) == 1:
@@ -83,25 +113,16 @@ class ListPlan:
             elif resource.supports_where and resource.status_field:
                 clauses.append(_any_of(resource.status_field, statuses, guid=False))
             else:
-                raise ValueError(
+                raise XeroInputError(
                     f"statuses: {resource.name} can be filtered by one status at a time, "
                     f"got {list(statuses)}"
                 )
-        if ids:
-            if resource.path in _IDS_PARAM:
-                params["IDs"] = ",".join(ids)
-            elif resource.supports_where:
-                clauses.append(_any_of(resource.id_field, list(ids), guid=True))
-            else:
-                raise ValueError(f"ids: {resource.name} cannot be filtered by ID in a list call")
-        combined = and_where(*clauses)
-        if combined:
-            if not resource.supports_where:
-                raise ValueError(
-                    f"where: Xero's {resource.name} endpoint does not accept a where filter; "
-                    "use statuses or modified_since instead"
-                )
-            params["where"] = combined
+        id_list = validation.guids(ids) if ids is not None else None
+        if id_list is not None and not id_list:
+            raise XeroInputError("ids: an empty list matches nothing; pass None for no filter")
+        if id_list and resource.path not in _IDS_PARAM and not resource.supports_where:
+            raise XeroInputError(f"ids: {resource.name} cannot be filtered by ID in a list call")
+        order = validation.order(order)
         if order:
             params["order"] = order
         if extra_params:
@@ -109,14 +130,60 @@ class ListPlan:
         headers = {}
         if modified_since is not None:
             if not resource.supports_modified_since:
-                raise ValueError(f"modified_since: {resource.name} has no modification date")
+                raise XeroInputError(f"modified_since: {resource.name} has no modification date")
             headers["If-Modified-Since"] = xero_datetime(modified_since)
         size = resource.page_size
+        page_size = validation.page_size(page_size)
         if size is not None and page_size is not None:
-            if page_size < 1:
-                raise ValueError(f"page_size must be at least 1, got {page_size}")
             size = min(page_size, size) if resource.paging == "full" else size
-        return cls(resource, params, headers, size)
+
+        def plan(batch: list[str] | None) -> ListPlan:
+            batch_params = dict(params)
+            batch_clauses = list(clauses)
+            if batch:
+                if resource.path in _IDS_PARAM:
+                    batch_params["IDs"] = ",".join(batch)
+                else:
+                    batch_clauses.append(_any_of(resource.id_field, batch, guid=True))
+            combined = and_where(*batch_clauses)
+            if combined:
+                if not resource.supports_where:
+                    raise XeroInputError(
+                        f"where: Xero's {resource.name} endpoint does not accept a where "
+                        "filter; use statuses or modified_since instead"
+                    )
+                batch_params["where"] = combined
+            return cls(resource, batch_params, headers, size)
+
+        if not id_list:
+            single = plan(None)
+            if _query_length(single.params) > MAX_QUERY_CHARS:
+                raise XeroInputError(
+                    f"where: the filter makes a query of {_query_length(single.params)} "
+                    f"characters; Xero refuses queries over about {MAX_QUERY_CHARS}"
+                )
+            return [single]
+        plans: list[ListPlan] = []
+        start = 0
+        while start < len(id_list):
+            count = 1
+            if _query_length(plan(id_list[start : start + 1]).params) > MAX_QUERY_CHARS:
+                raise XeroInputError(
+                    f"where: with one ID the query is over {MAX_QUERY_CHARS} characters; "
+                    "shorten the where filter"
+                )
+            step = 32
+            while step:  # the longest slice that still fits the URL
+                trial = count + step
+                if start + count < len(id_list) and (
+                    _query_length(plan(id_list[start : start + trial]).params) <= MAX_QUERY_CHARS
+                ):
+                    count = min(trial, len(id_list) - start)
+                else:
+                    step //= 2
+            plans.append(plan(id_list[start : start + count]))
+            start += count
+        return plans
 
     def page_params(self, page: int) -> dict[str, str]:
         """Parameters for one page (the plain parameters when the resource does not page)."""
@@ -143,62 +210,17 @@ class ListPlan:
 # --- writes ------------------------------------------------------------------------------
 
 
-def normalise_records(records: Any) -> list[dict[str, Any]]:
-    """One dict, a list of dicts, or a pandas DataFrame, as a list of JSON-ready dicts."""
-    if hasattr(records, "to_dict") and hasattr(records, "columns"):
-        rows = records.to_dict(orient="records")
-    elif isinstance(records, Mapping):
-        rows = [dict(records)]
-    elif isinstance(records, Iterable) and not isinstance(records, str | bytes):
-        rows = list(records)
-    else:
-        raise TypeError(
-            f"records must be a dict, a list of dicts or a DataFrame, got {type(records).__name__}"
-        )
-    out = []
-    for index, row in enumerate(rows):
-        if not isinstance(row, Mapping):
-            raise TypeError(f"records[{index}] must be a dict, got {type(row).__name__}")
-        out.append({str(k): _json_ready(v) for k, v in row.items() if not _is_missing(v)})
-    return out
-
-
-def _is_missing(value: Any) -> bool:
-    try:
-        return value is None or (isinstance(value, float) and math.isnan(value))
-    except TypeError:
-        return False
-
-
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return (
-            value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
-        )
-    if isinstance(value, date):
-        return value.isoformat()
-    if hasattr(value, "item") and not isinstance(value, list | dict | str):
-        return value.item()  # numpy scalars
-    if isinstance(value, Mapping):
-        return {str(k): _json_ready(v) for k, v in value.items() if not _is_missing(v)}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    if hasattr(value, "isoformat"):  # pandas Timestamp
-        return value.isoformat()
-    return value
-
-
 def check_records(resource: Resource, records: list[dict[str, Any]], *, update: bool) -> None:
     """Refuse what Xero would refuse anyway, before any write: clear, and nothing half-done."""
     if not records:
-        raise ValueError(f"records: nothing to write to {resource.name}")
+        raise XeroInputError(f"records: nothing to write to {resource.name}")
     for index, record in enumerate(records):
         if resource.type_filter:
             given = record.get("Type")
             if given is None:
                 record["Type"] = resource.type_filter
             elif str(given).upper() != resource.type_filter:
-                raise ValueError(
+                raise XeroInputError(
                     f"records[{index}].Type: {resource.name} are "
                     f"{resource.type_filter}, got {given!r}"
                 )
@@ -209,7 +231,7 @@ def check_records(resource: Resource, records: list[dict[str, Any]], *, update: 
             key = resource.id_field + (
                 f" or {resource.number_field}" if resource.number_field else ""
             )
-            raise ValueError(f"records[{index}]: an update needs {key}")
+            raise XeroInputError(f"records[{index}]: an update needs {key}")
 
 
 def payload_hash(records: list[dict[str, Any]]) -> str:
@@ -259,12 +281,20 @@ def plan_writes(
     return chunks
 
 
-def chunk_results(resource: Resource, chunk: WriteChunk, body: Any) -> list[RecordResult]:
-    """One result per record of the chunk, from a ``summarizeErrors=false`` answer."""
+def chunk_results(
+    resource: Resource, chunk: WriteChunk, body: Any, positions: list[int] | None = None
+) -> list[RecordResult]:
+    """One result per record sent, from a ``summarizeErrors=false`` answer.
+
+    :param positions: which of the chunk's records were sent (all of them by default), in
+        the order they were sent; results carry the caller's input index.
+    """
+    if positions is None:
+        positions = list(range(len(chunk.records)))
     items = (body or {}).get(resource.list_key) or [] if isinstance(body, dict) else []
     results = []
-    for position, _ in enumerate(chunk.records):
-        item = items[position] if position < len(items) else {}
+    for number, position in enumerate(positions):
+        item = items[number] if number < len(items) else {}
         errors = [str(e.get("Message", "")) for e in item.get("ValidationErrors") or []]
         status = item.get("StatusAttributeString") or ("ERROR" if errors else "OK")
         ok = status != "ERROR" and bool(item)

@@ -21,11 +21,67 @@ from xero_provider.exceptions import (
     XeroForbiddenError,
     XeroNotFoundError,
     XeroRateLimitError,
+    XeroScopeError,
     XeroServerError,
     XeroValidationError,
 )
 
 _ID_FIELD = re.compile(r"^[A-Za-z]+ID$")
+
+
+_CHALLENGE_PARAM = re.compile(r'([A-Za-z_]+)\s*=\s*(?:"([^"]*)"|([^\s,]+))')
+# The scope each resource needs (granular scope first; ``.read`` suffices for reads), for
+# naming it when Xero's insufficient_scope answer does not (its challenge carries only the
+# error: community.xero.com/developer/discussion/119166525, and the body's Detail says
+# just "AuthorizationUnsuccessful": XeroAPI/Xero-NetStandard#178).
+_SCOPES = {
+    "contacts": "accounting.contacts",
+    "invoices": "accounting.invoices",
+    "creditnotes": "accounting.invoices",
+    "quotes": "accounting.invoices",
+    "purchaseorders": "accounting.invoices",
+    "items": "accounting.settings",
+    "payments": "accounting.payments",
+    "banktransactions": "accounting.banktransactions",
+    "banktransfers": "accounting.banktransactions",
+    "accounts": "accounting.settings",
+    "taxrates": "accounting.settings",
+    "organisation": "accounting.settings",
+}
+
+
+def bearer_challenge(response: httpx.Response) -> dict[str, str]:
+    """The parameters of a ``WWW-Authenticate: Bearer ...`` header (RFC 6750 section 3)."""
+    header = response.headers.get("WWW-Authenticate") or ""
+    if not header.lower().startswith("bearer"):
+        return {}
+    return {
+        name.lower(): quoted if quoted is not None and quoted != "" else bare or quoted
+        for name, quoted, bare in _CHALLENGE_PARAM.findall(header[6:])
+    }
+
+
+def is_insufficient_scope(response: httpx.Response) -> bool:
+    """A 401 no refresh can cure: the grant itself lacks a scope."""
+    return (
+        response.status_code == 401
+        and bearer_challenge(response).get("error") == "insufficient_scope"
+    )
+
+
+def needed_scope(path: str, method: str) -> str | None:
+    """The scope the accounting endpoint at ``path`` needs (``.read`` variant for reads)."""
+    parts = [p for p in path.split("/") if p]
+    if "api.xro" not in "/".join(parts[:1]) and "api.xro" not in path:
+        return None
+    try:
+        resource = parts[parts.index("2.0") + 1].lower()
+    except (ValueError, IndexError):
+        return None
+    scope = _SCOPES.get(resource)
+    if scope is None:
+        return None
+    return scope if method.upper() not in ("GET", "HEAD") else f"{scope}.read (or {scope})"
 
 
 def body_of(response: httpx.Response) -> Any:
@@ -64,6 +120,41 @@ def guess_field(element: dict[str, Any], message: str) -> str | None:
     return best
 
 
+def _same(left: Any, right: Any) -> bool:
+    if isinstance(left, float | int) and isinstance(right, float | int):
+        return float(left) == float(right)
+    return left == right
+
+
+def element_positions(elements: list[dict[str, Any]], sent: list[Any]) -> list[int] | None:
+    """Which sent element each of Xero's error elements echoes.
+
+    A summarised (default-mode) 400 lists only the elements that failed, each echoing
+    what was sent, so its position in ``Elements`` is not the element's index: match each
+    one to the first unused sent element whose fields it repeats.
+    """
+    if len(elements) == len(sent):
+        return list(range(len(sent)))
+    used: set[int] = set()
+    positions = []
+    for element in elements:
+        match = next(
+            (
+                index
+                for index, item in enumerate(sent)
+                if index not in used
+                and isinstance(item, dict)
+                and all(_same(element.get(k), v) for k, v in item.items())
+            ),
+            None,
+        )
+        if match is None:
+            return None
+        used.add(match)
+        positions.append(match)
+    return positions
+
+
 def element_problems(
     elements: list[dict[str, Any]], id_field: str | None, positions: list[int] | None = None
 ) -> list[RecordProblem]:
@@ -90,8 +181,13 @@ def raise_for_xero(
     id_field: str | None = None,
     tenant_id: str | None = None,
     positions: list[int] | None = None,
+    sent: list[Any] | None = None,
 ) -> None:
-    """Raise the typed error for a non-2xx answer; return quietly for success."""
+    """Raise the typed error for a non-2xx answer; return quietly for success.
+
+    :param positions: the caller's index of each element sent (default: 0, 1, ...).
+    :param sent: the elements sent, to tell which of them Xero's error elements are.
+    """
     status = response.status_code
     if status < 400:
         return
@@ -101,7 +197,10 @@ def raise_for_xero(
     if status == 400:
         if isinstance(body, dict):
             elements = body.get("Elements") or []
-            problems = element_problems(elements, id_field, positions)
+            matched = element_positions(elements, sent) if sent else None
+            if matched is not None and positions:
+                matched = [positions[m] if m < len(positions) else m for m in matched]
+            problems = element_problems(elements, id_field, matched)
             message = str(body.get("Message") or "Xero refused the request")
             raise XeroValidationError(
                 message, problems=problems, xero_type=body.get("Type"), **common
@@ -109,6 +208,19 @@ def raise_for_xero(
         raise XeroValidationError(str(body)[:500] if body else "Bad request", **common)
     if status == 401:
         detail = body.get("Detail") if isinstance(body, dict) else None
+        challenge = bearer_challenge(response)
+        if challenge.get("error") == "insufficient_scope":
+            path = response.request.url.path if response.request is not None else ""
+            needed = challenge.get("scope") or needed_scope(path, method or "GET")
+            raise XeroScopeError(
+                f"the connection's grant lacks the scope {needed or '(Xero did not say which)'} "
+                f"for {method or ''} {path} ({detail or 'insufficient_scope'}); a refresh cannot "
+                "add a scope: add it to the connection's 'scopes' and authorise the connection "
+                "again",
+                scope=needed,
+                xero_type="insufficient_scope",
+                **common,
+            )
         raise XeroAuthError(
             f"the access token was refused ({detail or 'Unauthorized'}) even after a refresh",
             **common,

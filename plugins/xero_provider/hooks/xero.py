@@ -6,18 +6,22 @@ pacing (``RateGovernor``), retries with backoff (``retry_kwargs``), and Xero's e
 bodies turned into typed exceptions (``raise_for_xero``). Reads page at the largest
 page Xero allows; writes are chunked, keyed and recorded in the durable ledger.
 
-The sync and async hooks share all of that through :class:`_XeroHookBase` and the
-plan objects in ``planning.py``; each only drives its own HTTP client.
+The sync and async hooks share all of that through :class:`_XeroHookBase`, the plan
+objects in ``planning.py`` and one write flow (a generator of steps each hook drives
+with its own client); each only drives its own HTTP client. Everything derived from the
+connection (token store, token manager, write ledger, pacing) is built once from the
+parsed config and passed explicitly, never read from an attribute that happens to be set.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cached_property
 from typing import Any
 
 import httpx
@@ -26,9 +30,19 @@ from airflow.sdk.log import mask_secret
 from tenacity import AsyncRetrying, Retrying
 
 from xero_provider.auth.token_store import TokenStore
-from xero_provider.auth.tokens import TokenManager, XeroAuth
+from xero_provider.auth.tokens import TokenManager, XeroAuth, is_under
 from xero_provider.config import XeroConnectionConfig
-from xero_provider.exceptions import RecordResult, XeroError, XeroNotFoundError, XeroValidationError
+from xero_provider.exceptions import (
+    RecordResult,
+    XeroError,
+    XeroForeignHostError,
+    XeroInputError,
+    XeroNetworkError,
+    XeroNotFoundError,
+    XeroValidationError,
+)
+from xero_provider.hooks import validation
+from xero_provider.hooks.actions import action_result, plan_actions, refused_result
 from xero_provider.hooks.pacing import RateGovernor, governor_for
 from xero_provider.hooks.planning import (
     ListPlan,
@@ -40,12 +54,101 @@ from xero_provider.hooks.planning import (
     results_from_ledger,
     results_to_ledger,
 )
+from xero_provider.hooks.reconcile import Reconciliation
 from xero_provider.hooks.responses import body_of, raise_for_xero
 from xero_provider.hooks.retrying import SAFE_METHODS, retry_kwargs
+from xero_provider.hooks.serialise import json_value
 from xero_provider.resources import Resource, get_resource
+from xero_provider.write_ledger import WriteLedger
 
 log = logging.getLogger(__name__)
 USER_AGENT = "airflow-provider-xero/0.1"
+
+
+@dataclass
+class _Runtime:
+    """Everything a hook derives from its parsed connection, built once per hook."""
+
+    config: XeroConnectionConfig
+    tenant_id: str | None
+    store: TokenStore
+    tokens: TokenManager
+    governor: RateGovernor
+    _ledger: WriteLedger | None = field(default=None, repr=False)
+
+    @classmethod
+    def build(cls, config: XeroConnectionConfig, tenant_id: str | None) -> _Runtime:
+        store = TokenStore.for_config(config)
+        return cls(
+            config=config,
+            tenant_id=tenant_id,
+            store=store,
+            tokens=TokenManager(config, store),
+            governor=governor_for(config.rate_window_seconds),
+        )
+
+    @property
+    def ledger(self) -> WriteLedger:
+        if self._ledger is None:
+            self._ledger = WriteLedger(self.store, self.config.ledger_retention_days)
+        return self._ledger
+
+    @property
+    def tenant_key(self) -> str:
+        return self.tenant_id or f"app:{self.config.client_id}"
+
+    def client_options(self) -> dict[str, Any]:
+        config = self.config
+        return {
+            "base_url": config.accounting_url,
+            "auth": XeroAuth(self.tokens, self.tenant_id, allowed_base=config.api_base_url),
+            "timeout": config.timeout,
+            "headers": {"User-Agent": USER_AGENT, "Accept": "application/json"},
+        }
+
+    def target(self, url: str) -> str:
+        """The absolute URL for ``url`` (relative: under the Accounting API), refused when it
+        lies outside the connection's API base, so credentials never leave Xero."""
+        parsed = httpx.URL(url)
+        if parsed.is_absolute_url or parsed.host or url.startswith("//"):
+            absolute = parsed
+        else:
+            if not url.strip("/"):
+                raise XeroInputError("path: empty; name an endpoint like 'Organisation'")
+            absolute = httpx.URL(self.config.accounting_url + "/" + url.lstrip("/"))
+        if not is_under(absolute, httpx.URL(self.config.api_base_url)):
+            raise XeroForeignHostError(
+                f"refusing to call {absolute.scheme}://{absolute.host}{absolute.path}: the "
+                f"connection's credentials only go to its API base {self.config.api_base_url}"
+            )
+        return str(absolute)
+
+
+@dataclass(frozen=True)
+class _Send:
+    """A write-flow step: send this request through the pipeline; the flow gets the body."""
+
+    method: str
+    url: str
+    kwargs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _ReadAll:
+    """A write-flow step: list every record of these plans; the flow gets the records."""
+
+    plans: list[ListPlan]
+
+
+@dataclass(frozen=True)
+class _Blocking:
+    """A write-flow step: a blocking call (the ledger's database I/O)."""
+
+    function: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+
+
+_Step = _Send | _ReadAll | _Blocking
 
 
 class _XeroHookBase(BaseHook):
@@ -63,54 +166,30 @@ class _XeroHookBase(BaseHook):
         self.xero_conn_id = xero_conn_id
         self._tenant_override = tenant_id
         self._config: XeroConnectionConfig | None = None
+        self._runtime: _Runtime | None = None
         self._policies: dict[bool, dict[str, Any]] = {}
 
     # --- connection -----------------------------------------------------------------
 
-    def _accept_connection(self, conn: Any) -> XeroConnectionConfig:
+    def _accept_connection(self, conn: Any) -> _Runtime:
         config = XeroConnectionConfig.from_connection(conn)
         for secret in config.secrets():
             mask_secret(secret)
         self._config = config
-        return config
+        self._runtime = _Runtime.build(config, self._tenant_override or config.tenant_id)
+        return self._runtime
 
     @property
     def tenant_id(self) -> str | None:
         """The organisation this hook works on (constructor argument, else the connection's)."""
         return self._tenant_override or (self._config.tenant_id if self._config else None)
 
-    def _tenant_key(self) -> str:
-        return self.tenant_id or f"app:{self._config.client_id if self._config else '-'}"
-
-    @cached_property
-    def _token_store(self) -> TokenStore:
-        return TokenStore.for_config(self._config)
-
-    @cached_property
-    def _tokens(self) -> TokenManager:
-        return TokenManager(self._config, self._token_store)
-
-    @cached_property
-    def _governor(self) -> RateGovernor:
-        return governor_for(self._config.rate_window_seconds)
-
-    def _client_options(self) -> dict[str, Any]:
-        config = self._config
-        return {
-            "base_url": config.accounting_url,
-            "auth": XeroAuth(self._tokens, self.tenant_id),
-            "timeout": config.timeout,
-            "headers": {"User-Agent": USER_AGENT, "Accept": "application/json"},
-        }
-
-    def _retry(self, method: str, idempotency_key: str | None) -> dict[str, Any]:
+    def _retry(self, config: XeroConnectionConfig, method: str, key: str | None) -> dict:
         """The retry policy for this kind of call, built once per hook (it is on the hot path)."""
-        safe = method.upper() in SAFE_METHODS or bool(idempotency_key)
+        safe = method.upper() in SAFE_METHODS or bool(key)
         policy = self._policies.get(safe)
         if policy is None:
-            policy = retry_kwargs(
-                "GET" if safe else method, safe, max_attempts=self._config.max_retries
-            )
+            policy = retry_kwargs("GET" if safe else method, safe, max_attempts=config.max_retries)
             self._policies[safe] = policy
         return policy
 
@@ -121,36 +200,41 @@ class _XeroHookBase(BaseHook):
             out["Idempotency-Key"] = idempotency_key
         return out
 
-    def _check(self, response: httpx.Response, resource: Resource | None) -> None:
+    @staticmethod
+    def _check(
+        runtime: _Runtime,
+        response: httpx.Response,
+        resource: Resource | None,
+        positions: list[int] | None,
+        json: Any = None,
+    ) -> None:
         """Raise the typed error for a refusal (the body is only parsed when there is one)."""
+        if response.status_code < 400:
+            return
+        sent = None
+        if isinstance(json, dict) and len(json) == 1:
+            only = next(iter(json.values()))
+            sent = only if isinstance(only, list) else None
         raise_for_xero(
             response,
             resource=resource.name if resource else None,
             id_field=resource.id_field if resource else None,
-            tenant_id=self.tenant_id,
+            tenant_id=runtime.tenant_id,
+            positions=positions,
+            sent=sent,
         )
 
-    def _ledger_hit(self, chunk: WriteChunk) -> list[RecordResult] | None:
-        """Results of an earlier run that wrote this very chunk under the same key."""
-        if chunk.ledger_key is None:
-            return None
-        entry = self._token_store.ledger_get(chunk.ledger_key)
-        if entry is None:
-            return None
-        if entry.payload_hash != chunk.payload_hash:
-            raise XeroValidationError(
-                f"idempotency key {chunk.ledger_key!r} was already used for different records; "
-                "use a new key for new data",
-                status=None,
-            )
-        log.info("Chunk at record %d was written before under the same key; reusing", chunk.offset)
-        return results_from_ledger(entry.results)
-
-    def _ledger_record(self, chunk: WriteChunk, results: list[RecordResult]) -> None:
-        if chunk.ledger_key is not None:
-            self._token_store.ledger_put(
-                chunk.ledger_key, chunk.payload_hash, results_to_ledger(results)
-            )
+    @staticmethod
+    def _network_error(
+        error: httpx.TransportError, method: str, url: str, attempts: int
+    ) -> XeroNetworkError:
+        return XeroNetworkError(
+            f"no answer from {method} {url} after {attempts} attempt(s): "
+            f"{type(error).__name__}: {error}",
+            url=url,
+            attempts=attempts,
+            method=method,
+        )
 
     @staticmethod
     def _page_request(plan: ListPlan, page: int) -> dict[str, Any]:
@@ -160,6 +244,17 @@ class _XeroHookBase(BaseHook):
             "params": plan.page_params(page),
             "headers": plan.headers,
         }
+
+    @staticmethod
+    def _record_url(spec: Resource, record_id: Any) -> str:
+        segment = validation.record_path(
+            record_id, allow_number=bool(spec.number_field) or not spec.id_field.endswith("ID")
+        )
+        return f"{spec.path}/{segment}"
+
+    @staticmethod
+    def _list_plans(resource: str | Resource, filters: dict[str, Any]) -> list[ListPlan]:
+        return ListPlan.build_all(get_resource(resource), **filters)
 
     def _typed_record(self, resource: Resource, body: Any, record_id: str) -> dict[str, Any]:
         records = (body or {}).get(resource.list_key) or []
@@ -179,10 +274,90 @@ class _XeroHookBase(BaseHook):
     def _write_plan(
         resource: Resource, records: Any, *, update: bool, tenant: str | None, key: str | None
     ) -> list[WriteChunk]:
-        rows = normalise_records(records)
-        check_records(resource, rows, update=update)
+        """Serialise and check the whole input (nothing is sent when any record is bad)."""
+        if key is not None and (not isinstance(key, str) or not key.strip()):
+            raise XeroInputError(f"idempotency_key: expected non-empty text, got {key!r}")
+        try:
+            rows = normalise_records(records)
+            check_records(resource, rows, update=update)
+        except XeroInputError as error:
+            error.resource = resource.name
+            raise
         method = resource.update_method if update else resource.create_method
         return plan_writes(resource, rows, method=method, tenant_id=tenant, idempotency_key=key)
+
+    def _write_flow(
+        self, runtime: _Runtime, spec: Resource, records: Any, *, update: bool, key: str | None
+    ) -> Generator[_Step, Any, list[RecordResult]]:
+        """Every step of a write, shared by both hooks: plan the whole input first, then per
+        chunk reuse a recorded outcome, or reconcile an intent without one, or record the
+        intent, send, and record the outcome."""
+        chunks = self._write_plan(spec, records, update=update, tenant=runtime.tenant_id, key=key)
+        method = spec.update_method if update else spec.create_method
+        results: list[RecordResult] = []
+        for chunk in chunks:
+            positions = list(range(len(chunk.records)))
+            settled: list[RecordResult] = []
+            idempotency_key = chunk.idempotency_key
+            attempt = 1
+            if chunk.ledger_key is not None:
+                entry = yield _Blocking(runtime.ledger.get, (chunk.ledger_key,))
+                if entry is not None and entry.payload_hash != chunk.payload_hash:
+                    raise XeroValidationError(
+                        f"idempotency key {key!r} was already used for different records; "
+                        "use a new key for new data",
+                        status=None,
+                        resource=spec.name,
+                    )
+                if entry is not None and entry.done:
+                    log.info("Chunk at record %d was written before under this key", chunk.offset)
+                    results.extend(results_from_ledger(entry.results or []))
+                    continue
+                if entry is not None:  # sent before, outcome never recorded
+                    plan = Reconciliation.plan(spec, chunk, entry.updated_at, update=update)
+                    found = (yield _ReadAll(plan.lookups)) if plan.lookups else []
+                    positions, settled, same_key = plan.settle(found)
+                    attempt = entry.attempt + 1
+                    if not same_key:
+                        idempotency_key = hashlib.sha256(
+                            f"{chunk.idempotency_key}:{attempt}".encode()
+                        ).hexdigest()
+                    log.warning(
+                        "Chunk at record %d was sent before without a recorded outcome: "
+                        "%d found in Xero, %d not reconcilable, %d to send",
+                        chunk.offset,
+                        sum(r.ok for r in settled),
+                        sum(not r.ok for r in settled),
+                        len(positions),
+                    )
+                if positions:
+                    yield _Blocking(
+                        runtime.ledger.intend, (chunk.ledger_key, chunk.payload_hash, attempt)
+                    )
+            sent: list[RecordResult] = []
+            if positions:
+                body = yield _Send(
+                    method,
+                    spec.path,
+                    {
+                        "resource": spec,
+                        "params": {"summarizeErrors": "false"},
+                        "json": {spec.list_key: [chunk.records[p] for p in positions]},
+                        "idempotency_key": idempotency_key,
+                        "positions": [chunk.offset + p for p in positions],
+                    },
+                )
+                sent = chunk_results(spec, chunk, body, positions)
+            chunk_result = sorted(settled + sent, key=lambda r: r.index)
+            if chunk.ledger_key is not None and not any(
+                r.status == "UNRECONCILED" for r in chunk_result
+            ):
+                yield _Blocking(
+                    runtime.ledger.record,
+                    (chunk.ledger_key, chunk.payload_hash, results_to_ledger(chunk_result)),
+                )
+            results.extend(chunk_result)
+        return results
 
 
 class XeroHook(_XeroHookBase):
@@ -199,23 +374,31 @@ class XeroHook(_XeroHookBase):
         **kwargs: Any,
     ) -> None:
         super().__init__(xero_conn_id, tenant_id, **kwargs)
+        self._client: httpx.Client | None = None
+
+    def _ready(self) -> _Runtime:
+        """The runtime built from the connection (read once, on first use: the constructor
+        does no I/O)."""
+        if self._runtime is None:
+            self._accept_connection(self.get_connection(self.xero_conn_id))
+        return self._runtime
 
     @property
     def config(self) -> XeroConnectionConfig:
-        """The parsed connection (read once, on first use: the constructor does no I/O)."""
-        if self._config is None:
-            self._accept_connection(self.get_connection(self.xero_conn_id))
-        return self._config
+        """The parsed connection."""
+        return self._ready().config
 
-    @cached_property
+    @property
     def client(self) -> httpx.Client:
-        self.config  # noqa: B018 - load the connection first
-        return httpx.Client(**self._client_options())
+        """The HTTP client (keep-alive connections), made on first use."""
+        if self._client is None:
+            self._client = httpx.Client(**self._ready().client_options())
+        return self._client
 
     def close(self) -> None:
-        if "client" in self.__dict__:
-            self.client.close()
-            del self.__dict__["client"]
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     # --- the one pipeline -------------------------------------------------------------
 
@@ -229,30 +412,55 @@ class XeroHook(_XeroHookBase):
         json: Any = None,
         headers: dict[str, str] | None = None,
         idempotency_key: str | None = None,
+        positions: list[int] | None = None,
     ) -> httpx.Response:
-        self.config  # noqa: B018
-        tenant = self._tenant_key()
+        runtime = self._ready()
+        target = runtime.target(url)
+        tenant = runtime.tenant_key
+        governor = runtime.governor
+        client = self.client
         request_headers = self._request_headers(headers, idempotency_key)
-        for attempt in Retrying(**self._retry(method, idempotency_key)):
-            with attempt:
-                pause = self._governor.delay(tenant)
-                if pause > 0:
-                    time.sleep(pause)
-                with self._governor.slot(tenant):
-                    response = self.client.request(
-                        method, url, params=params, json=json, headers=request_headers
-                    )
-                self._governor.observe(tenant, response.headers)
-                self._check(response, resource)
+        attempts = 0
+        try:
+            for attempt in Retrying(**self._retry(runtime.config, method, idempotency_key)):
+                with attempt:
+                    attempts += 1
+                    pause = governor.delay(tenant)
+                    if pause > 0:
+                        time.sleep(pause)
+                    with governor.slot(tenant):
+                        response = client.request(
+                            method, target, params=params, json=json, headers=request_headers
+                        )
+                    governor.observe(tenant, response.headers)
+                    self._check(runtime, response, resource, positions, json)
+        except httpx.TransportError as error:
+            raise self._network_error(error, method, target, attempts) from error
         return response
+
+    def _run(self, flow: Generator[_Step, Any, Any]) -> Any:
+        """Drive a write flow: each step runs here, its answer goes back into the flow."""
+        step = next(flow)
+        while True:
+            if isinstance(step, _Send):
+                answer: Any = body_of(self._send(step.method, step.url, **step.kwargs))
+            elif isinstance(step, _ReadAll):
+                answer = [r for plan in step.plans for r in self._iter_plan(plan)]
+            else:
+                answer = step.function(*step.args)
+            try:
+                step = flow.send(answer)
+            except StopIteration as done:
+                return done.value
 
     # --- public API -----------------------------------------------------------------------
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """Any other Xero call, through the same pipeline; returns the parsed body.
 
-        ``path`` is relative to the Accounting API (``Organisation``) or an absolute URL.
-        Keyword arguments: ``params``, ``json``, ``headers``, ``idempotency_key``.
+        ``path`` is relative to the Accounting API (``Organisation``) or an absolute URL
+        under the connection's API base (anything else is refused: the token stays with
+        Xero). Keyword arguments: ``params``, ``json``, ``headers``, ``idempotency_key``.
         """
         return body_of(self._send(method.upper(), path, **kwargs))
 
@@ -262,13 +470,12 @@ class XeroHook(_XeroHookBase):
 
     def revoke(self) -> None:
         """Revoke the refresh token at Xero (disconnects the app) and forget the tokens."""
-        self.config  # noqa: B018
-        self._tokens.revoke()
+        self._ready().tokens.revoke()
 
     def get(self, resource: str | Resource, record_id: str) -> dict[str, Any]:
         """One record by ID (or number where Xero allows it)."""
         spec = get_resource(resource)
-        body = body_of(self._send("GET", f"{spec.path}/{record_id}", resource=spec))
+        body = body_of(self._send("GET", self._record_url(spec, record_id), resource=spec))
         return self._typed_record(spec, body, record_id)
 
     def iter_records(
@@ -282,16 +489,26 @@ class XeroHook(_XeroHookBase):
         ids: Sequence[str] | None = None,
         page_size: int | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Yield records lazily, a page at a time, at the largest page Xero allows."""
-        plan = ListPlan.build(
-            get_resource(resource),
-            where=where,
-            order=order,
-            modified_since=modified_since,
-            statuses=statuses,
-            ids=ids,
-            page_size=page_size,
+        """Yield records lazily, a page at a time, at the largest page Xero allows.
+
+        All filters are checked before the first call; a long ``ids`` list is split into
+        calls whose URL Xero accepts.
+        """
+        plans = self._list_plans(
+            resource,
+            {
+                "where": where,
+                "order": order,
+                "modified_since": modified_since,
+                "statuses": statuses,
+                "ids": ids,
+                "page_size": page_size,
+            },
         )
+        for plan in plans:
+            yield from self._iter_plan(plan)
+
+    def _iter_plan(self, plan: ListPlan) -> Iterator[dict[str, Any]]:
         page = 1
         while True:
             body = body_of(self._send("GET", plan.resource.path, **self._page_request(plan, page)))
@@ -311,36 +528,95 @@ class XeroHook(_XeroHookBase):
     def create(
         self, resource: str | Resource, records: Any, *, idempotency_key: str | None = None
     ) -> list[RecordResult]:
-        """Create records (one dict, a list or a DataFrame); one result per input record."""
-        return self._write(get_resource(resource), records, update=False, key=idempotency_key)
+        """Create records (one dict, a list or a DataFrame); one result per input record.
+
+        The whole input is serialised and checked before the first request. With an
+        ``idempotency_key`` a rerun reuses recorded outcomes and reconciles chunks whose
+        outcome was never recorded (status ``RECONCILED`` / ``UNRECONCILED``).
+        """
+        spec = get_resource(resource)
+        runtime = self._ready()
+        return self._run(
+            self._write_flow(runtime, spec, records, update=False, key=idempotency_key)
+        )
 
     def update(
         self, resource: str | Resource, records: Any, *, idempotency_key: str | None = None
     ) -> list[RecordResult]:
         """Update records named by ID (or number); one result per input record."""
-        return self._write(get_resource(resource), records, update=True, key=idempotency_key)
+        spec = get_resource(resource)
+        runtime = self._ready()
+        return self._run(self._write_flow(runtime, spec, records, update=True, key=idempotency_key))
 
-    def _write(self, spec: Resource, records: Any, *, update: bool, key: str | None):
-        self.config  # noqa: B018
-        chunks = self._write_plan(spec, records, update=update, tenant=self.tenant_id, key=key)
-        method = spec.update_method if update else spec.create_method
+    def act(
+        self,
+        resource: str | Resource,
+        items: Sequence[tuple[str, Any]],
+        *,
+        method: str = "POST",
+        action: str | None = None,
+        list_key: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> list[RecordResult]:
+        """One keyed call per ``(record_id, body)`` to ``{path}/{id}[/{action}]``.
+
+        For the writes Xero takes one record at a time (delete a payment, email an
+        invoice, a history note, an allocation). Bodies are serialised like any write;
+        Xero's refusal of one record (400, 404) becomes that record's failed result. With
+        an ``idempotency_key`` each call's intent is recorded before it is sent and its
+        success after, so a rerun does not send it again; a call whose outcome was never
+        recorded is sent again under the same Idempotency-Key (Xero replays its first
+        answer while it keeps the key).
+
+        :param list_key: the envelope key of the answer's records (``Allocations``...).
+        """
+        spec = get_resource(resource)
+        runtime = self._ready()
+        bodies = [
+            (record_id, json_value(body, f"items[{index}]"))
+            for index, (record_id, body) in enumerate(items)
+        ]
+        calls = plan_actions(
+            spec,
+            bodies,
+            method=method.upper(),
+            action=action,
+            tenant_id=runtime.tenant_id,
+            idempotency_key=idempotency_key,
+        )
         results: list[RecordResult] = []
-        for chunk in chunks:
-            reused = self._ledger_hit(chunk)
-            if reused is not None:
-                results.extend(reused)
+        for call in calls:
+            chunk = call.chunk
+            if chunk.ledger_key is not None:
+                entry = runtime.ledger.get(chunk.ledger_key)
+                if entry is not None and entry.payload_hash != chunk.payload_hash:
+                    raise XeroValidationError(
+                        f"idempotency key {idempotency_key!r} was already used for a different "
+                        f"{spec.name} {call.record_id} call; use a new key for new data",
+                        status=None,
+                        resource=spec.name,
+                    )
+                if entry is not None and entry.done:
+                    results.extend(results_from_ledger(entry.results or []))
+                    continue
+                runtime.ledger.intend(chunk.ledger_key, chunk.payload_hash)
+            try:
+                response = self._send(
+                    method.upper(),
+                    call.path,
+                    resource=spec,
+                    json=chunk.records[0],
+                    idempotency_key=chunk.idempotency_key,
+                )
+            except (XeroValidationError, XeroNotFoundError) as error:
+                results.append(refused_result(call, error))
                 continue
-            response = self._send(
-                method,
-                spec.path,
-                resource=spec,
-                params={"summarizeErrors": "false"},
-                json={spec.list_key: chunk.records},
-                idempotency_key=chunk.idempotency_key,
-            )
-            chunk_result = chunk_results(spec, chunk, body_of(response))
-            self._ledger_record(chunk, chunk_result)
-            results.extend(chunk_result)
+            result = action_result(call, body_of(response), list_key, spec.id_field)
+            if chunk.ledger_key is not None:
+                runtime.ledger.record(
+                    chunk.ledger_key, chunk.payload_hash, results_to_ledger([result])
+                )
+            results.append(result)
         return results
 
     def test_connection(self) -> tuple[bool, str]:
@@ -366,22 +642,35 @@ class XeroHook(_XeroHookBase):
 
 
 class XeroAsyncHook(_XeroHookBase):
-    """The async twin of :class:`XeroHook` for triggers: the same pipeline on an event loop."""
+    """The async twin of :class:`XeroHook` for triggers: the same pipeline on an event loop.
+
+    Reads, DataFrame reads and writes behave exactly as the sync hook's (one write flow);
+    database I/O (tokens, ledger) runs in a worker thread so the loop never blocks.
+    """
+
+    def __init__(
+        self,
+        xero_conn_id: str = _XeroHookBase.default_conn_name,
+        tenant_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(xero_conn_id, tenant_id, **kwargs)
+        self._async_client: httpx.AsyncClient | None = None
+
+    async def _aready(self) -> _Runtime:
+        if self._runtime is None:
+            conn = await self.aget_connection(self.xero_conn_id)
+            await asyncio.to_thread(self._accept_connection, conn)
+        return self._runtime
 
     async def aconfig(self) -> XeroConnectionConfig:
         """The parsed connection, read without blocking the event loop."""
-        if self._config is None:
-            self._accept_connection(await self.aget_connection(self.xero_conn_id))
-        return self._config
-
-    @cached_property
-    def _async_client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(**self._client_options())
+        return (await self._aready()).config
 
     async def aclose(self) -> None:
-        if "_async_client" in self.__dict__:
+        if self._async_client is not None:
             await self._async_client.aclose()
-            del self.__dict__["_async_client"]
+            self._async_client = None
 
     async def _send(
         self,
@@ -393,22 +682,49 @@ class XeroAsyncHook(_XeroHookBase):
         json: Any = None,
         headers: dict[str, str] | None = None,
         idempotency_key: str | None = None,
+        positions: list[int] | None = None,
     ) -> httpx.Response:
-        await self.aconfig()
-        tenant = self._tenant_key()
+        runtime = await self._aready()
+        target = runtime.target(url)
+        tenant = runtime.tenant_key
+        governor = runtime.governor
+        if self._async_client is None:
+            self._async_client = httpx.AsyncClient(**runtime.client_options())
+        client = self._async_client
         request_headers = self._request_headers(headers, idempotency_key)
-        async for attempt in AsyncRetrying(**self._retry(method, idempotency_key)):
-            with attempt:
-                pause = self._governor.delay(tenant)
-                if pause > 0:
-                    await asyncio.sleep(pause)
-                async with self._governor.aslot(tenant):
-                    response = await self._async_client.request(
-                        method, url, params=params, json=json, headers=request_headers
-                    )
-                self._governor.observe(tenant, response.headers)
-                self._check(response, resource)
+        attempts = 0
+        try:
+            async for attempt in AsyncRetrying(
+                **self._retry(runtime.config, method, idempotency_key)
+            ):
+                with attempt:
+                    attempts += 1
+                    pause = governor.delay(tenant)
+                    if pause > 0:
+                        await asyncio.sleep(pause)
+                    async with governor.aslot(tenant):
+                        response = await client.request(
+                            method, target, params=params, json=json, headers=request_headers
+                        )
+                    governor.observe(tenant, response.headers)
+                    self._check(runtime, response, resource, positions, json)
+        except httpx.TransportError as error:
+            raise self._network_error(error, method, target, attempts) from error
         return response
+
+    async def _run(self, flow: Generator[_Step, Any, Any]) -> Any:
+        step = next(flow)
+        while True:
+            if isinstance(step, _Send):
+                answer: Any = body_of(await self._send(step.method, step.url, **step.kwargs))
+            elif isinstance(step, _ReadAll):
+                answer = [r for plan in step.plans async for r in self._iter_plan(plan)]
+            else:
+                answer = await asyncio.to_thread(step.function, *step.args)
+            try:
+                step = flow.send(answer)
+            except StopIteration as done:
+                return done.value
 
     async def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """Any Xero call through the pipeline; returns the parsed body."""
@@ -420,14 +736,18 @@ class XeroAsyncHook(_XeroHookBase):
 
     async def get(self, resource: str | Resource, record_id: str) -> dict[str, Any]:
         spec = get_resource(resource)
-        body = body_of(await self._send("GET", f"{spec.path}/{record_id}", resource=spec))
+        body = body_of(await self._send("GET", self._record_url(spec, record_id), resource=spec))
         return self._typed_record(spec, body, record_id)
 
     async def iter_records(
         self, resource: str | Resource, **filters: Any
     ) -> AsyncIterator[dict[str, Any]]:
         """Yield records a page at a time; filters as for :meth:`XeroHook.iter_records`."""
-        plan = ListPlan.build(get_resource(resource), **filters)
+        for plan in self._list_plans(resource, filters):
+            async for record in self._iter_plan(plan):
+                yield record
+
+    async def _iter_plan(self, plan: ListPlan) -> AsyncIterator[dict[str, Any]]:
         page = 1
         while True:
             response = await self._send("GET", plan.resource.path, **self._page_request(plan, page))
@@ -438,3 +758,29 @@ class XeroAsyncHook(_XeroHookBase):
             if plan.is_last_page(page, body, records):
                 return
             page += 1
+
+    async def get_dataframe(self, resource: str | Resource, **filters: Any) -> Any:
+        """The records of :meth:`iter_records` as a pandas DataFrame, dates parsed to UTC."""
+        from xero_provider.hooks.frames import records_to_dataframe
+
+        spec = get_resource(resource)
+        records = [r async for r in self.iter_records(spec, **filters)]
+        return records_to_dataframe(records, spec)
+
+    async def create(
+        self, resource: str | Resource, records: Any, *, idempotency_key: str | None = None
+    ) -> list[RecordResult]:
+        """As :meth:`XeroHook.create`."""
+        spec = get_resource(resource)
+        runtime = await self._aready()
+        flow = self._write_flow(runtime, spec, records, update=False, key=idempotency_key)
+        return await self._run(flow)
+
+    async def update(
+        self, resource: str | Resource, records: Any, *, idempotency_key: str | None = None
+    ) -> list[RecordResult]:
+        """As :meth:`XeroHook.update`."""
+        spec = get_resource(resource)
+        runtime = await self._aready()
+        flow = self._write_flow(runtime, spec, records, update=True, key=idempotency_key)
+        return await self._run(flow)
