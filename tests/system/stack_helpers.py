@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from xero_demo.demo import expected_dag_ids
 from xero_demo.sandbox_grant import authorise
 from xero_demo.settings import load
 from xero_demo.stack import AirflowStack, StackConfig, airflow_executable
@@ -12,7 +13,6 @@ from xero_sandbox.testing import SandboxServer
 
 REPO = Path(__file__).resolve().parents[2]
 WAREHOUSE_DAGS = ["xero_warehouse_sync_demo", "xero_warehouse_sync_starter"]
-ALL_DAGS = ["xero_token_keepalive", *WAREHOUSE_DAGS]
 
 
 def start_stack(home: Path, sandbox: SandboxServer, **config) -> AirflowStack:
@@ -27,7 +27,7 @@ def start_stack(home: Path, sandbox: SandboxServer, **config) -> AirflowStack:
             env=stack.env,
         )
         authorise(sandbox.url, env=stack.env)
-        stack.wait_for_dags(ALL_DAGS)
+        stack.wait_for_dags(expected_dag_ids(stack))
     except BaseException:
         stack.stop()
         raise

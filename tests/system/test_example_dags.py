@@ -14,13 +14,12 @@ import pytest
 
 from tests.system.conftest import require_service
 from tests.system.stack_helpers import (
-    ALL_DAGS,
     WAREHOUSE_DAGS,
     start_stack,
     warehouse_differences,
     warehouse_rows,
 )
-from xero_demo.demo import run_all
+from xero_demo.demo import expected_dag_ids, run_all
 from xero_demo.stack import AirflowStack, postgres_database, redis_broker
 from xero_sandbox.testing import SandboxServer
 
@@ -49,7 +48,7 @@ def local_warehouse(stack: AirflowStack) -> str:
 def test_every_example_dag_runs_to_success_on_local_executor(
     local_stack: AirflowStack, sandbox_server: SandboxServer
 ) -> None:
-    runs = run_all(local_stack, ALL_DAGS, timeout=600)
+    runs = run_all(local_stack, expected_dag_ids(local_stack), sandbox_server, timeout=900)
     states = {dag_id: [r["state"] for r in dag_runs] for dag_id, dag_runs in runs.items()}
     assert all(s == ["success"] * len(s) and s for s in states.values()), states
     demo = sandbox_server.demo
@@ -172,7 +171,7 @@ def _run_on_celery(sandbox, tmp_path, metadata_url, warehouse_url, broker, prefi
         },
     )
     try:
-        runs = run_all(stack, ALL_DAGS, timeout=600)
+        runs = run_all(stack, expected_dag_ids(stack), sandbox, timeout=900)
         states = {dag_id: [r["state"] for r in dag_runs] for dag_id, dag_runs in runs.items()}
         assert all(s == ["success"] * len(s) and s for s in states.values()), states
         for dag_id in WAREHOUSE_DAGS:
