@@ -32,13 +32,15 @@ settings: install
 test: install
 	$(BIN)/python -m pytest
 
-## bench: the benchmarks (not part of `make test`); figures also go to bench/results.json
+## bench: the benchmarks (not part of `make test`); figures also go to bench/*.json
 bench: install
-	$(BIN)/python -m tests.benchmarks.run
+	$(BIN)/python -m tests.benchmarks.run; hook=$$?; \
+	$(BIN)/python -m tests.benchmarks.warehouse_sync; sync=$$?; exit $$((hook || sync))
 
 ## bench-quick: the same with smaller sizes (under a minute)
 bench-quick: install
-	$(BIN)/python -m tests.benchmarks.run --quick
+	$(BIN)/python -m tests.benchmarks.run --quick; hook=$$?; \
+	$(BIN)/python -m tests.benchmarks.warehouse_sync --quick; sync=$$?; exit $$((hook || sync))
 
 lint: install
 	$(BIN)/ruff format --check .

@@ -34,8 +34,6 @@ from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_conte
 from xero_examples.organisations import Organisation, organisations
 from xero_examples.warehouse import sync_resources, table_name
 
-PAGE_BATCH = 1000  # rows per upsert transaction
-
 
 def _warehouse():
     from airflow.sdk import Variable
@@ -84,6 +82,7 @@ def build(org: Organisation):
         def sync(resource_name: str) -> dict:
             """Read the resource's changes from Xero and upsert them."""
             from xero_examples.reading import WarehouseHook
+            from xero_examples.sync import since_for, sync_resource
             from xero_provider.resources import get_resource
 
             context = get_current_context()
@@ -92,28 +91,16 @@ def build(org: Organisation):
             warehouse = _warehouse()
             hook = WarehouseHook(org.conn_id)
             try:
-                since = None
-                watermark = warehouse.watermark(resource, org.tenant_id)
-                start = context.get("data_interval_start")
-                if resource.supports_modified_since and watermark and not params["full_refresh"]:
-                    since = min(watermark, start) if start else watermark
-                seen = written = 0
-                batch: list[dict] = []
-                for record in hook.iter_records(resource, modified_since=since):
-                    batch.append(record)
-                    if len(batch) >= PAGE_BATCH:
-                        written += warehouse.upsert(
-                            resource, org.tenant_id, batch, context["run_id"]
-                        )
-                        seen, batch = seen + len(batch), []
-                written += warehouse.upsert(resource, org.tenant_id, batch, context["run_id"])
-                seen += len(batch)
-                return {
-                    "resource": resource.name,
-                    "since": since.isoformat() if since else None,
-                    "seen": seen,
-                    "written": written,
-                }
+                since = since_for(
+                    warehouse,
+                    resource,
+                    org.tenant_id,
+                    context.get("data_interval_start"),
+                    params["full_refresh"],
+                )
+                return sync_resource(
+                    hook, warehouse, resource, org.tenant_id, context["run_id"], since
+                )
             finally:
                 hook.close()
                 warehouse.dispose()

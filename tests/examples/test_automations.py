@@ -52,7 +52,9 @@ def test_split_keeps_input_order_and_reports_each_skip() -> None:
         [invoice(1, "AUTHORISED"), invoice(2, "DRAFT"), invoice(3, "PAID")], CONTACTS
     )
     assert send == ["i1", "i3"]
-    assert skipped == [{"InvoiceID": "i2", "InvoiceNumber": "INV-2", "reason": skipped[0]["reason"]}]
+    assert skipped == [
+        {"InvoiceID": "i2", "InvoiceNumber": "INV-2", "reason": skipped[0]["reason"]}
+    ]
 
 
 def doc(number: int, due: str, day: str, kind: str = "ACCPAY", contact: str = "s1", **more):
@@ -105,9 +107,7 @@ def test_two_credit_notes_share_documents_and_leftover_credit_is_reported() -> N
         ("cn1", "20.00"),
         ("cn2", "10.00"),
     ]
-    assert [(item["CreditNoteID"], item["reason"][:5]) for item in leftovers] == [
-        ("cn2", "15.00")
-    ]
+    assert [(item["CreditNoteID"], item["reason"][:5]) for item in leftovers] == [("cn2", "15.00")]
 
 
 @pytest.mark.parametrize(

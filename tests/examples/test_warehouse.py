@@ -158,3 +158,21 @@ def test_dates_parse_from_xero_and_iso_forms() -> None:
     assert parse_xero_date(None) is None
     with pytest.raises(ValueError):
         parse_xero_date("yesterday")
+
+
+def test_sync_starts_from_the_older_of_interval_and_watermark(tmp_path) -> None:
+    from datetime import UTC, datetime
+
+    from xero_examples.sync import since_for
+
+    store = Warehouse(f"sqlite:///{tmp_path}/w.db")
+    store.create_tables()
+    assert since_for(store, INVOICES, TENANT, None) is None  # first load reads everything
+    store.upsert(INVOICES, TENANT, [invoice(1, updated_ms=1_767_225_600_000)], "r")  # 2026-01-01
+    watermark = datetime(2026, 1, 1, tzinfo=UTC)
+    later, earlier = datetime(2026, 2, 1, tzinfo=UTC), datetime(2025, 12, 1, tzinfo=UTC)
+    assert since_for(store, INVOICES, TENANT, later) == watermark  # a skipped run leaves no gap
+    assert since_for(store, INVOICES, TENANT, earlier) == earlier  # a backfill re-reads more
+    assert since_for(store, INVOICES, TENANT, later, full_refresh=True) is None
+    assert since_for(store, get_resource("TaxRates"), TENANT, later) is None  # no date filter
+    store.dispose()
