@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -21,9 +23,10 @@ from tests.system.stack_helpers import (
 )
 from xero_demo.demo import expected_dag_ids, run_all
 from xero_demo.stack import AirflowStack, postgres_database, redis_broker
+from xero_examples.automations import plan_allocations, split_emailable
 from xero_sandbox.testing import SandboxServer
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 DEMO_DAG = "xero_warehouse_sync_demo"
 
 
@@ -41,6 +44,54 @@ def local_stack(
     assert not stack.leftovers()
 
 
+def state(sandbox: SandboxServer, tenant: str) -> dict[str, list[dict]]:
+    """The organisation's contacts, invoices and credit notes, straight from the sandbox."""
+    return {
+        name: sandbox.control("GET", f"/state/{tenant}/{name}").json()[name]
+        for name in ("Contacts", "Invoices", "CreditNotes")
+    }
+
+
+def writes(sandbox: SandboxServer, method: str, suffix: str) -> Counter:
+    """How many successful ``method`` calls each record got on ``.../{id}/<suffix>``."""
+    return Counter(
+        entry["path"].split("/")[-2]
+        for entry in sandbox.requests()
+        if entry["method"] == method
+        and entry["path"].endswith("/" + suffix)
+        and entry.get("status", 200) < 400
+    )
+
+
+def assert_automations_did_their_work(sandbox: SandboxServer, before: dict) -> None:
+    """Notes, emails and allocations: each where the rules say, none twice."""
+    notes = writes(sandbox, "PUT", "History")
+    emails = writes(sandbox, "POST", "Email")
+    submitted_bills = 0
+    for tenant, records in before.items():
+        contacts = {c["ContactID"]: c for c in records["Contacts"]}
+        # every contact of the data got one note (archived ones too)
+        assert {cid: notes[cid] for cid in contacts} == dict.fromkeys(contacts, 1)
+        # every bill awaiting approval got one note
+        submitted = [
+            i["InvoiceID"]
+            for i in records["Invoices"]
+            if i["Type"] == "ACCPAY" and i["Status"] == "SUBMITTED"
+        ]
+        assert all(notes[i] == 1 for i in submitted)
+        submitted_bills += len(submitted)
+        # exactly the invoices Xero will email were emailed, once each
+        send, skipped = split_emailable(records["Invoices"], contacts)
+        assert {i: emails[i] for i in send} == dict.fromkeys(send, 1)
+        assert not any(emails[s["InvoiceID"]] for s in skipped)
+        # no credit left where an open document of the same contact could take it
+        after = state(sandbox, tenant)
+        allocations, _ = plan_allocations(after["CreditNotes"], after["Invoices"], date.today())
+        assert allocations == [], allocations
+    assert submitted_bills >= 1
+    assert sum(writes(sandbox, "PUT", "Allocations").values()) >= 1
+
+
 def local_warehouse(stack: AirflowStack) -> str:
     return f"sqlite:///{stack.home}/xero_warehouse.db"
 
@@ -48,10 +99,13 @@ def local_warehouse(stack: AirflowStack) -> str:
 def test_every_example_dag_runs_to_success_on_local_executor(
     local_stack: AirflowStack, sandbox_server: SandboxServer
 ) -> None:
+    demo = sandbox_server.demo
+    tenants = (demo.tenant_id, demo.second_tenant_id)
+    before = {t: state(sandbox_server, t) for t in tenants}
     runs = run_all(local_stack, expected_dag_ids(local_stack), sandbox_server, timeout=900)
     states = {dag_id: [r["state"] for r in dag_runs] for dag_id, dag_runs in runs.items()}
     assert all(s == ["success"] * len(s) and s for s in states.values()), states
-    demo = sandbox_server.demo
+    assert_automations_did_their_work(sandbox_server, before)
     for tenant in (demo.tenant_id, demo.second_tenant_id):
         assert warehouse_differences(local_warehouse(local_stack), sandbox_server, tenant) == []
     # the quality check compared with Xero itself and reported each table
