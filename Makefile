@@ -27,10 +27,12 @@ test: install
 ## bench: the benchmarks (not part of `make test`); figures also go to bench/results.json
 bench: install
 	$(BIN)/python -m tests.benchmarks.run
+	$(BIN)/python -m tests.benchmarks.triggers
 
 ## bench-quick: the same with smaller sizes (under a minute)
 bench-quick: install
 	$(BIN)/python -m tests.benchmarks.run --quick
+	$(BIN)/python -m tests.benchmarks.triggers --quick
 
 lint: install
 	$(BIN)/ruff format --check .
