@@ -35,12 +35,14 @@ test: install
 ## bench: the benchmarks (not part of `make test`); figures also go to bench/*.json
 bench: install
 	$(BIN)/python -m tests.benchmarks.run; hook=$$?; \
-	$(BIN)/python -m tests.benchmarks.warehouse_sync; sync=$$?; exit $$((hook || sync))
+	$(BIN)/python -m tests.benchmarks.triggers; triggers=$$?; \
+	$(BIN)/python -m tests.benchmarks.warehouse_sync; sync=$$?; exit $$((hook || triggers || sync))
 
 ## bench-quick: the same with smaller sizes (under a minute)
 bench-quick: install
 	$(BIN)/python -m tests.benchmarks.run --quick; hook=$$?; \
-	$(BIN)/python -m tests.benchmarks.warehouse_sync --quick; sync=$$?; exit $$((hook || sync))
+	$(BIN)/python -m tests.benchmarks.triggers --quick; triggers=$$?; \
+	$(BIN)/python -m tests.benchmarks.warehouse_sync --quick; sync=$$?; exit $$((hook || triggers || sync))
 
 lint: install
 	$(BIN)/ruff format --check .

@@ -25,6 +25,9 @@ from xero_provider.triggers.reading import list_plan
         ({"resource": "Bills", "where": 3}, "must be a string"),
         ({"resource": "Bills", "where": "x" * 5000}, "under 2000"),
         ({"resource": "Bills", "contact_kind": "customer"}, "only Contacts"),
+        ({"resource": "Bills", "where": 'Status=="A") OR ("1"=="1'}, "unbalanced"),
+        ({"resource": "Bills", "where": 'Status=="A'}, "unclosed"),
+        ({"resource": "Bills", "where": "(Total>1"}, "unclosed"),
         ({"resource": "Contacts", "contact_kind": "friend"}, "customer or supplier"),
     ],
     ids=lambda v: str(v)[:40],
@@ -33,6 +36,10 @@ def test_bad_filters_are_refused_naming_the_field(kwargs, message) -> None:
     resource = kwargs.pop("resource")
     with pytest.raises((ValueError, TypeError), match=message):
         Feed.build(resource, **kwargs)
+
+
+def test_parentheses_inside_strings_are_fine() -> None:
+    assert Feed.build("Bills", where='Reference=="a)b" AND (Total>1)').where
 
 
 def test_feed_round_trips_and_keys_are_stable() -> None:

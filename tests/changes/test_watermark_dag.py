@@ -155,3 +155,34 @@ def test_a_retry_of_the_receiving_run_reads_the_same_range(sandbox, conn_id) -> 
     assert [r["ContactID"] for r in again] == delivered and len(delivered) == 2
     other = {"ti": _TI("dag_retry"), "dag_run": SimpleNamespace(run_id="run-b")}
     assert not sensor.poke(other).is_done  # run-a still running: run-b waits
+
+
+def test_a_deferrable_run_waiting_for_another_defers_without_reading(sandbox, conn_id) -> None:
+    from types import SimpleNamespace
+
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from xero_provider.sensors import XeroNewOrUpdatedContactSensor
+
+    sensor = XeroNewOrUpdatedContactSensor(
+        task_id="changes",
+        xero_conn_id=conn_id,
+        polling="watermark",
+        settle_seconds=1,
+        deferrable=True,
+        poke_interval=7,
+    )
+    hook = XeroHook(conn_id)
+    time.sleep(1.1)
+    create(hook, "Contacts", [{"Name": "held"}])
+    time.sleep(1.5)
+    sensor.start_from = (datetime.now(UTC) - timedelta(seconds=5)).isoformat()
+    holder = {"ti": _TI("dag_wait"), "dag_run": SimpleNamespace(run_id="run-a")}
+    assert sensor.execute(holder)  # run-a receives the change and holds the feed
+    sandbox.control("DELETE", "/requests")
+    waiting = {"ti": _TI("dag_wait"), "dag_run": SimpleNamespace(run_id="run-b")}
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute(waiting)
+    assert deferred.value.method_name == "check_again"
+    assert type(deferred.value.trigger).__name__ == "TimeDeltaTrigger"
+    assert not sandbox.requests(path="/api.xro/2.0/Contacts")

@@ -309,7 +309,7 @@ class XeroChangesSensor(BaseSensorOperator):
 
             self.defer(
                 trigger=TimeDeltaTrigger(timedelta(seconds=self.poke_interval)),
-                method_name="execute",
+                method_name="check_again",
             )
         trigger = XeroChangesTrigger(
             xero_conn_id=self.xero_conn_id,
@@ -324,6 +324,10 @@ class XeroChangesSensor(BaseSensorOperator):
         )
         timeout = timedelta(seconds=self.timeout) if self.timeout else None
         self.defer(trigger=trigger, method_name="execute_complete", timeout=timeout)
+
+    def check_again(self, context: Any, event: Any = None) -> Any:
+        """Back from waiting for another run to finish: one more check, or defer again."""
+        return self.execute(context)
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
         """Read the range the trigger found on the worker and deliver it."""

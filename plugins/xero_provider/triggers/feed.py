@@ -188,6 +188,8 @@ class Feed:
                 raise ValueError(f"where: Xero's {spec.name} endpoint does not accept a filter")
             if where and len(where) > 2000:
                 raise ValueError(f"where: {len(where)} characters; keep it under 2000")
+            if where:
+                _check_balanced(where)
         status_list = _names("statuses", statuses)
         if status_list and spec.status_field is None:
             raise ValueError(f"statuses: {spec.name} have no status")
@@ -270,6 +272,26 @@ class Feed:
             if key is not None and in_range(key, lower, upper) and self.matches(record):
                 chosen[key] = dict(record)
         return [chosen[k] for k in sorted(chosen)]
+
+
+def _check_balanced(where: str) -> None:
+    """Refuse a ``where`` that closes the parentheses it is wrapped in.
+
+    The feed sends ``(<where>) AND (<time bound>)``; ``A") OR ("1"=="1`` would otherwise
+    turn the bound into an alternative and let records outside the range be counted.
+    """
+    depth, quoted = 0, False
+    for position, char in enumerate(where):
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            depth -= 1
+            if depth < 0:
+                raise ValueError(f"where: unbalanced ')' at position {position}")
+    if quoted or depth:
+        raise ValueError("where: unclosed quote or parenthesis")
 
 
 def _names(label: str, values: Sequence[str] | str | None) -> tuple[str, ...]:

@@ -67,8 +67,13 @@ class RangeResult:
     notes: list[str] = field(default_factory=list)
 
 
-def list_plan(feed: Feed, lower: Position, upper: Position) -> ListPlan:
-    """The list query for a range: IMS rounded down, and the upper end where Xero takes it."""
+def list_plan(
+    feed: Feed, lower: Position, upper: Position, page_size: int | None = None
+) -> ListPlan:
+    """The list query for a range: IMS rounded down, and the upper end where Xero takes it.
+
+    ``page_size`` below Xero's largest page is for tests (many pages from few records).
+    """
     spec = feed.spec
     since = datetime.fromtimestamp(floor_second(lower.ts) / 1000, UTC)
     where = feed.where
@@ -87,16 +92,17 @@ def list_plan(feed: Feed, lower: Position, upper: Position) -> ListPlan:
         order=order,
         modified_since=xero_datetime(since),
         extra_params=SHOW_HIDDEN.get(spec.path),
+        page_size=page_size,
     )
 
 
 def read_plan(
-    feed: Feed, lower: Position, upper: Position
+    feed: Feed, lower: Position, upper: Position, page_size: int | None = None
 ) -> Generator[PageRequest, Any, RangeResult]:
     """Yield page requests, receive bodies; return the exact records of ``(lower, upper]``."""
     if upper.ts < lower.ts:
         raise ValueError(f"range ends ({upper}) before it starts ({lower})")
-    plan = list_plan(feed, lower, upper)
+    plan = list_plan(feed, lower, upper, page_size)
     bounded = "where" in plan.params and feed.spec.updated_field in plan.params["where"]
     result = RangeResult(records=[])
     previous: list[tuple[int, str]] | None = None
