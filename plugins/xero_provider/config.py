@@ -69,6 +69,9 @@ class XeroConnectionConfig:
     max_retries: int = 6
     rate_window_seconds: float = 60.0
     ledger_retention_days: float = 30.0
+    rate_limit_per_minute: int = 60
+    rate_limit_per_day: int = 5000
+    app_rate_limit_per_minute: int = 10000
 
     @property
     def accounting_url(self) -> str:
@@ -138,4 +141,10 @@ class XeroConnectionConfig:
             max_retries=int(_number(extra, "max_retries", 6, conn_id)),
             rate_window_seconds=_number(extra, "rate_window_seconds", 60.0, conn_id),
             ledger_retention_days=_number(extra, "ledger_retention_days", 30.0, conn_id),
+            # Xero's limits (API_NOTES.md "Rate limits"); 1,000 a day on a Starter org.
+            rate_limit_per_minute=int(_number(extra, "rate_limit_per_minute", 60, conn_id)),
+            rate_limit_per_day=int(_number(extra, "rate_limit_per_day", 5000, conn_id)),
+            app_rate_limit_per_minute=int(
+                _number(extra, "app_rate_limit_per_minute", 10000, conn_id)
+            ),
         )

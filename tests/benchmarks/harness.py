@@ -35,6 +35,15 @@ LIMITS_OFF: dict[str, Any] = {
 }
 
 
+# The connection extras that tell our hook the limits are off too (its shared rate budget
+# mirrors the limits the connection names, Xero's real ones by default).
+UNLIMITED_CONNECTION: dict[str, Any] = {
+    "rate_limit_per_minute": 10**9,
+    "rate_limit_per_day": 10**9,
+    "app_rate_limit_per_minute": 10**9,
+}
+
+
 def real_limits(time_scale: float, latency_ms: float = 30.0) -> dict[str, Any]:
     """Xero's limits for one organisation, with a Xero minute lasting ``60 / time_scale`` s."""
     return {

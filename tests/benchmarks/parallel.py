@@ -125,11 +125,14 @@ class WorkerPool:
         self._manager.shutdown()
 
 
-def _summary(results: list[dict], calls: CallCount, seconds: float, allowed: float) -> dict:
+def _summary(
+    results: list[dict], calls: CallCount, seconds: float, allowed: float, refused: dict
+) -> dict:
     done = sum(r["done"] for r in results)
     return {
         "failed_tasks": sum(r["error"] is not None for r in results),
         "rate_limited": calls.rate_limited,
+        "refused_by_limit": refused,
         "successful_calls": done,
         "seconds": seconds,
         "share_of_allowed_rate": done / seconds / allowed if seconds else 0.0,
@@ -137,6 +140,11 @@ def _summary(results: list[dict], calls: CallCount, seconds: float, allowed: flo
         "errors": sorted({r["error"] for r in results if r["error"]}),
         "task_seconds": [round(r["seconds"], 2) for r in results],
     }
+
+
+def _refused(bench: Bench) -> dict[str, int]:
+    """429s the sandbox gave, by limit (minute, concurrent, day, appminute)."""
+    return dict(bench.sandbox.control("GET", "/limits").json()["refused"])
 
 
 def parallel_tasks(bench: Bench, pool: WorkerPool, calls: int, time_scale: float) -> BenchResult:
@@ -151,12 +159,12 @@ def parallel_tasks(bench: Bench, pool: WorkerPool, calls: int, time_scale: float
     bench.reset(limits)
     conn_id, env = bench.connection(rate_window_seconds=window)
     results, seconds = pool.run(ours_task, [(env, conn_id, calls)] * tasks)
-    ours = _summary(results, count_calls(bench.sandbox), seconds, allowed)
+    ours = _summary(results, count_calls(bench.sandbox), seconds, allowed, _refused(bench))
 
     bench.reset(limits)
     grants = [bench.sdk_grant() for _ in range(tasks)]
     results, seconds = pool.run(sdk_task, [(g, bench.tenant_id, calls) for g in grants])
-    sdk = _summary(results, count_calls(bench.sandbox), seconds, allowed)
+    sdk = _summary(results, count_calls(bench.sandbox), seconds, allowed, _refused(bench))
 
     notes = [
         f"a Xero minute lasts {window:g} s (time_scale {time_scale:g}); allowed rate "
@@ -183,6 +191,13 @@ def parallel_tasks(bench: Bench, pool: WorkerPool, calls: int, time_scale: float
             ),
             Row("429s received", ours["rate_limited"], sdk["rate_limited"], compare=False),
             Row(
+                "minute-limit 429s",
+                ours["refused_by_limit"].get("minute", 0),
+                sdk["refused_by_limit"].get("minute", 0),
+                Target("==", 0),
+                compare=False,
+            ),
+            Row(
                 f"calls completed (of {total})",
                 ours["successful_calls"],
                 sdk["successful_calls"],
@@ -193,7 +208,7 @@ def parallel_tasks(bench: Bench, pool: WorkerPool, calls: int, time_scale: float
                 "achieved rate, % of allowed",
                 100 * ours["share_of_allowed_rate"],
                 100 * sdk["share_of_allowed_rate"],
-                Target(">=", 90),
+                Target(">=", 95),
             ),
         ],
         settings={

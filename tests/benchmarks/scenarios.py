@@ -18,6 +18,7 @@ import httpx
 from tests.benchmarks.harness import (
     LIMITS_OFF,
     SDK_DEFAULT_PAGE_SIZE,
+    UNLIMITED_CONNECTION,
     XERO_BATCH_ADVICE,
     Bench,
     CallCount,
@@ -60,7 +61,7 @@ def read_changed_contacts(bench: Bench, count: int) -> BenchResult:
     sandbox.control("POST", "/generate", json={**body, "spread_seconds": SPREAD_SECONDS})
     cutoff = (now - timedelta(seconds=SPREAD_SECONDS + 60)).replace(microsecond=0)
 
-    conn_id, _ = bench.connection()
+    conn_id, _ = bench.connection(**UNLIMITED_CONNECTION)
     hook = XeroHook(conn_id)
     clear_log(sandbox)
     started = time.perf_counter()
@@ -226,7 +227,7 @@ def create_invoices(bench: Bench, count: int) -> BenchResult:
     from xero_provider.hooks import XeroHook
 
     bench.reset(LIMITS_OFF)
-    conn_id, _ = bench.connection()
+    conn_id, _ = bench.connection(**UNLIMITED_CONNECTION)
     hook = XeroHook(conn_id)
 
     def ours(run: _Run) -> None:
@@ -305,7 +306,7 @@ def hook_overhead(bench: Bench, calls: int, rounds: int = 3) -> BenchResult:
     from xero_provider.hooks import XeroHook
 
     bench.reset(LIMITS_OFF)
-    conn_id, _ = bench.connection()
+    conn_id, _ = bench.connection(**UNLIMITED_CONNECTION)
     hook = XeroHook(conn_id)
     hook.call("GET", "Organisation")  # the one token refresh happens here, untimed
     token = hook._ready().tokens.access_token().access_token

@@ -60,6 +60,8 @@ def test_500_records_with_3_invalid_under_both_modes(run_dag, xero_ops) -> None:
     assert run.state("contacts_xero_fail") == "failed"
     assert [e["index"] for e in run.xcom("contacts_xero_fail", "rejected")] == [120]
     assert sum(n.startswith("Batch X ") for n in names) == 149
+    assert run.xcom("contacts_xero_fail", "records") is None  # push_records=False
+    assert len(run.xcom("contacts_xero_fail", "xero_links")) == 149
     assert count(xero_ops, "Contacts") == before + 497 + 149
 
 
@@ -125,9 +127,26 @@ def test_lost_response_after_commit_then_retry_and_rerun(run_dag, xero_ops) -> N
             "count": 2,
         },
     )
+    # the same for a per-record call: the invoice email is sent, and its answer lost twice
+    xero_ops.control(
+        "POST",
+        "/faults",
+        json={
+            "drop": True,
+            "after_commit": True,
+            "methods": ["POST"],
+            "path": "/Email$",
+            "count": 2,
+        },
+    )
     when = datetime.now(UTC)
     run = run_dag("xero_ops_rerun", conf, logical_date=when)
 
+    assert run.state("email_invoice") == "success" and run.tis["email_invoice"].try_number == 2
+    from xero_provider.hooks import XeroHook
+
+    history = XeroHook("xero_ops").call("GET", f"Invoices/{conf['invoice_id']}/History")
+    assert sum(h["Changes"] == "Email sent" for h in history["HistoryRecords"]) == 1
     ti = run.tis["create_contacts"]
     assert run.state("create_contacts") == "success" and ti.try_number == 2
     assert count(xero_ops, "Contacts") == before + 60 + 3

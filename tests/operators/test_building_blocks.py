@@ -148,3 +148,40 @@ def test_the_extra_link_is_registered_with_airflow() -> None:
     assert (
         "xero_provider.operators.links.XeroRecordLink" in ProvidersManager().extra_links_class_names
     )
+
+
+def test_an_unrecorded_call_is_resent_only_while_xero_replays_its_key() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from xero_provider.hooks.actions import replay_is_safe, unreconciled_result
+
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    assert replay_is_safe(now - timedelta(seconds=30), now)
+    assert not replay_is_safe(now - timedelta(minutes=10), now)
+    call = plan_actions(
+        get_resource("Invoices"),
+        [(GUID, {})],
+        method="POST",
+        action="Email",
+        tenant_id="t",
+        idempotency_key="k",
+    )[0]
+    result = unreconciled_result(call)
+    assert not result.ok and result.status == "UNRECONCILED" and GUID in result.errors[0]
+
+
+def test_write_operators_refuse_read_only_resources(monkeypatch) -> None:
+    import dataclasses
+
+    from xero_provider import resources
+    from xero_provider.operators import XeroCreateOperator, XeroGetOperator
+
+    row = resources.RESOURCES["taxrates"]
+    fake = dataclasses.make_dataclass(
+        "ReadOnly", [("read_only", bool, True)], bases=(type(row),), frozen=True
+    )
+    read_only = fake(**{f.name: getattr(row, f.name) for f in dataclasses.fields(row)})
+    monkeypatch.setitem(resources.RESOURCES, "taxrates", read_only)
+    with pytest.raises(ValueError, match="no write endpoint"):
+        XeroCreateOperator(task_id="w", resource="TaxRates", records={})
+    XeroGetOperator(task_id="r", resource="TaxRates", record_ids="OUTPUT2")  # reading is fine

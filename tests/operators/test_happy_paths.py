@@ -71,6 +71,12 @@ def test_every_operator_happy_path(run_dag, xero_ops) -> None:
     notes = {n["CreditNoteID"]: n for n in records(xero_ops, "CreditNotes")}
     assert float(notes[note_id]["RemainingCredit"]) == float(note["Total"]) - 20
 
+    bill_payment = run.xcom("pay_bill", "records")[0]
+    assert bill_payment["PaymentType"] == "ACCPAYPAYMENT" and float(bill_payment["Amount"]) == 10
+    assert run.xcom("pay_bill", "xero_links")[0].endswith(
+        f"/Bank/ViewTransaction.aspx?bankTransactionID={bill_payment['PaymentID']}"
+    )
+
     kinds = [r["Type"] for r in run.xcom("create_bank_transactions", "records")]
     assert kinds == [
         "RECEIVE",

@@ -202,3 +202,21 @@ def race_pool() -> Iterator[RacePool]:
     pool = RacePool()
     yield pool
     pool.close()
+
+
+def race_calls(barrier: Any, env: dict[str, str], conn_id: str, calls: int) -> str | None:
+    """One racing process: ``calls`` reads through its own XeroHook, all sharing one store."""
+    os.environ.update(env)
+    from xero_provider.hooks import XeroHook
+
+    hook = XeroHook(conn_id)
+    try:
+        hook.remaining_calls()  # connection read and tables made before the race
+        barrier.wait()
+        for number in range(calls):
+            hook.call("GET", "Organisation" if number % 2 else "Accounts")
+    except Exception as exc:
+        return repr(exc)
+    finally:
+        hook.close()
+    return None

@@ -188,8 +188,10 @@ def test_get_by_number_is_percent_encoded(sandbox, hook) -> None:
         hook.get("Payments", "INV-0001")  # payments have no number: a GUID only
 
 
-def test_thousands_of_ids_are_split_into_calls_xero_accepts(sandbox, hook) -> None:
+def test_thousands_of_ids_are_split_into_calls_xero_accepts(sandbox, monkeypatch, tmp_path) -> None:
     sandbox.control("PUT", "/limits", json={"enabled": False})  # about 100 calls
+    conn_id = xero_connection(sandbox, monkeypatch, tmp_path / "t.db", rate_limit_per_minute=1000)
+    hook = XeroHook(conn_id)
     known = [c["ContactID"] for c in hook.iter_records("Contacts")]
     ids = known + [str(uuid.uuid4()) for _ in range(5000 - len(known))]
     sandbox.control("DELETE", "/requests")

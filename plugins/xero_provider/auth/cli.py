@@ -222,7 +222,26 @@ def status(conn_id: str, out: IO[str]) -> None:
             file=out,
         )
     print(f"scopes:          {tokens.scope}", file=out)
+    if tokens.dead_reason:
+        print(f"grant:           REFUSED by Xero: {tokens.dead_reason}", file=out)
     print(f"store version:   {manager.store.version(manager.key)}", file=out)
+    _print_budget(manager, out)
+
+
+def _print_budget(manager: TokenManager, out: IO[str]) -> None:
+    """The calls left today, from the rate budget every process using the store shares."""
+    from xero_provider.rate_budget import Limits, budget_for
+
+    config = manager.config
+    tenant = config.tenant_id or f"app:{config.client_id}"
+    left = budget_for(manager.store, config.client_id, Limits.from_config(config)).remaining(tenant)
+    said = left.day_reported_by_xero
+    print(
+        f"calls left:      {left.day} of {config.rate_limit_per_day} today for {tenant}"
+        + (f" (Xero last said {said})" if said is not None else "")
+        + f"; {left.minute} this minute; app: {left.app_minute} this minute",
+        file=out,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

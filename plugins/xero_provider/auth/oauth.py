@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import tenacity
 
+from xero_provider.auth.masking import mask_token
 from xero_provider.config import DEFAULT_SCOPES, XeroConnectionConfig
 from xero_provider.exceptions import (
     XeroAuthError,
@@ -38,7 +39,14 @@ class _ServerStatus(Exception):
 
 
 def register_secrets(*values: str | None) -> None:
-    """Tell Airflow's secrets masker about token values and the client secret."""
+    """Tell Airflow's secrets masker about token values, by shape: a flat cost however many
+    tokens rotate (:mod:`.masking`)."""
+    for value in values:
+        mask_token(value)
+
+
+def register_literal(*values: str | None) -> None:
+    """Mask these exact values (the client secret: registered once per connection)."""
     from airflow.sdk.log import mask_secret
 
     for value in values:
@@ -77,7 +85,8 @@ def _request(
     config: XeroConnectionConfig, method: str, url: str, path: str, **kwargs: Any
 ) -> httpx.Response:
     """Send with retries; turn what is left of a transient failure into XeroServerError."""
-    register_secrets(*config.secrets())
+    register_literal(config.client_secret)
+    register_secrets(config.bootstrap_refresh_token)
     try:
         return _send(method, url, config.timeout, **kwargs)
     except _ServerStatus as exc:

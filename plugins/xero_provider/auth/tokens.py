@@ -47,7 +47,8 @@ class TokenManager:
         self.store = store if store is not None else TokenStore.for_config(config)
         self._cached: TokenSet | None = None
         self._lock = threading.Lock()  # one refresh at a time within this process
-        oauth.register_secrets(*config.secrets())
+        oauth.register_literal(config.client_secret)
+        oauth.register_secrets(config.bootstrap_refresh_token)
 
     @classmethod
     def from_conn_id(cls, conn_id: str) -> TokenManager:

@@ -14,10 +14,12 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from xero_provider.exceptions import RecordResult, XeroError
 from xero_provider.hooks.planning import WriteChunk
+from xero_provider.hooks.reconcile import REPLAY_SAFE_SECONDS
 from xero_provider.resources import Resource
 
 # Record IDs and actions go into the URL path: refuse anything that could change it.
@@ -89,4 +91,29 @@ def refused_result(call: ActionCall, error: XeroError) -> RecordResult:
         record=None,
         errors=messages,
         status="ERROR",
+    )
+
+
+def replay_is_safe(intended_at: datetime, now: datetime | None = None) -> bool:
+    """Whether a call sent at ``intended_at`` (outcome unknown) may go again under its key:
+    only while Xero still replays the first answer instead of acting twice."""
+    now = now or datetime.now(UTC)
+    if intended_at.tzinfo is None:
+        intended_at = intended_at.replace(tzinfo=UTC)
+    return (now - intended_at).total_seconds() < REPLAY_SAFE_SECONDS
+
+
+def unreconciled_result(call: ActionCall) -> RecordResult:
+    """Sent before, outcome never recorded, and too late to resend under the same key."""
+    return RecordResult(
+        index=call.chunk.offset,
+        ok=False,
+        record_id=call.record_id,
+        record=None,
+        errors=[
+            f"sent before without a recorded answer, longer ago than Xero replays a key "
+            f"({int(REPLAY_SAFE_SECONDS)} s): check {call.path} in Xero, then rerun under a "
+            "new idempotency key if it did not happen"
+        ],
+        status="UNRECONCILED",
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import time
+import re
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -26,9 +26,9 @@ from typing import Any
 
 import httpx
 from airflow.sdk import BaseHook
-from airflow.sdk.log import mask_secret
 from tenacity import AsyncRetrying, Retrying
 
+from xero_provider.auth import oauth
 from xero_provider.auth.token_store import TokenStore
 from xero_provider.auth.tokens import TokenManager, XeroAuth, is_under
 from xero_provider.config import XeroConnectionConfig
@@ -42,7 +42,13 @@ from xero_provider.exceptions import (
     XeroValidationError,
 )
 from xero_provider.hooks import validation
-from xero_provider.hooks.actions import action_result, plan_actions, refused_result
+from xero_provider.hooks.actions import (
+    action_result,
+    plan_actions,
+    refused_result,
+    replay_is_safe,
+    unreconciled_result,
+)
 from xero_provider.hooks.pacing import RateGovernor, governor_for
 from xero_provider.hooks.planning import (
     ListPlan,
@@ -56,12 +62,14 @@ from xero_provider.hooks.planning import (
 )
 from xero_provider.hooks.reconcile import Reconciliation
 from xero_provider.hooks.responses import body_of, raise_for_xero
-from xero_provider.hooks.retrying import SAFE_METHODS, retry_kwargs
+from xero_provider.hooks.retrying import MAX_TOTAL_SECONDS, SAFE_METHODS, retry_kwargs
 from xero_provider.hooks.serialise import json_value
+from xero_provider.rate_budget import Limits, RateBudget, Remaining, budget_for
 from xero_provider.resources import Resource, get_resource
 from xero_provider.write_ledger import WriteLedger
 
 log = logging.getLogger(__name__)
+_UNSAFE_PATH = re.compile(r"\.\.|\\|@|%2e|%2f|%5c", re.IGNORECASE)
 USER_AGENT = "airflow-provider-xero/0.1"
 
 
@@ -74,17 +82,20 @@ class _Runtime:
     store: TokenStore
     tokens: TokenManager
     governor: RateGovernor
+    budget: RateBudget
     _ledger: WriteLedger | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, config: XeroConnectionConfig, tenant_id: str | None) -> _Runtime:
         store = TokenStore.for_config(config)
+        limits = Limits.from_config(config)
         return cls(
             config=config,
             tenant_id=tenant_id,
             store=store,
             tokens=TokenManager(config, store),
             governor=governor_for(config.rate_window_seconds),
+            budget=budget_for(store, config.client_id, limits),
         )
 
     @property
@@ -109,12 +120,14 @@ class _Runtime:
     def target(self, url: str) -> str:
         """The absolute URL for ``url`` (relative: under the Accounting API), refused when it
         lies outside the connection's API base, so credentials never leave Xero."""
+        if not url.strip("/"):
+            raise XeroInputError("path: empty; name an endpoint like 'Organisation'")
+        if "://" not in url and not url.startswith(("/", "\\")) and not _UNSAFE_PATH.search(url):
+            return f"{self.config.accounting_url}/{url}"  # the hot path: a plain relative path
         parsed = httpx.URL(url)
         if parsed.is_absolute_url or parsed.host or url.startswith("//"):
             absolute = parsed
         else:
-            if not url.strip("/"):
-                raise XeroInputError("path: empty; name an endpoint like 'Organisation'")
             absolute = httpx.URL(self.config.accounting_url + "/" + url.lstrip("/"))
         if not is_under(absolute, httpx.URL(self.config.api_base_url)):
             raise XeroForeignHostError(
@@ -173,8 +186,8 @@ class _XeroHookBase(BaseHook):
 
     def _accept_connection(self, conn: Any) -> _Runtime:
         config = XeroConnectionConfig.from_connection(conn)
-        for secret in config.secrets():
-            mask_secret(secret)
+        oauth.register_literal(config.client_secret)
+        oauth.register_secrets(config.bootstrap_refresh_token)
         self._config = config
         self._runtime = _Runtime.build(config, self._tenant_override or config.tenant_id)
         return self._runtime
@@ -396,9 +409,12 @@ class XeroHook(_XeroHookBase):
         return self._client
 
     def close(self) -> None:
+        """Close the HTTP client and give back rate-budget units taken but not spent."""
         if self._client is not None:
             self._client.close()
             self._client = None
+        if self._runtime is not None:
+            self._runtime.budget.release(self._runtime.tenant_key)
 
     # --- the one pipeline -------------------------------------------------------------
 
@@ -417,7 +433,7 @@ class XeroHook(_XeroHookBase):
         runtime = self._ready()
         target = runtime.target(url)
         tenant = runtime.tenant_key
-        governor = runtime.governor
+        governor, budget = runtime.governor, runtime.budget
         client = self.client
         request_headers = self._request_headers(headers, idempotency_key)
         attempts = 0
@@ -425,14 +441,13 @@ class XeroHook(_XeroHookBase):
             for attempt in Retrying(**self._retry(runtime.config, method, idempotency_key)):
                 with attempt:
                     attempts += 1
-                    pause = governor.delay(tenant)
-                    if pause > 0:
-                        time.sleep(pause)
+                    runtime.tokens.access_token()  # a refresh must not eat the unit's window
                     with governor.slot(tenant):
+                        budget.take(tenant, MAX_TOTAL_SECONDS)
                         response = client.request(
                             method, target, params=params, json=json, headers=request_headers
                         )
-                    governor.observe(tenant, response.headers)
+                    budget.observe(tenant, response.status_code, response.headers)
                     self._check(runtime, response, resource, positions, json)
         except httpx.TransportError as error:
             raise self._network_error(error, method, target, attempts) from error
@@ -471,6 +486,12 @@ class XeroHook(_XeroHookBase):
     def revoke(self) -> None:
         """Revoke the refresh token at Xero (disconnects the app) and forget the tokens."""
         self._ready().tokens.revoke()
+
+    def remaining_calls(self) -> Remaining:
+        """What is left of this organisation's minute and day and the app's minute, as the
+        budget shared by every process using the token store knows it (no call made)."""
+        runtime = self._ready()
+        return runtime.budget.remaining(runtime.tenant_key)
 
     def get(self, resource: str | Resource, record_id: str) -> dict[str, Any]:
         """One record by ID (or number where Xero allows it)."""
@@ -565,8 +586,9 @@ class XeroHook(_XeroHookBase):
         Xero's refusal of one record (400, 404) becomes that record's failed result. With
         an ``idempotency_key`` each call's intent is recorded before it is sent and its
         success after, so a rerun does not send it again; a call whose outcome was never
-        recorded is sent again under the same Idempotency-Key (Xero replays its first
-        answer while it keeps the key).
+        recorded is sent again under the same Idempotency-Key only while Xero still
+        replays it (``REPLAY_SAFE_SECONDS``); after that its result is ``UNRECONCILED``
+        (an email or a deletion cannot be looked up to tell whether it happened).
 
         :param list_key: the envelope key of the answer's records (``Allocations``...).
         """
@@ -598,6 +620,9 @@ class XeroHook(_XeroHookBase):
                     )
                 if entry is not None and entry.done:
                     results.extend(results_from_ledger(entry.results or []))
+                    continue
+                if entry is not None and not replay_is_safe(entry.updated_at):
+                    results.append(unreconciled_result(call))
                     continue
                 runtime.ledger.intend(chunk.ledger_key, chunk.payload_hash)
             try:
@@ -668,9 +693,12 @@ class XeroAsyncHook(_XeroHookBase):
         return (await self._aready()).config
 
     async def aclose(self) -> None:
+        """As :meth:`XeroHook.close`."""
         if self._async_client is not None:
             await self._async_client.aclose()
             self._async_client = None
+        if self._runtime is not None:
+            await asyncio.to_thread(self._runtime.budget.release, self._runtime.tenant_key)
 
     async def _send(
         self,
@@ -687,7 +715,7 @@ class XeroAsyncHook(_XeroHookBase):
         runtime = await self._aready()
         target = runtime.target(url)
         tenant = runtime.tenant_key
-        governor = runtime.governor
+        governor, budget = runtime.governor, runtime.budget
         if self._async_client is None:
             self._async_client = httpx.AsyncClient(**runtime.client_options())
         client = self._async_client
@@ -699,14 +727,14 @@ class XeroAsyncHook(_XeroHookBase):
             ):
                 with attempt:
                     attempts += 1
-                    pause = governor.delay(tenant)
-                    if pause > 0:
-                        await asyncio.sleep(pause)
+                    if runtime.tokens.cached_token() is None:  # refresh before taking a unit
+                        await asyncio.to_thread(runtime.tokens.access_token)
                     async with governor.aslot(tenant):
+                        await budget.atake(tenant, MAX_TOTAL_SECONDS)
                         response = await client.request(
                             method, target, params=params, json=json, headers=request_headers
                         )
-                    governor.observe(tenant, response.headers)
+                    budget.observe(tenant, response.status_code, response.headers)
                     self._check(runtime, response, resource, positions, json)
         except httpx.TransportError as error:
             raise self._network_error(error, method, target, attempts) from error
@@ -725,6 +753,11 @@ class XeroAsyncHook(_XeroHookBase):
                 step = flow.send(answer)
             except StopIteration as done:
                 return done.value
+
+    async def remaining_calls(self) -> Remaining:
+        """As :meth:`XeroHook.remaining_calls`."""
+        runtime = await self._aready()
+        return await asyncio.to_thread(runtime.budget.remaining, runtime.tenant_key)
 
     async def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """Any Xero call through the pipeline; returns the parsed body."""

@@ -10,7 +10,9 @@ XCom of every operator:
 * the return value: the IDs of the records written or read, in input order;
 * ``records``: the records Xero returned (re-read by ID when a rerun reused a write);
 * ``rejected``: one entry per problem, ``{index, record_id, field, message, source}``
-  where ``source`` is ``validation`` (caught before any call) or ``xero`` (Xero's message);
+  where ``source`` is ``validation`` (caught before any call), ``xero`` (Xero's message)
+  or ``unreconciled`` (sent by an earlier try whose answer was lost, too long ago to
+  resend safely: see the hook's write ledger);
 * ``xero_links``: the deep link to each record in Xero's web app.
 """
 
@@ -78,6 +80,9 @@ class XeroBaseOperator(BaseOperator):
     :param idempotency_key: base of the Idempotency-Keys (templated). Default: DAG, task,
         run and map index, so a retry, a cleared task or a rerun of the same run never
         writes twice. ``""`` turns the durable ledger off (random keys per call).
+    :param push_records: push the records Xero returned to XCom ``records`` (default).
+        ``False`` for very large batches: only IDs, rejections and links are pushed, and
+        a rerun does not re-read the records it reuses.
     """
 
     template_fields: Sequence[str] = ("records", "tenant_id", "idempotency_key")
@@ -88,6 +93,7 @@ class XeroBaseOperator(BaseOperator):
     resource_name: ClassVar[str | None] = None
     schema: ClassVar[Schema | None] = None
     refetch_results: ClassVar[bool] = True  # re-read records a rerun did not write again
+    writes: ClassVar[bool] = True  # False for the operators that only read
 
     def __init__(
         self,
@@ -98,6 +104,7 @@ class XeroBaseOperator(BaseOperator):
         tenant_id: str | None = None,
         on_error: OnError = "fail",
         idempotency_key: str | None = None,
+        push_records: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -106,12 +113,16 @@ class XeroBaseOperator(BaseOperator):
         name = resource or self.resource_name
         if name is None:
             raise ValueError(f"{type(self).__name__}: resource is required")
-        self.resource = get_resource(name).name
+        spec = get_resource(name)
+        if self.writes and getattr(spec, "read_only", False):
+            raise ValueError(f"resource {spec.name}: Xero offers no write endpoint for it")
+        self.resource = spec.name
         self.records = records
         self.xero_conn_id = xero_conn_id
         self.tenant_id = tenant_id
         self.on_error = on_error
         self.idempotency_key = idempotency_key
+        self.push_records = push_records
 
     # --- what subclasses fill in ----------------------------------------------------------
 
@@ -226,7 +237,7 @@ class XeroBaseOperator(BaseOperator):
                         "record_id": result.record_id,
                         "field": field,
                         "message": message,
-                        "source": "xero",
+                        "source": "unreconciled" if result.status == "UNRECONCILED" else "xero",
                     }
                 )
         return out
@@ -258,11 +269,12 @@ class XeroBaseOperator(BaseOperator):
         rejected: list[dict[str, Any]],
     ) -> list[str]:
         done = sorted((r for r in results if r.ok), key=lambda r: r.index)
-        records = self._records_of(hook, done)
+        records = self._records_of(hook, done) if self.push_records else [None] * len(done)
         ids = [r.record_id for r in done]
         links = self._links(hook, ids, records)
         ti = context["ti"]
-        ti.xcom_push(key="records", value=records)
+        if self.push_records:
+            ti.xcom_push(key="records", value=records)
         ti.xcom_push(key="rejected", value=rejected)
         ti.xcom_push(key=LINKS_XCOM_KEY, value=links)
         self._log_rejected(rejected)

@@ -106,6 +106,7 @@ class XeroGetOperator(_IdsInputMixin, XeroBaseOperator):
 
     template_fields: Sequence[str] = (*XeroBaseOperator.template_fields, "record_ids")
     refetch_results = False
+    writes = False
 
     def __init__(self, *, record_ids: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -176,6 +177,7 @@ class XeroFindOperator(XeroBaseOperator):
         "idempotency_key",
     )
     refetch_results = False
+    writes = False
 
     def __init__(
         self,

@@ -19,5 +19,6 @@ with DAG(
             task_id=f"contacts_{key}",
             records=f"{{{{ dag_run.conf['{key}'] }}}}",
             on_error=mode,
+            push_records=key != "xero_fail",  # IDs, rejections and links only
             xero_conn_id="xero_ops",
         )

@@ -130,6 +130,17 @@ with DAG(
         },
         **X,
     )
+    pay_bill = XeroCreatePaymentOperator(
+        task_id="pay_bill",
+        records={
+            "Invoice": {"InvoiceID": "{{ ti.xcom_pull(task_ids='create_bill')[0] }}"},
+            "Account": {"Code": "090"},
+            "Date": "2026-11-06",
+            "Amount": 10,
+            "Reference": "bill part",
+        },
+        **X,
+    )
     bank_transactions = XeroCreateBankTransactionOperator(
         task_id="create_bank_transactions",
         records=[
@@ -213,6 +224,6 @@ with DAG(
     chain(upsert_contact, create_invoice, [find_invoice, email_invoice, add_note])
     chain(email_invoice, pay_invoice, delete_payment)
     chain(upsert_contact, create_bill, find_bill)
-    chain(create_bill, create_credit_note, allocate)
+    chain(create_bill, create_credit_note, allocate, pay_bill)
     chain(upsert_contact, [bank_transactions, bank_transfer, purchase_order])
     chain(upsert_contact, create_quote, update_quote)
