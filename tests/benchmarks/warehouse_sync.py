@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                 body = {"tenant_id": bench.tenant_id, "resource": resource}
                 body.update(count=count // scale, spread_seconds=86_400)
                 sandbox.control("POST", "/generate", json=body, timeout=600)
-            generated = sum(MIX.values()) // scale
+            generated = (sum(MIX.values()) + MIX["Payments"]) // scale  # + paid invoices
             conn_id, env = bench.connection()
             os.environ.update(env)
             print(f"{generated:,} records generated; time scale {args.time_scale}", flush=True)
