@@ -121,7 +121,9 @@ class AirflowStack:
         from cryptography.fernet import Fernet
 
         cfg = self.config
-        database = cfg.database_url or f"sqlite:///{self.home}/airflow.db"
+        # SQLite: writers wait up to 60 s for the lock (5 s by default is too short when the
+        # scheduler, api-server and task processes all write on a busy machine)
+        database = cfg.database_url or f"sqlite:///{self.home}/airflow.db?timeout=60"
         env = {
             **os.environ,
             "AIRFLOW_HOME": str(self.home),
@@ -330,8 +332,16 @@ class AirflowStack:
         return self._client
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Call the REST API; raise with the body on an error status."""
-        response = self.client.request(method, path, **kwargs)
+        """Call the REST API; raise with the body on an error status.
+
+        A 5xx (e.g. SQLite busy under load; the request's transaction was rolled back) is
+        retried twice.
+        """
+        for attempt in range(3):
+            response = self.client.request(method, path, **kwargs)
+            if response.status_code < 500:
+                break
+            time.sleep(2 * (attempt + 1))
         if response.status_code >= 400:
             raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:2000]}")
         return response.json() if response.content else None
