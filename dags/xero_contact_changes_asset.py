@@ -59,12 +59,8 @@ def build(org: Organisation):
         @task
         def upsert_changed_contacts(triggering_asset_events=None, run_id=None) -> dict:
             """Read the event's contacts by ID and upsert them (archived included)."""
-            import os
-
-            from airflow.sdk import Variable
-
             from xero_examples.reading import WarehouseHook
-            from xero_examples.warehouse import Warehouse, warehouse_url
+            from xero_examples.warehouse import open_warehouse
             from xero_provider.resources import get_resource
 
             ids: list[str] = []
@@ -76,9 +72,7 @@ def build(org: Organisation):
                 return {"ids": 0, "written": 0}
             contacts = get_resource("Contacts")
             hook = WarehouseHook(org.conn_id)
-            conn_id = Variable.get("xero_warehouse_conn_id", default="xero_warehouse")
-            home = os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow"))
-            warehouse = Warehouse(warehouse_url(conn_id, home))
+            warehouse = open_warehouse()
             try:
                 warehouse.create_tables()
                 records = list(hook.iter_records(contacts, ids=ids))

@@ -25,24 +25,14 @@ Params: ``full_refresh`` reads everything; ``quality_check`` turns the check off
 
 from __future__ import annotations
 
-import os
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
 
+from xero_examples.dag_support import default_args, tags
 from xero_examples.organisations import Organisation, organisations
-from xero_examples.warehouse import sync_resources, table_name
-
-
-def _warehouse():
-    from airflow.sdk import Variable
-
-    from xero_examples.warehouse import Warehouse, warehouse_url
-
-    conn_id = Variable.get("xero_warehouse_conn_id", default="xero_warehouse")
-    home = os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow"))
-    return Warehouse(warehouse_url(conn_id, home))
+from xero_examples.warehouse import open_warehouse, sync_resources, table_name
 
 
 def build(org: Organisation):
@@ -55,23 +45,19 @@ def build(org: Organisation):
         start_date=datetime(2026, 1, 1),
         catchup=False,
         max_active_runs=1,
-        tags=["xero", "warehouse", f"org:{org.key}"],
+        tags=tags(org, "warehouse"),
         params={
             "full_refresh": Param(False, type="boolean", description="read everything"),
             "quality_check": Param(True, type="boolean", description="compare with Xero"),
         },
-        default_args={
-            "retries": 2,
-            "retry_delay": timedelta(seconds=20),
-            "pool": org.pool,
-        },
+        default_args=default_args(org),
         doc_md=__doc__,
     )
     def warehouse_sync() -> None:
         @task
         def create_tables() -> list[str]:
             """Create the warehouse tables that are missing."""
-            warehouse = _warehouse()
+            warehouse = open_warehouse()
             try:
                 warehouse.create_tables()
                 return sorted(t.name for t in warehouse.metadata.sorted_tables)
@@ -88,7 +74,7 @@ def build(org: Organisation):
             context = get_current_context()
             params = context["params"]
             resource = get_resource(resource_name)
-            warehouse = _warehouse()
+            warehouse = open_warehouse()
             hook = WarehouseHook(org.conn_id)
             try:
                 since = since_for(
@@ -119,7 +105,7 @@ def build(org: Organisation):
             wanted = {r.name for r in sync_resources()}
             if loaded != wanted:
                 raise AirflowFailException(f"sync tasks failed for {sorted(wanted - loaded)}")
-            warehouse = _warehouse()
+            warehouse = open_warehouse()
             hook = WarehouseHook(org.conn_id)
             problems, report = [], {}
             try:

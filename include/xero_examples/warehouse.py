@@ -313,6 +313,18 @@ def compare(resource: Resource, xero: dict[str, Any], warehouse: dict[str, Any])
     return problems
 
 
+def open_warehouse() -> Warehouse:
+    """The example DAGs' warehouse: the connection the Variable ``xero_warehouse_conn_id``
+    names (default ``xero_warehouse``), else ``$AIRFLOW_HOME/xero_warehouse.db``."""
+    import os
+
+    from airflow.sdk import Variable
+
+    conn_id = Variable.get("xero_warehouse_conn_id", default="xero_warehouse")
+    home = os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow"))
+    return Warehouse(warehouse_url(conn_id, home))
+
+
 def warehouse_url(conn_id: str | None, airflow_home: str) -> str:
     """The SQLAlchemy URL of Airflow connection ``conn_id``; a SQLite file in AIRFLOW_HOME
     when there is no such connection.
