@@ -186,3 +186,40 @@ def test_a_deferrable_run_waiting_for_another_defers_without_reading(sandbox, co
     assert deferred.value.method_name == "check_again"
     assert type(deferred.value.trigger).__name__ == "TimeDeltaTrigger"
     assert not sandbox.requests(path="/api.xro/2.0/Contacts")
+
+
+RESCHEDULE_SOURCE = """
+import json
+from datetime import datetime
+from airflow.sdk import DAG, task
+from xero_provider.sensors import XeroNewOrUpdatedQuoteSensor
+
+with DAG("DAG_ID", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
+    changes = XeroNewOrUpdatedQuoteSensor(
+        task_id="changes", xero_conn_id="{conn_id}", polling="watermark", settle_seconds=1,
+        start_from="{start}", poke_interval=1, timeout=60, deferrable=False, mode="reschedule")
+
+    @task
+    def handle(ids):
+        with open("{out}", "w") as f:
+            json.dump(ids, f)
+
+    handle(changes.output["ids"])
+"""
+
+
+@pytest.mark.slow
+def test_reschedule_mode_delivers_a_later_change(sandbox, conn_id, make_dag, tmp_path) -> None:
+    start = datetime.now(UTC)
+    time.sleep(1.1)
+    out = tmp_path / "ids.json"
+    dag = make_dag(RESCHEDULE_SOURCE.format(conn_id=conn_id, out=out, start=start.isoformat()))
+    body = {"tenant_id": sandbox.demo.tenant_id, "resource": "Quotes", "count": 1}
+    later = threading.Timer(4, sandbox.control, ("POST", "/generate"), {"json": body})
+    later.start()
+    run = dag.test(logical_date=datetime(2026, 6, 3, tzinfo=UTC))
+    later.join()
+    assert task_states(dag.dag_id, run.run_id)["handle"] == "success"
+    quotes = sandbox.control("GET", f"/state/{sandbox.demo.tenant_id}/Quotes").json()["Quotes"]
+    assert read_output(out) == [quotes[-1]["QuoteID"]]
+    assert datetime.now(UTC) - start > timedelta(seconds=4)  # it waited for the change
