@@ -42,3 +42,8 @@ def contacts(prefix: str, count: int) -> list[dict[str, Any]]:
 
 def read_output(path: Path) -> Any:
     return json.loads(path.read_text()) if path.exists() else None
+
+
+# After a write, how long until a reader with settle_seconds=1 sees it: the settle lag,
+# plus up to a second lost by rounding the range's end down to whole seconds, plus margin.
+SETTLED = 2.5

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.changes.helpers import create, update
+from tests.changes.helpers import SETTLED, create, update
 from xero_provider.hooks import XeroHook
 from xero_provider.triggers import XeroChangesEventTrigger
 
@@ -69,7 +69,7 @@ def test_each_run_continues_from_the_stored_position(sandbox, conn_id) -> None:
     start = datetime.now(UTC).isoformat()
     time.sleep(1.1)
     first = create(hook, "Contacts", [{"Name": f"e{n}"} for n in range(3)])
-    time.sleep(1.5)
+    time.sleep(SETTLED)
     name = f"watch-{uuid.uuid4().hex[:8]}"
     one = asyncio.run(_first_event(make(conn_id, name, start_from=start, payload="records")))
     assert sorted(one.payload["ids"]) == sorted(first) and one.payload["count"] == 3

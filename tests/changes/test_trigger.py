@@ -88,12 +88,12 @@ def test_window_sleeps_until_settled_then_fires(sandbox, conn_id) -> None:
     time.sleep(max(0.0, start.ts / 1000 - time.time()))  # the demo data lies before it
     hook = XeroHook(conn_id)
     (inside,) = create(hook, "Contacts", [{"Name": "inside"}])
-    end = Position(start.ts + 2000)
+    end = Position(ceil_second(Position.at(datetime.now(UTC)).ts) + 3000)  # still open
     trigger = make(conn_id, mode="window", lower=start.to_json(), upper=end.to_json())
     began = datetime.now(UTC).timestamp()
     (event,) = asyncio.run(_events(trigger))
-    assert datetime.now(UTC).timestamp() >= end.ts / 1000 + 1  # closed plus settle
-    assert began < end.ts / 1000 + 1
+    assert began < end.ts / 1000  # the window was open when the trigger started ...
+    assert datetime.now(UTC).timestamp() >= end.ts / 1000 + 1  # ... and it slept until settled
     assert event.payload["ids"] == [inside]
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.changes.helpers import create, read_output, update
+from tests.changes.helpers import SETTLED, create, read_output, update
 from tests.changes.test_window_dag import task_states
 from xero_provider.hooks import XeroHook
 
@@ -83,7 +83,7 @@ def test_position_moves_only_when_the_receiving_run_succeeds(
     assert states["handle"] == "failed" and read_output(out) == [renamed]
     # ... so run 4 receives it again (its own changes too), and nothing older.
     (fourth,) = create(hook, "Contacts", [{"Name": "w4"}])
-    time.sleep(2)  # settled (settle_seconds=1), so run 4 sees it at its first check
+    time.sleep(SETTLED)  # so run 4 sees it at its first check
     _, states = _run(dag, base + timedelta(hours=3))
     assert sorted(read_output(out)) == sorted([renamed, fourth])
     # Run 5 starts after run 4 succeeded: run 4's changes are never delivered again.
@@ -100,7 +100,7 @@ def test_a_failed_batch_comes_again_whole_then_the_rest(
     start = datetime.now(UTC)
     time.sleep(1.1)
     ids = create(hook, "Contacts", [{"Name": f"r{n}"} for n in range(5)])
-    time.sleep(1.5)
+    time.sleep(SETTLED)
     out = tmp_path / "ids.json"
     dag = _dag(make_dag, conn_id, out, start, deferrable=False, max_records=3)
     when = datetime(2026, 6, 2, tzinfo=UTC)
@@ -135,7 +135,7 @@ def test_a_retry_of_the_receiving_run_reads_the_same_range(sandbox, conn_id) -> 
     start = datetime.now(UTC)
     time.sleep(1.1)
     ids = create(hook, "Contacts", [{"Name": f"t{n}"} for n in range(4)])
-    time.sleep(1.5)
+    time.sleep(SETTLED)
     sensor = XeroNewOrUpdatedContactSensor(
         task_id="changes",
         xero_conn_id=conn_id,
@@ -150,7 +150,7 @@ def test_a_retry_of_the_receiving_run_reads_the_same_range(sandbox, conn_id) -> 
     delivered = [r["ContactID"] for r in first]
     (outside,) = [i for i in ids if i not in delivered][:1]
     update(hook, "Contacts", [{"ContactID": outside, "Name": "changed meanwhile"}])
-    time.sleep(1.5)
+    time.sleep(SETTLED)
     again = sensor.poke(context).xcom_value  # a retry of run-a: the same two records
     assert [r["ContactID"] for r in again] == delivered and len(delivered) == 2
     other = {"ti": _TI("dag_retry"), "dag_run": SimpleNamespace(run_id="run-b")}
@@ -175,7 +175,7 @@ def test_a_deferrable_run_waiting_for_another_defers_without_reading(sandbox, co
     hook = XeroHook(conn_id)
     time.sleep(1.1)
     create(hook, "Contacts", [{"Name": "held"}])
-    time.sleep(1.5)
+    time.sleep(SETTLED)
     sensor.start_from = (datetime.now(UTC) - timedelta(seconds=5)).isoformat()
     holder = {"ti": _TI("dag_wait"), "dag_run": SimpleNamespace(run_id="run-a")}
     assert sensor.execute(holder)  # run-a receives the change and holds the feed
@@ -186,3 +186,40 @@ def test_a_deferrable_run_waiting_for_another_defers_without_reading(sandbox, co
     assert deferred.value.method_name == "check_again"
     assert type(deferred.value.trigger).__name__ == "TimeDeltaTrigger"
     assert not sandbox.requests(path="/api.xro/2.0/Contacts")
+
+
+RESCHEDULE_SOURCE = """
+import json
+from datetime import datetime
+from airflow.sdk import DAG, task
+from xero_provider.sensors import XeroNewOrUpdatedQuoteSensor
+
+with DAG("DAG_ID", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
+    changes = XeroNewOrUpdatedQuoteSensor(
+        task_id="changes", xero_conn_id="{conn_id}", polling="watermark", settle_seconds=1,
+        start_from="{start}", poke_interval=1, timeout=60, deferrable=False, mode="reschedule")
+
+    @task
+    def handle(ids):
+        with open("{out}", "w") as f:
+            json.dump(ids, f)
+
+    handle(changes.output["ids"])
+"""
+
+
+@pytest.mark.slow
+def test_reschedule_mode_delivers_a_later_change(sandbox, conn_id, make_dag, tmp_path) -> None:
+    start = datetime.now(UTC)
+    time.sleep(1.1)
+    out = tmp_path / "ids.json"
+    dag = make_dag(RESCHEDULE_SOURCE.format(conn_id=conn_id, out=out, start=start.isoformat()))
+    body = {"tenant_id": sandbox.demo.tenant_id, "resource": "Quotes", "count": 1}
+    later = threading.Timer(4, sandbox.control, ("POST", "/generate"), {"json": body})
+    later.start()
+    run = dag.test(logical_date=datetime(2026, 6, 3, tzinfo=UTC))
+    later.join()
+    assert task_states(dag.dag_id, run.run_id)["handle"] == "success"
+    quotes = sandbox.control("GET", f"/state/{sandbox.demo.tenant_id}/Quotes").json()["Quotes"]
+    assert read_output(out) == [quotes[-1]["QuoteID"]]
+    assert datetime.now(UTC) - start > timedelta(seconds=4)  # it waited for the change

@@ -195,3 +195,56 @@ with DAG("DAG_ID", schedule="@hourly", start_date=datetime(2026, 1, 1), catchup=
     run = dag.test(logical_date=datetime(2026, 2, 1, 10, tzinfo=UTC))
     assert task_states(dag.dag_id, run.run_id)["changes"] == "failed"
     assert not sandbox.requests(path="/api.xro/2.0/Contacts")  # no empty read was made
+
+
+MINUTE_SOURCE = """
+import json
+from datetime import datetime
+from airflow.sdk import DAG, task, CronDataIntervalTimetable
+from xero_provider.sensors import XeroNewOrUpdatedContactSensor
+
+with DAG("DAG_ID", schedule=CronDataIntervalTimetable("* * * * *", timezone="UTC"),
+         start_date=datetime(2026, 1, 1), catchup=False) as dag:
+    changes = XeroNewOrUpdatedContactSensor(task_id="changes", xero_conn_id="{conn_id}",
+                                            settle_seconds=2, deferrable=True)
+
+    @task
+    def save(ids):
+        with open("{out}", "w") as f:
+            json.dump(ids, f)
+
+    save(changes.output["ids"])
+"""
+
+
+@pytest.mark.slow
+def test_an_open_window_defers_until_closed_and_settled(
+    sandbox, conn_id, make_dag, tmp_path, monkeypatch
+) -> None:
+    from xero_provider.triggers import XeroChangesTrigger
+
+    fired = []
+    original = XeroChangesTrigger.run
+
+    async def spy(self):  # count trigger runs (dag.test runs them inline, in this process)
+        async for event in original(self):
+            fired.append(event.payload)
+            yield event
+
+    monkeypatch.setattr(XeroChangesTrigger, "run", spy)
+    now = datetime.now(UTC)
+    boundary = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    if (boundary - now).total_seconds() < 5:  # too close: use the next minute
+        boundary += timedelta(minutes=1)
+    hook = XeroHook(conn_id)
+    out = tmp_path / "ids.json"
+    dag = make_dag(MINUTE_SOURCE.format(conn_id=conn_id, out=out))
+    with sandbox_time(sandbox, boundary - timedelta(seconds=30)):
+        (inside,) = create(hook, "Contacts", [{"Name": "open window"}])
+    with sandbox_time(sandbox, boundary + timedelta(seconds=1)):
+        create(hook, "Contacts", [{"Name": "next window"}])
+    dag.test(logical_date=boundary + timedelta(seconds=1))
+    assert datetime.now(UTC) >= boundary + timedelta(seconds=2)  # closed plus settle
+    expected = _in_window(sandbox, "Contacts", None, boundary - timedelta(minutes=1), boundary)
+    assert inside in expected and sorted(read_output(out)) == expected
+    assert len(fired) == 1 and fired[0]["status"] == "success"  # it waited deferred
