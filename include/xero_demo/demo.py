@@ -64,17 +64,21 @@ def touch_contacts(sandbox: SandboxServer, tenant_ids: list[str], made: dict[str
         contact = {"Name": "Asset Demo Ltd", "Website": f"https://example.com/{time.time_ns()}"}
         if tenant in made:
             contact = {"ContactID": made[tenant], "Website": contact["Website"]}
-        response = httpx.request(
-            "POST" if tenant in made else "PUT",
-            f"{sandbox.url}/api.xro/2.0/Contacts",
-            json={"Contacts": [contact]},
-            headers={
-                "Authorization": f"Bearer {tokens['access_token']}",
-                "xero-tenant-id": tenant,
-                "Accept": "application/json",
-            },
-            timeout=30,
-        )
+        for _ in range(10):  # the DAGs share the organisation's minute: wait out a 429
+            response = httpx.request(
+                "POST" if tenant in made else "PUT",
+                f"{sandbox.url}/api.xro/2.0/Contacts",
+                json={"Contacts": [contact]},
+                headers={
+                    "Authorization": f"Bearer {tokens['access_token']}",
+                    "xero-tenant-id": tenant,
+                    "Accept": "application/json",
+                },
+                timeout=30,
+            )
+            if response.status_code != 429:
+                break
+            time.sleep(float(response.headers.get("Retry-After", "5")))
         if response.status_code >= 400:
             raise RuntimeError(f"sandbox refused the demo contact: {response.text[:500]}")
         made[tenant] = response.json()["Contacts"][0]["ContactID"]
