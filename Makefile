@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser demo test bench bench-quick lint format clean
+.PHONY: install browser demo airflow settings test bench bench-quick lint format clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,21 +27,33 @@ browser:
 	else echo "The browser test needs Debian's chromium and chromium-driver:" \
 	  "sudo apt-get install chromium chromium-driver"; fi
 
-## demo: start the Xero sandbox with demo data and run the tour against it
+## demo: the sandbox and a real Airflow (SQLite); run every example DAG once, print a summary, stop
 demo: install
-	$(BIN)/python -m xero_sandbox.tour
+	$(BIN)/python -m xero_demo.demo
+
+## airflow: the same stack, kept up for the UI until Ctrl-C
+airflow: install
+	$(BIN)/python -m xero_demo.demo --keep-running
+
+## settings: load airflow_settings.yaml into the Airflow that AIRFLOW_HOME names
+settings: install
+	$(BIN)/python -m xero_demo.settings airflow_settings.yaml
 
 ## test: the whole test suite
 test: install
 	$(BIN)/python -m pytest
 
-## bench: the benchmarks (not part of `make test`); figures also go to bench/results.json
+## bench: the benchmarks (not part of `make test`); figures also go to bench/*.json
 bench: install
-	$(BIN)/python -m tests.benchmarks.run
+	$(BIN)/python -m tests.benchmarks.run; hook=$$?; \
+	$(BIN)/python -m tests.benchmarks.triggers; triggers=$$?; \
+	$(BIN)/python -m tests.benchmarks.warehouse_sync; sync=$$?; exit $$((hook || triggers || sync))
 
 ## bench-quick: the same with smaller sizes (under a minute)
 bench-quick: install
-	$(BIN)/python -m tests.benchmarks.run --quick
+	$(BIN)/python -m tests.benchmarks.run --quick; hook=$$?; \
+	$(BIN)/python -m tests.benchmarks.triggers --quick; triggers=$$?; \
+	$(BIN)/python -m tests.benchmarks.warehouse_sync --quick; sync=$$?; exit $$((hook || triggers || sync))
 
 lint: install
 	$(BIN)/ruff format --check .

@@ -107,6 +107,18 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["xero_provider.operators.links.XeroRecordLink"],
+        "sensors": [
+            {"integration-name": "Xero", "python-modules": ["xero_provider.sensors.changes"]}
+        ],
+        "triggers": [
+            {
+                "integration-name": "Xero",
+                "python-modules": [
+                    "xero_provider.triggers.changes",
+                    "xero_provider.triggers.events",
+                ],
+            }
+        ],
         "connection-types": [
             {
                 "hook-class-name": "xero_provider.hooks.xero.XeroHook",

@@ -47,3 +47,13 @@ def run_airflow(airflow_env: dict[str, str]) -> Callable[..., subprocess.Complet
         )
 
     return run
+
+
+# --- a whole Airflow stack (api-server, scheduler, dag-processor, triggerer[, workers]) ---
+
+
+def require_service(name: str, error: Exception) -> None:
+    """Skip when a local service is missing, but fail in CI, where it must be there."""
+    if os.environ.get("CI") == "true":
+        raise AssertionError(f"{name} is required in CI: {error}") from error
+    pytest.skip(f"{name} not reachable: {error}")

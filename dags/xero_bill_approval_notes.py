@@ -1,0 +1,64 @@
+"""Bill changed -> find bill -> add a templated note such as "Sent for approval".
+
+One DAG per organisation (``xero_bill_approval_notes_<key>``). The sensor waits in the
+triggerer for bills (ACCPAY invoices) in the ``statuses`` param (default SUBMITTED, i.e.
+awaiting approval) changed after the last run that succeeded; the find step reads them
+again by ID (so a bill since deleted fails clearly instead of getting a note), and the
+note is rendered from the ``note`` param with the run's id, so a person reading the bill's
+History in Xero can find the run. A rerun never adds the note twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from airflow.sdk import Param, dag
+
+from xero_examples.dag_support import WATCH, default_args, start_from_param, tags
+from xero_examples.organisations import Organisation, organisations
+from xero_provider.operators import XeroAddHistoryNoteOperator, XeroFindBillOperator
+from xero_provider.sensors import XeroNewOrUpdatedBillSensor
+
+
+def build(org: Organisation):
+    @dag(
+        dag_id=f"xero_bill_approval_notes_{org.key}",
+        description=f"Bill awaiting approval -> note in its history ({org.name or org.conn_id})",
+        schedule=None,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        render_template_as_native_obj=True,  # the statuses param stays a list
+        tags=tags(org, "automation", "bills"),
+        params={
+            "start_from": start_from_param(),
+            "statuses": Param(["SUBMITTED"], type="array", items={"type": "string"}),
+            "note": Param("Sent for approval", type="string", maxLength=2000),
+        },
+        default_args=default_args(org),
+        doc_md=__doc__,
+    )
+    def bill_approval_notes() -> None:
+        changed = XeroNewOrUpdatedBillSensor(
+            task_id="bill_changed",
+            xero_conn_id=org.conn_id,
+            statuses="{{ params.statuses }}",
+            **WATCH,
+        )
+        bills = XeroFindBillOperator(
+            task_id="find_bill", xero_conn_id=org.conn_id, record_ids=changed.output["ids"]
+        )
+        XeroAddHistoryNoteOperator(
+            task_id="add_note",
+            resource="Bills",
+            xero_conn_id=org.conn_id,
+            record_ids=bills.output,
+            note="{{ params.note }} (Airflow run {{ run_id }})",
+        )
+
+    return bill_approval_notes()
+
+
+for _org in organisations(Path(__file__).with_name("xero_organisations.json")):
+    globals()[f"xero_bill_approval_notes_{_org.key}"] = build(_org)

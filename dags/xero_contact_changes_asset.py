@@ -1,0 +1,91 @@
+"""Event-driven: Xero contact changes -> an asset event -> this DAG upserts them.
+
+One asset and one DAG per organisation. The asset ``xero://<tenant>/contacts`` has an
+``AssetWatcher`` whose ``XeroChangesEventTrigger`` polls Xero in the triggerer (every
+``poll_interval`` seconds) and fires one asset event per batch of changed contacts, from
+a position it keeps in the provider's store, so a triggerer restart neither loses nor
+repeats a batch. Each event starts a run of this DAG (no schedule to tune, no sensor slot
+held), which reads the contacts by ID and upserts them into the warehouse's
+``xero_contacts`` table: the warehouse follows Xero within a minute between the nightly
+syncs. The watcher starts when the DAG is unpaused, from the changes after that moment.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from airflow.sdk import Asset, AssetWatcher, dag, task
+
+from xero_examples.dag_support import default_args, tags
+from xero_examples.organisations import Organisation, organisations
+from xero_provider.triggers import XeroChangesEventTrigger
+
+
+def contacts_asset(org: Organisation) -> Asset:
+    return Asset(
+        name=f"xero_contacts_{org.key}",
+        uri=f"xero://{org.tenant_id}/contacts",
+        watchers=[
+            AssetWatcher(
+                name=f"xero_contacts_{org.key}_watcher",
+                trigger=XeroChangesEventTrigger(
+                    resource="Contacts",
+                    watermark=f"asset-contacts-{org.key}",
+                    xero_conn_id=org.conn_id,
+                    settle_seconds=5,
+                    poll_interval=10,
+                ),
+            )
+        ],
+    )
+
+
+def build(org: Organisation):
+    asset = contacts_asset(org)
+
+    @dag(
+        dag_id=f"xero_contact_changes_asset_{org.key}",
+        description=f"Contact changes (asset events) -> warehouse ({org.name or org.conn_id})",
+        schedule=[asset],
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        tags=tags(org, "asset", "contacts", "warehouse"),
+        default_args=default_args(org),
+        doc_md=__doc__,
+    )
+    def contact_changes_asset() -> None:
+        @task
+        def upsert_changed_contacts(triggering_asset_events=None, run_id=None) -> dict:
+            """Read the event's contacts by ID and upsert them (archived included)."""
+            from xero_examples.reading import WarehouseHook
+            from xero_examples.warehouse import open_warehouse
+            from xero_provider.resources import get_resource
+
+            ids: list[str] = []
+            for events in (triggering_asset_events or {}).values():
+                for event in events:
+                    ids += (event.extra or {}).get("payload", {}).get("ids", [])
+            ids = sorted(set(ids))
+            if not ids:
+                return {"ids": 0, "written": 0}
+            contacts = get_resource("Contacts")
+            hook = WarehouseHook(org.conn_id)
+            warehouse = open_warehouse()
+            try:
+                warehouse.create_tables()
+                records = list(hook.iter_records(contacts, ids=ids))
+                written = warehouse.upsert(contacts, org.tenant_id, records, run_id)
+            finally:
+                hook.close()
+                warehouse.dispose()
+            return {"ids": len(ids), "written": written}
+
+        upsert_changed_contacts()
+
+    return contact_changes_asset()
+
+
+for _org in organisations(Path(__file__).with_name("xero_organisations.json")):
+    globals()[f"xero_contact_changes_asset_{_org.key}"] = build(_org)

@@ -1,0 +1,1 @@
+"""Run the example DAGs in a real Airflow: the stack runner, the settings loader, the demo."""

@@ -1,0 +1,233 @@
+"""``make demo`` and ``make airflow``: the sandbox and a real Airflow, with the example DAGs.
+
+``python -m xero_demo.demo`` starts the Xero sandbox (demo data) and Airflow on SQLite
+(api-server, scheduler, dag-processor, triggerer; LocalExecutor) in ``.airflow/demo``,
+loads ``airflow_settings.yaml``, authorises the demo connections against the sandbox,
+unpauses and triggers every example DAG through the REST API, waits for the scheduler to
+run them, prints a summary, and stops everything it started.
+
+``--keep-running`` (``make airflow``) stops after the set-up and keeps the stack up for a
+person to use the UI, until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import shutil
+import signal
+import socket
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from xero_demo.sandbox_grant import authorise
+from xero_demo.settings import load
+from xero_demo.stack import AirflowStack, StackConfig, airflow_executable
+from xero_sandbox.testing import SandboxServer, free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def port_or_free(preferred: int) -> int:
+    """``preferred`` when nothing listens there, else any free port."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", preferred))
+        except OSError:
+            return free_port()
+    return preferred
+
+
+def expected_dag_ids(stack: AirflowStack) -> list[str]:
+    """The DAG ids the files in ``dags/`` define (parsed here, to wait for all of them)."""
+    out = stack.cli("dags", "list", "--local", "--output", "json")
+    lines = [line for line in out.splitlines() if line.startswith("[")]  # skip log lines
+    if not lines:
+        raise RuntimeError(f"`airflow dags list` printed no DAG list: {out[-2000:]}")
+    return sorted(d["dag_id"] for d in json.loads(lines[-1]))
+
+
+DEMO_START_FROM = "2000-01-01T00:00:00Z"  # the automations' first run takes every demo change
+
+
+def touch_contacts(sandbox: SandboxServer, tenant_ids: list[str], made: dict[str, str]) -> None:
+    """Create, then update, one contact per organisation through the API: a change for
+    the asset DAGs' watchers. ``made`` keeps the contact IDs between calls."""
+    import httpx
+
+    tokens = sandbox.tokens(tenant_ids=tenant_ids)
+    for tenant in tenant_ids:
+        contact = {"Name": "Asset Demo Ltd", "Website": f"https://example.com/{time.time_ns()}"}
+        if tenant in made:
+            contact = {"ContactID": made[tenant], "Website": contact["Website"]}
+        for _ in range(10):  # the DAGs share the organisation's minute: wait out a 429
+            response = httpx.request(
+                "POST" if tenant in made else "PUT",
+                f"{sandbox.url}/api.xro/2.0/Contacts",
+                json={"Contacts": [contact]},
+                headers={
+                    "Authorization": f"Bearer {tokens['access_token']}",
+                    "xero-tenant-id": tenant,
+                    "Accept": "application/json",
+                },
+                timeout=30,
+            )
+            if response.status_code != 429:
+                break
+            time.sleep(float(response.headers.get("Retry-After", "5")))
+        if response.status_code >= 400:
+            raise RuntimeError(f"sandbox refused the demo contact: {response.text[:500]}")
+        made[tenant] = response.json()["Contacts"][0]["ContactID"]
+
+
+def run_all(
+    stack: AirflowStack,
+    dag_ids: list[str],
+    sandbox: SandboxServer | None = None,
+    timeout: float = 900,
+) -> dict[str, list]:
+    """Run each DAG once through the scheduler; wait until all their runs are finished.
+
+    Scheduled and manual DAGs are triggered through the REST API (the automations with
+    ``start_from`` set to take the demo's changes) and unpaused. Asset-scheduled DAGs are
+    unpaused (which starts their watchers in the triggerer), then a contact is changed in
+    the sandbox until each has run.
+    """
+    details = {d: stack.api("GET", f"/dags/{d}/details") for d in dag_ids}
+    by_asset = [d for d in dag_ids if details[d].get("asset_expression")]
+    for dag_id in dag_ids:
+        if dag_id in by_asset:
+            continue
+        params = details[dag_id].get("params") or {}
+        conf = {"start_from": DEMO_START_FROM} if "start_from" in params else {}
+        stack.trigger(dag_id, conf=conf)
+        stack.unpause(dag_id)
+    deadline = time.monotonic() + timeout
+    if by_asset:
+        if sandbox is None:
+            raise ValueError("asset-scheduled DAGs need the sandbox to make a change")
+        for dag_id in by_asset:
+            stack.unpause(dag_id)
+        tenants = [sandbox.demo.tenant_id, sandbox.demo.second_tenant_id]
+        made: dict[str, str] = {}
+        while not all(stack.runs(d) for d in by_asset):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no asset-triggered run of {by_asset} within {timeout}s")
+            touch_contacts(sandbox, tenants, made)
+            time.sleep(20)
+    return {
+        dag_id: stack.wait_for_all_runs(dag_id, timeout=max(deadline - time.monotonic(), 10))
+        for dag_id in dag_ids
+    }
+
+
+def summary(stack: AirflowStack, sandbox: SandboxServer, runs: dict[str, list]) -> dict[str, Any]:
+    """Runs by state, records seen, notes added, emails sent, warehouse rows."""
+    import sqlalchemy as sa
+
+    states = Counter(run["state"] for dag_runs in runs.values() for run in dag_runs)
+    seen = 0
+    for dag_id, dag_runs in runs.items():
+        if not dag_id.startswith("xero_warehouse_sync_"):
+            continue
+        for run in dag_runs:
+            for ti in stack.task_instances(dag_id, run["dag_run_id"]):
+                if ti["task_id"].startswith("sync_") and ti["state"] == "success":
+                    seen += stack.xcom(dag_id, run["dag_run_id"], ti["task_id"])["seen"]
+    requests = sandbox.requests()
+    notes = sum(
+        1 for r in requests if r.get("method") == "PUT" and str(r.get("path")).endswith("/History")
+    )
+    emails = sum(
+        1 for r in requests if r.get("method") == "POST" and str(r.get("path")).endswith("/Email")
+    )
+    rows = 0
+    warehouse = stack.home / "xero_warehouse.db"
+    if warehouse.exists():
+        engine = sa.create_engine(f"sqlite:///{warehouse}")
+        with engine.connect() as conn:
+            for table in sa.inspect(conn).get_table_names():
+                if table != "xero_children":
+                    rows += conn.execute(sa.text(f'SELECT COUNT(*) FROM "{table}"')).scalar()
+        engine.dispose()
+    return {
+        "runs": dict(states),
+        "records_seen": seen,
+        "notes_added": notes,
+        "emails_sent": emails,
+        "warehouse_rows": rows,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m xero_demo.demo", description=__doc__)
+    parser.add_argument("--keep-running", action="store_true", help="keep the stack up (UI)")
+    parser.add_argument("--home", default=str(REPO / ".airflow" / "demo"))
+    parser.add_argument("--port", type=int, default=8080, help="UI port (a free one if taken)")
+    args = parser.parse_args(argv)
+
+    home = Path(args.home)
+    password = (home / "admin_password.txt").read_text().strip() if home.exists() else None
+    if home.exists():
+        shutil.rmtree(home)  # the sandbox starts fresh, so Airflow's state does too
+    home.mkdir(parents=True)
+    sandbox = SandboxServer(seed_demo=True, port=port_or_free(5050), log_file=home / "sandbox.log")
+    stack = AirflowStack(
+        StackConfig(
+            home=home,
+            dags_folder=REPO / "dags",
+            api_port=port_or_free(args.port),
+            admin_password=password,
+        )
+    )
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    try:
+        print(f"Starting the Xero sandbox on {sandbox.url} ...", flush=True)
+        sandbox.start()
+        print(f"Starting Airflow (SQLite, LocalExecutor) in {home} ...", flush=True)
+        stack.start()
+        counts = load(
+            REPO / "airflow_settings.yaml",
+            sandbox_url=sandbox.url,
+            airflow=airflow_executable(),
+            env=stack.env,
+        )
+        print(f"Loaded airflow_settings.yaml: {counts}", flush=True)
+        authorise(sandbox.url, env=stack.env)
+        dag_ids = expected_dag_ids(stack)
+        stack.wait_for_dags(dag_ids)
+        login = f"user {stack.config.admin_user}, password {stack.password}"
+        if args.keep_running:
+            print(f"\nAirflow UI: {stack.url}  ({login})", flush=True)
+            print(f"DAGs: {', '.join(dag_ids)}\nCtrl-C stops everything.", flush=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                while not stop["now"]:
+                    time.sleep(1)
+            return 0
+        print(f"Running {len(dag_ids)} DAGs through the scheduler: {', '.join(dag_ids)}")
+        runs = run_all(stack, dag_ids, sandbox)
+        figures = summary(stack, sandbox, runs)
+        print("\nSummary")
+        for dag_id, dag_runs in runs.items():
+            print(f"  {dag_id}: {', '.join(r['state'] for r in dag_runs)}")
+        for key, value in figures.items():
+            print(f"  {key.replace('_', ' ')}: {value}")
+        print(f"\nThe UI was at {stack.url} ({login}); `make airflow` keeps it up.")
+        failed = figures["runs"].get("failed", 0)
+        if failed:
+            print(f"{failed} run(s) failed: logs under {home / 'logs'}", file=sys.stderr)
+        return 1 if failed else 0
+    finally:
+        print("Stopping Airflow and the sandbox ...", flush=True)
+        stack.stop()
+        sandbox.stop()
+        print("Stopped: no Airflow process left.", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,450 @@
+"""Start and stop a real Airflow 3 stack on this machine, and leave nothing behind.
+
+``airflow standalone`` is no good for tests or for a demo that must clean up: SIGTERM to its
+parent leaves the children running, and Celery workers ignore SIGTERM. So each component
+(api-server, scheduler, dag-processor, triggerer, Celery workers) runs in its own session
+(process group) under an environment marker; :meth:`AirflowStack.stop` terminates every
+group, kills what is left, and then checks ``/proc`` for any process still carrying the
+marker: a stack that cannot be cleaned up is an error, not a warning.
+
+Defaults: SQLite and LocalExecutor in a scratch ``AIRFLOW_HOME``. With
+``executor="CeleryExecutor"`` pass a PostgreSQL URL (see :func:`postgres_database`) and a
+Redis broker (see :func:`redis_broker`); N workers run on this machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from xero_sandbox.testing import free_port
+
+MARKER = "XERO_STACK_ID"
+TERMINAL_RUN_STATES = {"success", "failed"}
+
+
+def airflow_executable() -> str:
+    """The ``airflow`` script beside this interpreter (the venv's), else the one on PATH."""
+    beside = Path(sys.executable).with_name("airflow")
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("airflow")
+    if not found:
+        raise RuntimeError("no `airflow` executable: run `make install` first")
+    return found
+
+
+@dataclass
+class StackConfig:
+    """What to run; every field has a working default for a laptop.
+
+    :param home: the ``AIRFLOW_HOME`` (created; holds the SQLite DB, logs, passwords).
+    :param dags_folder: the DAGs to serve.
+    :param executor: ``LocalExecutor`` or ``CeleryExecutor``.
+    :param database_url: SQLAlchemy URL of the metadata DB (SQLite file in ``home`` if None).
+    :param broker_url: Celery broker (Redis) URL; required for CeleryExecutor.
+    :param broker_prefix: key prefix for everything Celery writes to Redis.
+    :param celery_workers: how many Celery worker processes to start.
+    :param api_port: api-server port on 127.0.0.1 (a free one if None).
+    :param admin_password: the UI login's password (random if None).
+    :param env: extra environment for every component (connections, settings).
+    """
+
+    home: Path
+    dags_folder: Path
+    executor: str = "LocalExecutor"
+    database_url: str | None = None
+    broker_url: str | None = None
+    broker_prefix: str | None = None
+    celery_workers: int = 0
+    worker_concurrency: int = 4
+    parallelism: int = 6
+    api_port: int | None = None
+    admin_user: str = "admin"
+    admin_password: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+
+class AirflowStack:
+    """A running Airflow: components, their logs, and a REST client with a token.
+
+    Use as a context manager: ``with AirflowStack(config) as stack: stack.trigger(...)``.
+    """
+
+    components = ("api-server", "scheduler", "dag-processor", "triggerer")
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.home = Path(config.home).resolve()
+        self.stack_id = uuid.uuid4().hex
+        self.api_port = config.api_port or free_port()
+        self.url = f"http://127.0.0.1:{self.api_port}"
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._token: str | None = None
+        self._client: httpx.Client | None = None
+        self.password = config.admin_password or self._stored_password()
+
+    # --- environment ---------------------------------------------------------------------
+
+    def _stored_password(self) -> str:
+        """Keep one admin password per home, so `make airflow` restarts keep the login."""
+        path = self.home / "admin_password.txt"
+        if path.exists():
+            return path.read_text().strip()
+        return secrets.token_urlsafe(12)
+
+    def _secret(self, name: str, make: Any) -> str:
+        """A per-home secret shared by every component (JWT, Fernet, session key)."""
+        path = self.home / f".{name}"
+        if not path.exists():
+            path.write_text(make())
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment every component and CLI call of this stack runs with."""
+        from cryptography.fernet import Fernet
+
+        cfg = self.config
+        # SQLite: writers wait up to 60 s for the lock (5 s by default is too short when the
+        # scheduler, api-server and task processes all write on a busy machine)
+        database = cfg.database_url or f"sqlite:///{self.home}/airflow.db?timeout=60"
+        env = {
+            **os.environ,
+            "AIRFLOW_HOME": str(self.home),
+            "PATH": f"{Path(airflow_executable()).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(Path(cfg.dags_folder).resolve()),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": cfg.executor,
+            "AIRFLOW__CORE__PARALLELISM": str(cfg.parallelism),
+            "AIRFLOW__CORE__FERNET_KEY": os.environ.get("AIRFLOW__CORE__FERNET_KEY")
+            or self._secret("fernet_key", lambda: Fernet.generate_key().decode()),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{cfg.admin_user}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.home / "passwords.json"),
+            "AIRFLOW__API_AUTH__JWT_SECRET": self._secret("jwt", lambda: secrets.token_hex(32)),
+            "AIRFLOW__API__SECRET_KEY": self._secret("api", lambda: secrets.token_hex(32)),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.api_port),
+            "AIRFLOW__API__BASE_URL": self.url,
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database,
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+            "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "10",
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
+            "AIRFLOW__TRIGGERER__CAPACITY": "100",
+            MARKER: self.stack_id,
+            **cfg.env,
+        }
+        for key in ("AIRFLOW__CORE__UNIT_TEST_MODE",):
+            env.pop(key, None)
+        if cfg.executor == "CeleryExecutor":
+            if not cfg.broker_url:
+                raise ValueError("CeleryExecutor needs broker_url (a Redis URL)")
+            env["AIRFLOW__CELERY__BROKER_URL"] = cfg.broker_url
+            # explicit driver: SQLAlchemy 2.1's default PostgreSQL driver is psycopg 3
+            env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + database
+            env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = str(cfg.worker_concurrency)
+            if cfg.broker_prefix:
+                env["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX"] = (
+                    cfg.broker_prefix
+                )
+        return env
+
+    def cli(self, *args: str, timeout: float = 300, check: bool = True) -> str:
+        """Run ``airflow <args>`` against this stack; return its stdout."""
+        result = subprocess.run(
+            [airflow_executable(), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise RuntimeError(
+                f"airflow {' '.join(args)} exited {result.returncode}:\n"
+                f"{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+            )
+        return result.stdout
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self, timeout: float = 240) -> AirflowStack:
+        """Migrate the database, start every component, wait until all report healthy."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "stack-logs").mkdir(exist_ok=True)
+        (self.home / "admin_password.txt").write_text(self.password)
+        (self.home / "passwords.json").write_text(
+            json.dumps({self.config.admin_user: self.password})
+        )
+        self.cli("db", "migrate", timeout=600)
+        try:
+            self._spawn("api-server", "api-server", "--host", "127.0.0.1", "--port",
+                        str(self.api_port), "--workers", "1")  # fmt: skip
+            for name in ("scheduler", "dag-processor", "triggerer"):
+                self._spawn(name, name)
+            for index in range(self.config.celery_workers):
+                self._spawn(
+                    f"worker-{index + 1}",
+                    "celery", "worker",
+                    "--celery-hostname", f"w{index + 1}-{self.stack_id[:8]}@%h",
+                    "--concurrency", str(self.config.worker_concurrency),
+                )  # fmt: skip
+            self.wait_healthy(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _spawn(self, name: str, *args: str) -> None:
+        log = open(self.home / "stack-logs" / f"{name}.log", "ab")  # noqa: SIM115
+        try:
+            self.processes[name] = subprocess.Popen(
+                [airflow_executable(), *args],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own session and process group
+            )
+        finally:
+            log.close()
+
+    def log_tail(self, name: str, chars: int = 3000) -> str:
+        path = self.home / "stack-logs" / f"{name}.log"
+        return path.read_text(errors="replace")[-chars:] if path.exists() else ""
+
+    def _check_alive(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"airflow {name} exited with {process.returncode}:\n{self.log_tail(name)}"
+                )
+
+    def wait_healthy(self, timeout: float = 240) -> None:
+        """Wait until the api-server reports every component healthy and workers are ready."""
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            self._check_alive()
+            try:
+                last = httpx.get(f"{self.url}/api/v2/monitor/health", timeout=5).json()
+                parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+                healthy = all((last.get(p) or {}).get("status") == "healthy" for p in parts)
+                if healthy and self._workers_ready():
+                    return
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(1)
+        raise TimeoutError(f"Airflow not healthy within {timeout}s; last health: {last}")
+
+    def _workers_ready(self) -> bool:
+        names = [n for n in self.processes if n.startswith("worker-")]
+        return all(" ready." in self.log_tail(n, 200_000) for n in names)
+
+    def stop(self, timeout: float = 30) -> None:
+        """Stop every component's process group; raise if any process of the stack survives."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        groups = {name: p.pid for name, p in self.processes.items() if p.poll() is None}
+        for pgid in groups.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.leftovers():
+            for process in self.processes.values():
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=0.2)
+            time.sleep(0.3)
+        for pgid in groups.values():  # workers ignore SIGTERM: no more asking
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)
+        for pid in self.leftovers():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for process in self.processes.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=10)
+        self.processes.clear()
+        deadline = time.monotonic() + 10
+        while (left := self.leftovers()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if left:
+            raise RuntimeError(f"processes of Airflow stack {self.stack_id} survived: {left}")
+
+    def leftovers(self) -> list[int]:
+        """Live (non-zombie) processes carrying this stack's marker in their environment."""
+        found = []
+        needle = f"{MARKER}={self.stack_id}".encode()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                if needle not in (entry / "environ").read_bytes().split(b"\0"):
+                    continue
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if state != "Z":
+                found.append(int(entry.name))
+        return found
+
+    def __enter__(self) -> AirflowStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- REST API ------------------------------------------------------------------------
+
+    @property
+    def client(self) -> httpx.Client:
+        """An httpx client on ``/api/v2`` with a bearer token for the admin user."""
+        if self._client is None:
+            response = httpx.post(
+                f"{self.url}/auth/token",
+                json={"username": self.config.admin_user, "password": self.password},
+                timeout=30,
+            )
+            response.raise_for_status()
+            token = response.json()["access_token"]
+            self._client = httpx.Client(
+                base_url=f"{self.url}/api/v2",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=60,
+            )
+        return self._client
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Call the REST API; raise with the body on an error status.
+
+        A 5xx (e.g. SQLite busy under load; the request's transaction was rolled back) is
+        retried twice.
+        """
+        for attempt in range(3):
+            response = self.client.request(method, path, **kwargs)
+            if response.status_code < 500:
+                break
+            time.sleep(2 * (attempt + 1))
+        if response.status_code >= 400:
+            raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:2000]}")
+        return response.json() if response.content else None
+
+    def wait_for_dags(self, dag_ids: list[str], timeout: float = 180) -> None:
+        """Wait until the dag-processor has parsed every DAG in ``dag_ids``."""
+        deadline = time.monotonic() + timeout
+        missing = set(dag_ids)
+        while time.monotonic() < deadline:
+            self._check_alive()
+            listed = self.api("GET", "/dags", params={"limit": 1000})["dags"]
+            missing = set(dag_ids) - {d["dag_id"] for d in listed}
+            if not missing:
+                return
+            errors = self.api("GET", "/importErrors")["import_errors"]
+            if errors:
+                raise RuntimeError(f"DAG import errors: {errors}")
+            time.sleep(2)
+        raise TimeoutError(f"DAGs not parsed within {timeout}s: {sorted(missing)}")
+
+    def unpause(self, dag_id: str, paused: bool = False) -> None:
+        self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
+
+    def trigger(
+        self, dag_id: str, conf: dict | None = None, logical_date: str | None = None
+    ) -> str:
+        """Trigger a run through the REST API; returns its run id."""
+        body = {"logical_date": logical_date, "conf": conf or {}}
+        return self.api("POST", f"/dags/{dag_id}/dagRuns", json=body)["dag_run_id"]
+
+    def runs(self, dag_id: str) -> list[dict[str, Any]]:
+        return self.api("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 300) -> str:
+        """Wait until the run finishes; return its state (``success`` or ``failed``)."""
+        deadline = time.monotonic() + timeout
+        state = None
+        while time.monotonic() < deadline:
+            self._check_alive()
+            state = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
+            if state in TERMINAL_RUN_STATES:
+                return state
+            time.sleep(1.5)
+        raise TimeoutError(f"{dag_id}/{run_id} still {state} after {timeout}s")
+
+    def wait_for_all_runs(self, dag_id: str, timeout: float = 300) -> list[dict[str, Any]]:
+        """Wait until no run of ``dag_id`` is queued or running; return all its runs."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_alive()
+            runs = self.runs(dag_id)
+            if runs and all(r["state"] in TERMINAL_RUN_STATES for r in runs):
+                return runs
+            time.sleep(1.5)
+        raise TimeoutError(f"runs of {dag_id} unfinished after {timeout}s: {self.runs(dag_id)}")
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances"
+        return self.api("GET", path, params={"limit": 1000})["task_instances"]
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> Any:
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value"
+        return self.api("GET", path, params={"map_index": map_index, "deserialize": True})["value"]
+
+
+# --- isolated PostgreSQL and Redis for one run -----------------------------------------------
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "XERO_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("XERO_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+@contextlib.contextmanager
+def postgres_database(prefix: str = "xero_stack") -> Iterator[str]:
+    """Create a uniquely named PostgreSQL database, yield its URL, drop it afterwards."""
+    import sqlalchemy as sa
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        url = sa.make_url(POSTGRES_ADMIN_URL).set(database=name)
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextlib.contextmanager
+def redis_broker(prefix: str = "xero_stack") -> Iterator[tuple[str, str]]:
+    """Yield ``(broker_url, key_prefix)`` unique to this run; delete its keys afterwards."""
+    import redis
+
+    key_prefix = f"{prefix}_{uuid.uuid4().hex[:12]}:"
+    client = redis.Redis.from_url(f"{REDIS_URL}/0")
+    client.ping()
+    try:
+        yield f"{REDIS_URL}/0", key_prefix
+    finally:
+        keys = list(client.scan_iter(match=f"{key_prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()

@@ -1,0 +1,1 @@
+"""Support code the example DAGs in ``dags/`` import (installed with the project)."""

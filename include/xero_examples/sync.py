@@ -1,0 +1,64 @@
+"""One warehouse sync step: read a resource's changes through the hook and upsert them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from xero_examples.warehouse import Warehouse
+from xero_provider.resources import Resource
+
+UPSERT_BATCH = 1000  # rows per upsert transaction (one Xero page)
+
+
+def since_for(
+    warehouse: Warehouse,
+    resource: Resource,
+    tenant_id: str,
+    interval_start: datetime | None,
+    full_refresh: bool = False,
+) -> datetime | None:
+    """Where a sync starts: the older of the interval's start and the newest stored change.
+
+    None (read everything) on the first load, with ``full_refresh``, or for a resource
+    Xero cannot filter by modification time.
+    """
+    if full_refresh or not resource.supports_modified_since:
+        return None
+    watermark = warehouse.watermark(resource, tenant_id)
+    if watermark is None:
+        return None
+    return min(watermark, interval_start) if interval_start else watermark
+
+
+def sync_resource(
+    hook: Any,
+    warehouse: Warehouse,
+    resource: Resource,
+    tenant_id: str,
+    run_id: str,
+    since: datetime | None = None,
+    page_size: int | None = None,
+) -> dict[str, Any]:
+    """Upsert every record changed since ``since``; return what was seen and written.
+
+    :param page_size: records per Xero page (default: the largest the resource allows).
+    """
+    seen = written = 0
+    batch: list[dict] = []
+    filters: dict[str, Any] = {"modified_since": since}
+    if page_size:
+        filters["page_size"] = page_size
+    for record in hook.iter_records(resource, **filters):
+        batch.append(record)
+        if len(batch) >= UPSERT_BATCH:
+            written += warehouse.upsert(resource, tenant_id, batch, run_id)
+            seen, batch = seen + len(batch), []
+    written += warehouse.upsert(resource, tenant_id, batch, run_id)
+    seen += len(batch)
+    return {
+        "resource": resource.name,
+        "since": since.isoformat() if since else None,
+        "seen": seen,
+        "written": written,
+    }

@@ -1,0 +1,181 @@
+"""Where watermark sensors and event triggers keep their feed positions.
+
+One row per (DAG, task, organisation, feed) in ``xero_change_watermarks``, in the same
+database as the OAuth tokens (the connection's ``token_store``, resolved exactly as the
+token store resolves it), so every worker and the triggerer see one position.
+
+A row holds the *committed* position (everything before it was delivered to a run that
+succeeded) and at most one *pending* delivery: the run that received the range from the
+committed position to the pending one. The pending range becomes committed only once that
+run is known to have succeeded (see :mod:`xero_provider.sensors.changes`); a failed run's
+pending range is dropped, so the next run receives the same changes again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from xero_provider.auth.token_store import TokenStore, _engine_for
+from xero_provider.triggers.feed import Position
+
+metadata = sa.MetaData()
+watermarks_table = sa.Table(
+    "xero_change_watermarks",
+    metadata,
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("committed", sa.Text, nullable=True),  # Position JSON
+    sa.Column("pending_run_id", sa.String(250), nullable=True),
+    sa.Column("pending_lower", sa.Text, nullable=True),
+    sa.Column("pending_upper", sa.Text, nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+_created: set[str] = set()
+
+
+def watermark_key(dag_id: str, task_id: str, tenant_id: str, feed_key: str) -> str:
+    """The row key; every part is named so two sensors never share a position by accident."""
+    for label, value in (("dag_id", dag_id), ("task_id", task_id), ("tenant_id", tenant_id)):
+        if not value or not isinstance(value, str):
+            raise ValueError(f"watermark key: {label} is empty")
+    return f"{dag_id}/{task_id}/{tenant_id}/{feed_key}"
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A delivered range whose run has not been seen to succeed yet."""
+
+    run_id: str
+    lower: Position
+    upper: Position
+
+
+@dataclass(frozen=True)
+class WatermarkState:
+    committed: Position | None
+    pending: Pending | None
+
+
+def _dump(position: Position | None) -> str | None:
+    return json.dumps(position.to_json()) if position is not None else None
+
+
+def _load(text: str | None) -> Position | None:
+    return Position.from_json(json.loads(text)) if text else None
+
+
+class WatermarkStore:
+    """Positions of watermark feeds, transactional on SQLite and PostgreSQL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine = _engine_for(url)  # the token store's engine for the same URL
+        self._postgres = self._engine.dialect.name == "postgresql"
+        if url not in _created:
+            with self._transaction() as conn:
+                if self._postgres:
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(0x58_57_4D_4B)))
+                metadata.create_all(conn, checkfirst=True)
+            _created.add(url)
+
+    @classmethod
+    def for_config(cls, config: Any) -> WatermarkStore:
+        """The store of a ``xero`` connection: the database its token store uses."""
+        return cls(TokenStore.for_config(config).url)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn:
+            conn.execution_options(xero_write=True)
+            with conn.begin():
+                yield conn
+
+    def _row(self, conn: Connection, key: str, lock: bool = False) -> Any:
+        query = sa.select(watermarks_table).where(watermarks_table.c.key == key)
+        if lock:
+            query = query.with_for_update()
+        return conn.execute(query).first()
+
+    def _upsert(self, conn: Connection, key: str, **values: Any) -> None:
+        values["updated_at"] = datetime.now(UTC)
+        if self._row(conn, key, lock=True) is None:
+            conn.execute(sa.insert(watermarks_table).values(key=key, **values))
+        else:
+            conn.execute(
+                sa.update(watermarks_table).where(watermarks_table.c.key == key).values(**values)
+            )
+
+    def get(self, key: str) -> WatermarkState:
+        with self._transaction() as conn:
+            row = self._row(conn, key)
+        if row is None:
+            return WatermarkState(None, None)
+        pending = None
+        if row.pending_run_id:
+            pending = Pending(
+                row.pending_run_id, _load(row.pending_lower), _load(row.pending_upper)
+            )
+        return WatermarkState(_load(row.committed), pending)
+
+    def set_pending(self, key: str, run_id: str, lower: Position, upper: Position) -> None:
+        """Record that ``run_id`` received ``(lower, upper]`` (replaces its own earlier one)."""
+        with self._transaction() as conn:
+            row = self._row(conn, key, lock=True)
+            if row is not None and row.pending_run_id and row.pending_run_id != run_id:
+                raise RuntimeError(
+                    f"watermark {key}: run {row.pending_run_id} still holds an undecided "
+                    f"delivery; {run_id} may not take another"
+                )
+            self._upsert(
+                conn,
+                key,
+                pending_run_id=run_id,
+                pending_lower=_dump(lower),
+                pending_upper=_dump(upper),
+            )
+
+    def resolve_pending(self, key: str, run_id: str, succeeded: bool) -> Position | None:
+        """Commit (the run succeeded) or drop (it failed) ``run_id``'s delivery.
+
+        Returns the committed position afterwards. A pending row of another run is left
+        alone, so two processes deciding at once cannot both move the position.
+        """
+        with self._transaction() as conn:
+            row = self._row(conn, key, lock=True)
+            if row is None or row.pending_run_id != run_id:
+                return _load(row.committed) if row is not None else None
+            committed = row.pending_upper if succeeded else row.committed
+            self._upsert(
+                conn,
+                key,
+                committed=committed,
+                pending_run_id=None,
+                pending_lower=None,
+                pending_upper=None,
+            )
+            return _load(committed)
+
+    def commit(self, key: str, position: Position, expected: Position | None = None) -> bool:
+        """Set the committed position directly (event triggers; empty ranges).
+
+        With ``expected``, only when the stored position still equals it (compare and set).
+        """
+        with self._transaction() as conn:
+            row = self._row(conn, key, lock=True)
+            current = _load(row.committed) if row is not None else None
+            if expected is not None and current != expected:
+                return False
+            self._upsert(conn, key, committed=_dump(position))
+            return True
+
+    def delete(self, key: str) -> None:
+        """Forget a feed's position (the next run starts from its ``start_from``)."""
+        with self._transaction() as conn:
+            conn.execute(sa.delete(watermarks_table).where(watermarks_table.c.key == key))

@@ -1,0 +1,72 @@
+"""The watermark store: pending deliveries, commit on success, drop on failure, compare
+and set, on SQLite and PostgreSQL; a process killed mid-write leaves the old position."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import uuid
+
+import pytest
+
+from xero_provider.triggers.feed import Position
+from xero_provider.watermarks import WatermarkStore, watermark_key
+
+
+@pytest.fixture
+def key() -> str:
+    return watermark_key("dag", f"task-{uuid.uuid4().hex}", "tenant", "feed")
+
+
+def test_pending_commits_only_on_success(store_url, key) -> None:
+    store = WatermarkStore(store_url)
+    p0, p1, p2 = Position(1000), Position(2000, frozenset({"a"})), Position(3000)
+    assert store.get(key).committed is None
+    store.commit(key, p0)
+    store.set_pending(key, "run1", p0, p1)
+    with pytest.raises(RuntimeError, match="run1 still holds"):
+        store.set_pending(key, "run2", p0, p2)
+    assert store.resolve_pending(key, "run2", succeeded=True) == p0  # not its delivery
+    assert store.resolve_pending(key, "run1", succeeded=False) == p0  # failed: dropped
+    assert store.get(key).pending is None
+    store.set_pending(key, "run2", p0, p1)
+    assert store.get(key).pending.upper == p1
+    assert store.resolve_pending(key, "run2", succeeded=True) == p1
+    assert store.get(key).committed == p1
+    assert not store.commit(key, p2, expected=p0)  # compare and set
+    assert store.commit(key, p2, expected=p1) and store.get(key).committed == p2
+
+
+def test_bad_keys_are_refused() -> None:
+    with pytest.raises(ValueError, match="dag_id is empty"):
+        watermark_key("", "t", "x", "f")
+
+
+def _write_and_die(url: str, key: str) -> None:
+    """Open a transaction, write a new position, and die before committing."""
+    import sqlalchemy as sa
+
+    from xero_provider.watermarks import watermarks_table
+
+    store = WatermarkStore(url)
+    with store._transaction() as conn:
+        conn.execute(
+            sa.update(watermarks_table)
+            .where(watermarks_table.c.key == key)
+            .values(committed='{"ts": 999999, "ids": []}')
+        )
+        os._exit(9)  # killed mid-write
+
+
+def test_a_process_killed_mid_write_leaves_the_old_position(store_url, key) -> None:
+    store = WatermarkStore(store_url)
+    store.commit(key, Position(1000))
+    child = multiprocessing.get_context("spawn").Process(
+        target=_write_and_die, args=(store_url, key)
+    )
+    child.start()
+    child.join(60)
+    assert child.exitcode == 9
+    assert store.get(key).committed == Position(1000)
+    store.commit(key, Position(2000))  # and the store still takes writes
+    assert store.get(key).committed == Position(2000)
