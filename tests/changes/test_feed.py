@@ -95,3 +95,38 @@ def test_the_query_rounds_if_modified_since_down_and_bounds_the_top() -> None:
     assert list_plan(Feed.build("Contacts"), lower, upper).params["includeArchived"] == "true"
     transfers = list_plan(Feed.build("BankTransfers"), lower, upper)
     assert transfers.params == {"includeDeleted": "true"}  # unpaged: one atomic answer
+
+
+@pytest.mark.parametrize("value", ["true", "false"])
+def test_deferrable_defaults_from_the_operators_section(value) -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from xero_provider.sensors import XeroNewOrUpdatedBillSensor as S;"
+        "print(S(task_id='t').deferrable, S(task_id='u', deferrable=False).deferrable)"
+    )
+    env = {**os.environ, "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": value}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.stdout.split()[-2:] == [str(value == "true"), "False"], result.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"polling": "sometimes"}, "polling must be"),
+        ({"on_empty": "explode"}, "on_empty must be"),
+        ({"settle_seconds": 0}, "settle_seconds"),
+        ({"max_records": 0}, "max_records"),
+        ({"resource": "Nope"}, "unknown Xero resource"),
+    ],
+)
+def test_the_sensor_refuses_bad_arguments_at_parse_time(kwargs, message) -> None:
+    from xero_provider.sensors import XeroChangesSensor
+
+    args = {"task_id": "t", "resource": "Contacts", **kwargs}
+    with pytest.raises(ValueError, match=message):
+        XeroChangesSensor(**args)

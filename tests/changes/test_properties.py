@@ -56,7 +56,10 @@ def world(sandbox_server, tmp_path_factory):
     sandbox_server.reset(demo=True)
     sandbox_server.control("PUT", "/limits", json={"enabled": False})
     patch = pytest.MonkeyPatch()
-    conn_id = xero_connection(sandbox_server, patch, tmp_path_factory.mktemp("p") / "t.db")
+    # The hook paces to Xero's 60 calls a minute unless told the limit is higher.
+    conn_id = xero_connection(
+        sandbox_server, patch, tmp_path_factory.mktemp("p") / "t.db", rate_limit_per_minute=10**6
+    )
     hook = XeroHook(conn_id)
     yield sandbox_server, hook
     patch.undo()

@@ -17,7 +17,11 @@ from xero_provider.triggers.reading import read_range_sync
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("resource", "page_size"), [("Quotes", None), ("Contacts", 100)])
-def test_hundreds_of_ties_across_pages(sandbox, conn_id, resource, page_size) -> None:
+def test_hundreds_of_ties_across_pages(sandbox, monkeypatch, tmp_path, resource, page_size) -> None:
+    from tests.provider.connections import xero_connection
+
+    # Limits off, and the hook told so (it paces to 60 calls a minute by default).
+    conn_id = xero_connection(sandbox, monkeypatch, tmp_path / "t.db", rate_limit_per_minute=10**6)
     sandbox.control("PUT", "/limits", json={"enabled": False})
     instant = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=123000)
     with sandbox_time(sandbox, instant):  # frozen: every record gets the same instant
