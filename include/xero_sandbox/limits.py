@@ -128,7 +128,7 @@ class RateLimiter:
                 if app.used >= s.app_per_minute:
                     self._refuse("appminute")
                     raise RateLimited("appminute", math.ceil(app.seconds_left(now, minute_len)))
-            if s.enabled:  # switched off: nothing counts, the headers stay at the limits
+            if s.enabled:  # switched off: nothing counts (and no headers are sent)
                 minute.used += 1
                 day.used += 1
                 app.used += 1
@@ -143,8 +143,15 @@ class RateLimiter:
             self._in_flight[ticket.key] = max(0, self._in_flight.get(ticket.key, 0) - 1)
 
     def headers(self, client_id: str, tenant_id: str | None, starter: bool) -> dict[str, str]:
-        """``X-*Limit-Remaining`` headers, sent on every accounting response."""
+        """``X-*Limit-Remaining`` headers, sent on every accounting response.
+
+        With the limits switched off there is no limit to count down, so none are sent:
+        a fixed "60 remaining" would tell a client that paces by the headers (as the hook
+        does) to hold to 60 calls a minute that nothing enforces.
+        """
         s = self.settings
+        if not s.enabled:
+            return {}
         with self._lock:
             now = self._clock.timestamp()
             minute_len, day_len = self._lengths()
