@@ -10,11 +10,21 @@ taken in a short transaction before the request and given back in another after 
 A slot is a lease: it carries an expiry (the request timeout plus a margin), so a process
 killed while holding one blocks nobody for longer than that; the next process that finds
 every slot taken and one expired takes the expired one over.
+
+Two transactions per call would cost more than the call itself against a near API (about
+0.5 ms each on a SQLite file), so a process keeps a slot it just used for back-to-back
+calls: a call that starts within ``IDLE_SECONDS`` of the last one ending reuses it without
+touching the database, for at most ``STICKY_SECONDS`` from the slot's taking (then it is
+given back and taken again). A background thread gives back a slot idle for
+``IDLE_SECONDS``. The lease covers any reuse: a slot is reused only while its expiry is
+still more than the request timeout away.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import os
 import random
 import threading
@@ -30,6 +40,8 @@ from xero_provider.auth.token_store import TokenStore
 XERO_CONCURRENT = 5
 LEASE_MARGIN_SECONDS = 5.0  # beyond the request timeout, before a holder counts as gone
 POLL_SECONDS = (0.005, 0.05)  # first and longest wait between tries when every slot is held
+IDLE_SECONDS = 0.02  # a kept slot unused this long is given back
+STICKY_SECONDS = 0.25  # a slot is kept at most this long after it was taken
 
 metadata = sa.MetaData()
 slots_table = sa.Table(
@@ -66,6 +78,11 @@ class CallSlots:
         self._count = 0
         self._lock = threading.Lock()
         self._rows_made: set[str] = set()
+        # tenant -> [(holder, taken at, idle since)]: slots this process holds but is not using
+        self._kept: dict[str, list[tuple[str, float, float]]] = {}
+        self._stale: list[tuple[str, str]] = []  # kept slots found too old: to give back
+        self._wake = threading.Condition(self._lock)
+        self._reaper_pid: int | None = None
         if limit > 0:
             store.ensure_tables(metadata)
 
@@ -141,23 +158,92 @@ class CallSlots:
             raise TimeoutError("no Xero call slot came free in time")
         return pause
 
+    # --- keeping a slot for back-to-back calls ---------------------------------------------
+
+    def _reuse(self, tenant: str) -> tuple[str, float] | None:
+        """A kept slot of this process still fit for a call, or None (no database work)."""
+        now = time.time()
+        with self._lock:
+            kept = self._kept.get(tenant)
+            while kept:
+                holder, taken, idle_since = kept.pop()
+                if now - taken < STICKY_SECONDS and now - idle_since < IDLE_SECONDS:
+                    return holder, taken
+                self._stale.append((tenant, holder))
+        return None
+
+    def _keep(self, tenant: str, holder: str, taken: float) -> None:
+        with self._lock:
+            kept = self._kept.setdefault(tenant, [])
+            kept.append((holder, taken, time.time()))
+            if self._reaper_pid != os.getpid():
+                self._reaper_pid = os.getpid()
+                threading.Thread(target=self._reap, name="xero-call-slots", daemon=True).start()
+            elif len(kept) == 1:
+                self._wake.notify()
+
+    def _reap(self) -> None:
+        """Give back kept slots idle for ``IDLE_SECONDS`` (runs in a daemon thread)."""
+        while True:
+            with self._lock:
+                now = time.time()
+                due: list[tuple[str, str]] = self._stale[:]
+                self._stale.clear()
+                soonest = None
+                for tenant, kept in self._kept.items():
+                    for entry in kept[:]:
+                        ends = min(entry[2] + IDLE_SECONDS, entry[1] + STICKY_SECONDS)
+                        if ends <= now:
+                            kept.remove(entry)
+                            due.append((tenant, entry[0]))
+                        elif soonest is None or ends < soonest:
+                            soonest = ends
+                if not due:
+                    self._wake.wait(None if soonest is None else soonest - now)
+                    continue
+            for tenant, holder in due:
+                with contextlib.suppress(Exception):  # else the lease expires on its own
+                    self.release(tenant, holder)
+
+    def release_kept(self) -> None:
+        """Give back every slot this process keeps (a hook closing, the process ending)."""
+        with self._lock:
+            due = [(t, e[0]) for t, kept in self._kept.items() for e in kept] + self._stale[:]
+            self._kept.clear()
+            self._stale.clear()
+        for tenant, holder in due:
+            self.release(tenant, holder)
+
+    def _acquire_new(self, tenant: str, deadline: float) -> tuple[str, float]:
+        attempt = 0
+        while True:
+            taken = time.time()
+            holder, expires_in = self.try_acquire(tenant, now=taken)
+            if holder is not None:
+                return holder, taken
+            time.sleep(self._pause(attempt, expires_in, deadline))
+            attempt += 1
+
     @contextmanager
     def hold(self, tenant: str, deadline_seconds: float = 3600.0) -> Iterator[None]:
         """Hold a slot for the ``with`` block (nothing when the limit is off)."""
         if not self.enabled:
             yield
             return
-        deadline = time.monotonic() + deadline_seconds
-        attempt = 0
-        while True:
-            holder, expires_in = self.try_acquire(tenant)
-            if holder is not None:
-                break
-            time.sleep(self._pause(attempt, expires_in, deadline))
-            attempt += 1
+        slot = self._reuse(tenant)
+        if slot is None:
+            self._flush_stale()
+            slot = self._acquire_new(tenant, time.monotonic() + deadline_seconds)
         try:
             yield
         finally:
+            self._keep(tenant, *slot)
+
+    def _flush_stale(self) -> None:
+        with self._lock:
+            due = self._stale[:]
+            self._stale.clear()
+        for tenant, holder in due:
             self.release(tenant, holder)
 
     @asynccontextmanager
@@ -166,18 +252,23 @@ class CallSlots:
         if not self.enabled:
             yield
             return
-        deadline = time.monotonic() + deadline_seconds
-        attempt = 0
-        while True:
-            holder, expires_in = await asyncio.to_thread(self.try_acquire, tenant)
-            if holder is not None:
-                break
-            await asyncio.sleep(self._pause(attempt, expires_in, deadline))
-            attempt += 1
+        slot = self._reuse(tenant)
+        if slot is None:
+            await asyncio.to_thread(self._flush_stale)
+            deadline = time.monotonic() + deadline_seconds
+            attempt = 0
+            while True:
+                taken = time.time()
+                holder, expires_in = await asyncio.to_thread(self.try_acquire, tenant, taken)
+                if holder is not None:
+                    slot = (holder, taken)
+                    break
+                await asyncio.sleep(self._pause(attempt, expires_in, deadline))
+                attempt += 1
         try:
             yield
         finally:
-            await asyncio.to_thread(self.release, tenant, holder)
+            self._keep(tenant, *slot)
 
 
 _slots: dict[tuple[str, str, int, float], CallSlots] = {}
@@ -192,3 +283,13 @@ def slots_for(store: TokenStore, client_id: str, limit: int, lease_seconds: floa
         if found is None:
             found = _slots[key] = CallSlots(store, client_id, limit, lease_seconds)
         return found
+
+
+@atexit.register
+def _release_all_kept() -> None:
+    """A process ending gives back the slots it keeps instead of leaving them to expire."""
+    with _slots_lock:
+        every = list(_slots.values())
+    for slots in every:
+        with contextlib.suppress(Exception):  # else the leases expire on their own
+            slots.release_kept()

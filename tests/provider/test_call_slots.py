@@ -91,6 +91,7 @@ def test_a_killed_holders_slot_comes_free_when_its_lease_expires(store_url: str)
         assert time.time() >= killed_at + wait - 0.5  # not before the lease ran out
         assert slots.in_flight("org") == 1
     assert waited < lease + 1
+    slots.release_kept()
     assert slots.in_flight("org") == 0
 
 
@@ -116,3 +117,56 @@ def test_twenty_processes_never_have_six_calls_in_flight(
     assert refused.get("concurrent", 0) == 0, refused
     calls = [c for c in sandbox.requests() if c["path"].startswith("/api.xro/")]
     assert sum(c["status"] == 200 for c in calls) == 4 * len(errors)
+
+
+def test_back_to_back_calls_keep_one_slot_and_an_idle_one_is_given_back(pair) -> None:
+    import asyncio
+
+    from xero_provider.call_slots import IDLE_SECONDS
+
+    first, second = pair
+    statements = []
+    with first.hold("org"):
+        pass
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "xero_call_slots" in statement and not statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)  # a write (``second``'s counting reads are allowed)
+
+    import sqlalchemy as sa
+
+    sa.event.listen(first.store.engine, "before_cursor_execute", count)
+    try:
+        for _ in range(20):
+            with first.hold("org"):
+                assert second.in_flight("org") == 1
+        assert statements == []  # reused: no slot taken or given back
+    finally:
+        sa.event.remove(first.store.engine, "before_cursor_execute", count)
+
+    async def in_a_loop() -> None:
+        async with first.ahold("org"):
+            assert second.in_flight("org") == 1
+
+    asyncio.run(in_a_loop())
+    deadline = time.monotonic() + 5
+    while second.in_flight("org") and time.monotonic() < deadline:
+        time.sleep(IDLE_SECONDS)
+    assert second.in_flight("org") == 0  # the idle slot went back by itself
+
+
+def test_a_kept_slot_is_retaken_after_the_sticky_time_and_close_gives_it_back(pair) -> None:
+    from xero_provider.call_slots import STICKY_SECONDS
+
+    first, second = pair
+    started = time.monotonic()
+    while time.monotonic() - started < STICKY_SECONDS * 3:
+        with first.hold("org"):
+            assert second.in_flight("org") == 1  # never two for one process's loop
+        time.sleep(0.001)
+    with first._lock:
+        kept = [(h, taken) for h, taken, _ in first._kept.get("org", [])]
+    assert len(kept) == 1 and second.in_flight("org") == 1
+    assert time.time() - kept[0][1] < STICKY_SECONDS + 0.1  # taken again, not kept for ever
+    first.release_kept()
+    assert second.in_flight("org") == 0

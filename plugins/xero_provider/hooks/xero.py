@@ -421,12 +421,13 @@ class XeroHook(_XeroHookBase):
         return self._client
 
     def close(self) -> None:
-        """Close the HTTP client and give back rate-budget units taken but not spent."""
+        """Close the HTTP client; give back rate-budget units and call slots kept but unused."""
         if self._client is not None:
             self._client.close()
             self._client = None
         if self._runtime is not None:
             self._runtime.budget.release(self._runtime.tenant_key)
+            self._runtime.slots.release_kept()
 
     # --- the one pipeline -------------------------------------------------------------
 
@@ -700,6 +701,7 @@ class XeroAsyncHook(_XeroHookBase):
             self._async_client = None
         if self._runtime is not None:
             await asyncio.to_thread(self._runtime.budget.release, self._runtime.tenant_key)
+            await asyncio.to_thread(self._runtime.slots.release_kept)
 
     async def _send(
         self,
