@@ -30,6 +30,7 @@ import random
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
@@ -83,8 +84,23 @@ class CallSlots:
         self._stale: list[tuple[str, str]] = []  # kept slots found too old: to give back
         self._wake = threading.Condition(self._lock)
         self._reaper_pid: int | None = None
+        self._reaping = threading.Lock()  # held while the reaper gives slots back
+        self._reaper_asleep = False  # waiting with nothing kept: a new kept slot must wake it
+        _instances.add(self)
         if limit > 0:
             store.ensure_tables(metadata)
+
+    def _after_fork(self) -> None:
+        """In a forked child: fresh locks (another thread may have held them at the fork)
+        and none of the parent's kept slots."""
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._reaping = threading.Lock()
+        self._kept.clear()
+        self._stale.clear()
+        self._prefix = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self._reaper_pid = None
+        self._reaper_asleep = False
 
     @property
     def enabled(self) -> bool:
@@ -164,6 +180,11 @@ class CallSlots:
         """A kept slot of this process still fit for a call, or None (no database work)."""
         now = time.time()
         with self._lock:
+            if self._reaper_pid not in (None, os.getpid()):  # a forked child: not its slots
+                self._kept.clear()
+                self._stale.clear()
+                self._prefix = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+                self._reaper_pid = None
             kept = self._kept.get(tenant)
             while kept:
                 holder, taken, idle_since = kept.pop()
@@ -179,7 +200,8 @@ class CallSlots:
             if self._reaper_pid != os.getpid():
                 self._reaper_pid = os.getpid()
                 threading.Thread(target=self._reap, name="xero-call-slots", daemon=True).start()
-            elif len(kept) == 1:
+            elif self._reaper_asleep:  # only then: a notify per call costs a thread switch
+                self._reaper_asleep = False
                 self._wake.notify()
 
     def _reap(self) -> None:
@@ -199,11 +221,16 @@ class CallSlots:
                         elif soonest is None or ends < soonest:
                             soonest = ends
                 if not due:
+                    self._reaper_asleep = soonest is None
                     self._wake.wait(None if soonest is None else soonest - now)
                     continue
-            for tenant, holder in due:
-                with contextlib.suppress(Exception):  # else the lease expires on its own
-                    self.release(tenant, holder)
+                self._reaping.acquire()  # taken before the slots leave ``_kept``'s view
+            try:
+                for tenant, holder in due:
+                    with contextlib.suppress(Exception):  # else the lease expires on its own
+                        self.release(tenant, holder)
+            finally:
+                self._reaping.release()
 
     def release_kept(self) -> None:
         """Give back every slot this process keeps (a hook closing, the process ending)."""
@@ -213,6 +240,8 @@ class CallSlots:
             self._stale.clear()
         for tenant, holder in due:
             self.release(tenant, holder)
+        with self._reaping:  # and those the reaper was giving back just now are back
+            pass
 
     def _acquire_new(self, tenant: str, deadline: float) -> tuple[str, float]:
         attempt = 0
@@ -270,6 +299,16 @@ class CallSlots:
         finally:
             self._keep(tenant, *slot)
 
+
+_instances: weakref.WeakSet[CallSlots] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for slots in list(_instances):
+        slots._after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 _slots: dict[tuple[str, str, int, float], CallSlots] = {}
 _slots_lock = threading.Lock()
