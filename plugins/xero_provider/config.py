@@ -31,7 +31,9 @@ def _text(extra: dict[str, Any], key: str, default: str | None = None) -> str | 
     return str(value).strip()
 
 
-def _number(extra: dict[str, Any], key: str, default: float, conn_id: str) -> float:
+def _number(
+    extra: dict[str, Any], key: str, default: float, conn_id: str, zero_ok: bool = False
+) -> float:
     value = extra.get(key)
     if value in (None, ""):
         return default
@@ -41,9 +43,10 @@ def _number(extra: dict[str, Any], key: str, default: float, conn_id: str) -> fl
         raise XeroConfigurationError(
             f"connection '{conn_id}': extra field '{key}' must be a number, got {value!r}"
         ) from None
-    if number <= 0:
+    if number < 0 or (number == 0 and not zero_ok) or number != number:
         raise XeroConfigurationError(
-            f"connection '{conn_id}': extra field '{key}' must be positive, got {value!r}"
+            f"connection '{conn_id}': extra field '{key}' must be "
+            f"{'0 or more' if zero_ok else 'positive'}, got {value!r}"
         )
     return number
 
@@ -72,6 +75,7 @@ class XeroConnectionConfig:
     rate_limit_per_minute: int = 60
     rate_limit_per_day: int = 5000
     app_rate_limit_per_minute: int = 10000
+    concurrent_calls: int = 5
 
     @property
     def accounting_url(self) -> str:
@@ -151,4 +155,6 @@ class XeroConnectionConfig:
             app_rate_limit_per_minute=int(
                 _number(extra, "app_rate_limit_per_minute", 10000, conn_id)
             ),
+            # Xero's 5 calls in progress per organisation; 0 turns the shared slots off.
+            concurrent_calls=int(_number(extra, "concurrent_calls", 5, conn_id, zero_ok=True)),
         )

@@ -76,6 +76,38 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "Attempts per call for 429s, 5xx and network errors.",
         {"type": ["integer", "null"], "default": 6},
     ),
+    "rate_window_seconds": _field(
+        "Rate window (s)",
+        "The length of Xero's rate-limit minute (60; shorter only against a time-scaled sandbox).",
+        {"type": ["number", "null"], "default": 60},
+    ),
+    "rate_limit_per_minute": _field(
+        "Calls per minute",
+        "Calls per minute per organisation the shared rate budget keeps to (Xero's 60).",
+        {"type": ["integer", "null"], "default": 60},
+    ),
+    "rate_limit_per_day": _field(
+        "Calls per day",
+        "Calls per day per organisation the shared rate budget keeps to (Xero's 5,000; "
+        "1,000 for a Starter organisation).",
+        {"type": ["integer", "null"], "default": 5000},
+    ),
+    "app_rate_limit_per_minute": _field(
+        "App calls per minute",
+        "Calls per minute of the app across all its organisations (Xero's 10,000).",
+        {"type": ["integer", "null"], "default": 10000},
+    ),
+    "concurrent_calls": _field(
+        "Calls in flight",
+        "Calls in progress at once per organisation across every process sharing the "
+        "credential store (Xero's 5); 0 turns the shared limit off.",
+        {"type": ["integer", "null"], "default": 5},
+    ),
+    "ledger_retention_days": _field(
+        "Write ledger retention (days)",
+        "How long the write ledger remembers keyed writes.",
+        {"type": ["number", "null"], "default": 30},
+    ),
 }
 
 

@@ -31,6 +31,7 @@ from tenacity import AsyncRetrying, Retrying
 from xero_provider.auth import oauth
 from xero_provider.auth.token_store import TokenStore
 from xero_provider.auth.tokens import TokenManager, XeroAuth, is_under
+from xero_provider.call_slots import LEASE_MARGIN_SECONDS, CallSlots, slots_for
 from xero_provider.config import XeroConnectionConfig
 from xero_provider.exceptions import (
     RecordResult,
@@ -82,6 +83,7 @@ class _Runtime:
     tokens: TokenManager
     governor: RateGovernor
     budget: RateBudget
+    slots: CallSlots
     _ledger: WriteLedger | None = field(default=None, repr=False)
 
     @classmethod
@@ -95,6 +97,12 @@ class _Runtime:
             tokens=TokenManager(config, store),
             governor=governor_for(config.rate_window_seconds),
             budget=budget_for(store, config.client_id, limits),
+            slots=slots_for(
+                store,
+                config.client_id,
+                config.concurrent_calls,
+                config.timeout + LEASE_MARGIN_SECONDS,
+            ),
         )
 
     @property
@@ -413,12 +421,13 @@ class XeroHook(_XeroHookBase):
         return self._client
 
     def close(self) -> None:
-        """Close the HTTP client and give back rate-budget units taken but not spent."""
+        """Close the HTTP client; give back rate-budget units and call slots kept but unused."""
         if self._client is not None:
             self._client.close()
             self._client = None
         if self._runtime is not None:
             self._runtime.budget.release(self._runtime.tenant_key)
+            self._runtime.slots.release_kept()
 
     # --- the one pipeline -------------------------------------------------------------
 
@@ -437,7 +446,7 @@ class XeroHook(_XeroHookBase):
         runtime = self._ready()
         target = runtime.target(url)
         tenant = runtime.tenant_key
-        governor, budget = runtime.governor, runtime.budget
+        governor, budget, slots = runtime.governor, runtime.budget, runtime.slots
         client = self.client
         request_headers = self._request_headers(headers, idempotency_key)
         attempts = 0
@@ -448,9 +457,10 @@ class XeroHook(_XeroHookBase):
                     runtime.tokens.access_token()  # a refresh must not eat the unit's window
                     with governor.slot(tenant):
                         budget.take(tenant, MAX_TOTAL_SECONDS)
-                        response = client.request(
-                            method, target, params=params, json=json, headers=request_headers
-                        )
+                        with slots.hold(tenant, MAX_TOTAL_SECONDS):
+                            response = client.request(
+                                method, target, params=params, json=json, headers=request_headers
+                            )
                     budget.observe(tenant, response.status_code, response.headers)
                     self._check(runtime, response, resource, positions, json)
         except httpx.TransportError as error:
@@ -691,6 +701,7 @@ class XeroAsyncHook(_XeroHookBase):
             self._async_client = None
         if self._runtime is not None:
             await asyncio.to_thread(self._runtime.budget.release, self._runtime.tenant_key)
+            await asyncio.to_thread(self._runtime.slots.release_kept)
 
     async def _send(
         self,
@@ -707,7 +718,7 @@ class XeroAsyncHook(_XeroHookBase):
         runtime = await self._aready()
         target = runtime.target(url)
         tenant = runtime.tenant_key
-        governor, budget = runtime.governor, runtime.budget
+        governor, budget, slots = runtime.governor, runtime.budget, runtime.slots
         if self._async_client is None:
             self._async_client = httpx.AsyncClient(**runtime.client_options())
         client = self._async_client
@@ -723,9 +734,10 @@ class XeroAsyncHook(_XeroHookBase):
                         await asyncio.to_thread(runtime.tokens.access_token)
                     async with governor.aslot(tenant):
                         await budget.atake(tenant, MAX_TOTAL_SECONDS)
-                        response = await client.request(
-                            method, target, params=params, json=json, headers=request_headers
-                        )
+                        async with slots.ahold(tenant, MAX_TOTAL_SECONDS):
+                            response = await client.request(
+                                method, target, params=params, json=json, headers=request_headers
+                            )
                     budget.observe(tenant, response.status_code, response.headers)
                     self._check(runtime, response, resource, positions, json)
         except httpx.TransportError as error:
