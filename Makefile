@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser demo airflow settings test bench bench-quick lint format clean
+.PHONY: install browser compose-cli demo airflow settings test bench bench-quick lint format clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	touch $(STAMP)
 
 ## install: create the virtualenv and install everything (once; again when pins change)
-install: $(STAMP) browser
+install: $(STAMP) browser compose-cli
 
 ## browser: Debian's chromium and chromium-driver for the browser test (apt-get, as root)
 browser:
@@ -26,6 +26,16 @@ browser:
 	    apt-get install -y -q --no-install-recommends chromium chromium-driver >/dev/null; }; \
 	else echo "The browser test needs Debian's chromium and chromium-driver:" \
 	  "sudo apt-get install chromium chromium-driver"; fi
+
+## compose-cli: Debian's docker-compose, to check docker-compose.yaml (no engine needed)
+compose-cli:
+	@if command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q --no-install-recommends docker-compose >/dev/null || \
+	  { apt-get update -q >/dev/null && \
+	    apt-get install -y -q --no-install-recommends docker-compose >/dev/null; }; \
+	else echo "The compose check needs a Compose CLI: sudo apt-get install docker-compose"; fi
 
 ## demo: the sandbox and a real Airflow (SQLite); run every example DAG once, print a summary, stop
 demo: install
