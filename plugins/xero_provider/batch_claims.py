@@ -91,6 +91,8 @@ def claim_batches(
     Events without a ``batch_key`` (not from the Xero event trigger) are passed through;
     a batch another run claimed is left out and logged.
     """
+    if not run_id or not consumer:
+        raise ValueError("claim_batches needs the consumer's name and the DAG run's run_id")
     claims: BatchClaims | None = None
     fresh: list[dict[str, Any]] = []
     seen: set[str] = set()

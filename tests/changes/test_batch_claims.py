@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import uuid
 
-from xero_provider.batch_claims import BatchClaims
+import pytest
+
+from xero_provider.batch_claims import BatchClaims, claim_batches
 
 
 def test_a_batch_is_claimed_by_one_run(store_url) -> None:
@@ -17,3 +19,9 @@ def test_a_batch_is_claimed_by_one_run(store_url) -> None:
     assert claims.claim(f"{consumer}-other", key, "run-2")  # another consumer
     assert claims.claim(consumer, "feed:2000:3000:0", "run-2")  # the next batch
     assert not BatchClaims(store_url).claim(consumer, key, "run-3")  # stored, not cached
+
+
+def test_claiming_without_a_run_id_is_refused() -> None:
+    # Without one every batch would look claimed by someone else and be skipped silently.
+    with pytest.raises(ValueError, match="run_id"):
+        claim_batches({}, xero_conn_id="xero_default", consumer="dag", run_id=None)

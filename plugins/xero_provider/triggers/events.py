@@ -33,10 +33,10 @@ What a user must know:
   within it fails the stream; the trigger is started again and emits the batch again.
   Keep it well above a triggerer sync round (seconds).
 * One stream per ``(xero_conn_id, tenant_id, watermark, feed)``: give each watcher its own
-  ``watermark``. Watchers that share all four share one stream and one position, and a
-  batch is committed only when every one of them that was running when it was emitted
-  stored its event; after a triggerer restart the first to start may emit before the
-  others subscribe (they then miss that batch), which
+  ``watermark``. Watchers that share all four share one stream (read with the settings of
+  the first to start) and one position; a batch is committed only when every one of them
+  that was running when it was emitted stored its event. After a triggerer restart the
+  first to start may emit before the others subscribe (they then miss that batch), which
   ``[triggerer] shared_stream_cohort_grace_period`` (a few seconds) makes unlikely.
 * A batch is emitted again with the range it was first emitted with; a record changed
   again since then has left that range and comes in a later batch.
