@@ -3,8 +3,11 @@
 One asset and one DAG per organisation. The asset ``xero://<tenant>/contacts`` has an
 ``AssetWatcher`` whose ``XeroChangesEventTrigger`` polls Xero in the triggerer (every
 ``poll_interval`` seconds) and fires one asset event per batch of changed contacts, from
-a position it keeps in the provider's store, so a triggerer restart neither loses nor
-repeats a batch. Each event starts a run of this DAG (no schedule to tune, no sensor slot
+a position it keeps in the provider's store and commits only once Airflow stored the event,
+so a triggerer restart never loses a batch. A triggerer killed between storing an event and
+committing its position emits that batch again (same ``batch_key``); the task claims each
+batch once (``claim_batches``), so the replay's run skips it and says so in its log. Each
+event starts a run of this DAG (no schedule to tune, no sensor slot
 held), which reads the contacts by ID and upserts them into the warehouse's
 ``xero_contacts`` table: the warehouse follows Xero within a minute between the nightly
 syncs. The watcher starts when the DAG is unpaused, from the changes after that moment.
@@ -61,13 +64,16 @@ def build(org: Organisation):
             """Read the event's contacts by ID and upsert them (archived included)."""
             from xero_examples.reading import WarehouseHook
             from xero_examples.warehouse import open_warehouse
+            from xero_provider.batch_claims import claim_batches
             from xero_provider.resources import get_resource
 
-            ids: list[str] = []
-            for events in (triggering_asset_events or {}).values():
-                for event in events:
-                    ids += (event.extra or {}).get("payload", {}).get("ids", [])
-            ids = sorted(set(ids))
+            batches = claim_batches(
+                triggering_asset_events,
+                xero_conn_id=org.conn_id,
+                consumer=f"xero_contact_changes_asset_{org.key}",
+                run_id=run_id,
+            )
+            ids = sorted({i for batch in batches for i in batch.get("ids", [])})
             if not ids:
                 return {"ids": 0, "written": 0}
             contacts = get_resource("Contacts")

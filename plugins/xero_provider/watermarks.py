@@ -9,6 +9,11 @@ succeeded) and at most one *pending* delivery: the run that received the range f
 committed position to the pending one. The pending range becomes committed only once that
 run is known to have succeeded (see :mod:`xero_provider.sensors.changes`); a failed run's
 pending range is dropped, so the next run receives the same changes again.
+
+Event triggers (:mod:`xero_provider.triggers.events`) use the same row shape: the pending
+range is the batch being emitted (:meth:`WatermarkStore.propose_batch`), committed once
+Airflow stored its event (:meth:`WatermarkStore.commit_batch`); until then every reader
+emits exactly that range again, so a replayed batch keeps its ``batch_key``.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ watermarks_table = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 _created: set[str] = set()
+EVENT_BATCH = "<event-batch>"  # pending_run_id of an event trigger's batch in flight
 
 
 def watermark_key(dag_id: str, task_id: str, tenant_id: str, feed_key: str) -> str:
@@ -173,6 +179,56 @@ class WatermarkStore:
             if expected is not None and current != expected:
                 return False
             self._upsert(conn, key, committed=_dump(position))
+            return True
+
+    def propose_batch(self, key: str, lower: Position, upper: Position) -> Position | None:
+        """Record ``(lower, upper]`` as the batch about to be emitted from ``lower``.
+
+        Returns the end of the batch to emit: ``upper``, or the end already recorded from
+        ``lower`` (by an earlier run, or another triggerer), so everyone emits one range;
+        ``None`` when the committed position is no longer ``lower`` (read again).
+        """
+        with self._transaction() as conn:
+            row = self._row(conn, key, lock=True)
+            if row is None or _load(row.committed) != lower:
+                return None
+            if row.pending_run_id == EVENT_BATCH and _load(row.pending_lower) == lower:
+                return _load(row.pending_upper)
+            self._upsert(
+                conn,
+                key,
+                pending_run_id=EVENT_BATCH,
+                pending_lower=_dump(lower),
+                pending_upper=_dump(upper),
+            )
+            return upper
+
+    def batch_in_flight(self, key: str) -> Pending | None:
+        """The recorded batch from the committed position, if one was emitted and not committed."""
+        state = self.get(key)
+        pending = state.pending
+        if pending and pending.run_id == EVENT_BATCH and pending.lower == state.committed:
+            return pending
+        return None
+
+    def commit_batch(self, key: str, lower: Position, upper: Position) -> bool:
+        """Move the position from ``lower`` to ``upper`` and forget the batch in flight.
+
+        Compare and set: ``False`` (nothing written) when the position is no longer
+        ``lower``, e.g. another triggerer committed the batch first.
+        """
+        with self._transaction() as conn:
+            row = self._row(conn, key, lock=True)
+            if row is None or _load(row.committed) != lower:
+                return False
+            self._upsert(
+                conn,
+                key,
+                committed=_dump(upper),
+                pending_run_id=None,
+                pending_lower=None,
+                pending_upper=None,
+            )
             return True
 
     def delete(self, key: str) -> None:

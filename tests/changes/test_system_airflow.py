@@ -3,8 +3,14 @@ and triggerer processes), against the sandbox:
 
 * a deferred watermark sensor survives its triggerer being killed and restarted mid-wait;
 * ``airflow backfill create`` over three past hourly intervals gives each run its window;
-* an ``AssetWatcher`` with ``XeroChangesEventTrigger`` starts an asset-scheduled DAG run
-  carrying the changed IDs.
+* an ``AssetWatcher`` with ``XeroChangesEventTrigger`` starts one asset-scheduled DAG run
+  per batch, in order, carrying the changed IDs;
+* a triggerer SIGKILLed right after its trigger fired an event, before the event was
+  stored, delivers that batch after restart; one killed after the event was stored but
+  before the position was committed replays it, and the DAG's ``batch_key`` claim makes
+  the replay's run do nothing. The kill points are exact: a trigger subclass (module
+  ``xero_faults``, on the processes' ``PYTHONPATH``) freezes the triggerer's event loop at
+  that point the first time, and the test kills it there.
 
 ``dags test`` runs triggers inline, so only this proves the triggerer path.
 """
@@ -19,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from tests.changes.airflow_stack import AirflowStack
 from tests.changes.helpers import create, sandbox_time
@@ -70,29 +77,89 @@ ASSET_DAG = """
 import json
 from datetime import datetime
 from airflow.sdk import DAG, Asset, AssetWatcher, task
+from xero_provider.batch_claims import claim_batches
 from xero_provider.triggers import XeroChangesEventTrigger
+{imports}
 
-bills = Asset("xero_sys_bills", watchers=[AssetWatcher(
-    name="xero_sys_bills_watcher",
-    trigger=XeroChangesEventTrigger(resource="Contacts", watermark="sys-contacts",
-                                    xero_conn_id="{conn_id}", settle_seconds=1,
-                                    poll_interval=2),
+asset = Asset("{dag_id}", watchers=[AssetWatcher(
+    name="{dag_id}_watcher",
+    trigger={trigger}(resource="Contacts", watermark="{dag_id}",
+                      xero_conn_id="{conn_id}", settle_seconds=1, poll_interval=2),
 )])
 
-with DAG("sys_asset", schedule=[bills], start_date=datetime(2026, 1, 1)) as dag:
+with DAG("{dag_id}", schedule=[asset], start_date=datetime(2026, 1, 1),
+         max_active_runs=1) as dag:
 
     @task
-    def save(triggering_asset_events=None):
-        ids = []
-        for events in triggering_asset_events.values():
-            for event in events:
-                ids += event.extra["payload"]["ids"]  # the trigger event's payload
-        with open("{out}/asset-" + str(len(list(__import__("os").listdir("{out}")))) + ".json",
-                  "w") as f:
-            json.dump(ids, f)
+    def save(triggering_asset_events=None, run_id=None):
+        seen = [e.extra["payload"]["batch_key"]
+                for events in triggering_asset_events.values() for e in events]
+        worked = claim_batches(triggering_asset_events, xero_conn_id="{conn_id}",
+                               consumer="{dag_id}", run_id=run_id)
+        with open("{out}/{dag_id}-" + run_id.replace(":", "_") + ".json", "w") as f:
+            json.dump({{"seen": seen, "worked": [b["batch_key"] for b in worked],
+                       "ids": [i for b in worked for i in b["ids"]]}}, f)
 
     save()
 """
+
+FAULTS = """
+import os
+import time
+from pathlib import Path
+
+from xero_provider.triggers import XeroChangesEventTrigger
+from xero_provider.triggers.event_stream import BatchStream
+
+
+def first_time(name, text):
+    marker = Path(os.environ["XERO_FAULT_DIR"]) / name
+    if marker.exists():
+        return False
+    marker.write_text(text)
+    return True
+
+
+class HangAfterFiring(XeroChangesEventTrigger):
+    \"\"\"Freeze the triggerer right after it queued the first event, before sending it.\"\"\"
+
+    def serialize(self):
+        return __name__ + ".HangAfterFiring", super().serialize()[1]
+
+    async def filter_shared_stream(self, shared_stream):
+        async for event in super().filter_shared_stream(shared_stream):
+            yield event
+            # Resumed synchronously after run_trigger queued the event: blocking here
+            # keeps the runner from ever sending it to the supervisor to store.
+            if first_time(self.watermark + ".fired", event.payload["batch_key"]):
+                time.sleep(3600)
+
+
+class _HangBeforeCommit(BatchStream):
+    async def advance(self, batch):
+        # Called only once the event is stored: block before committing the position.
+        key = self.trigger.batch_payload(batch[0].broker_payload)["batch_key"]
+        if first_time(self.trigger.watermark + ".stored", key):
+            time.sleep(3600)
+        await super().advance(batch)
+
+
+class HangBeforeCommit(XeroChangesEventTrigger):
+    \"\"\"Freeze the triggerer after its first event was stored, before the commit.\"\"\"
+
+    def serialize(self):
+        return __name__ + ".HangBeforeCommit", super().serialize()[1]
+
+    @classmethod
+    def create_shared_stream_producer(cls, kwargs):
+        return _HangBeforeCommit(cls(**kwargs))
+"""
+
+ASSET_DAGS = {
+    "sys_asset": ("", "XeroChangesEventTrigger"),
+    "sys_asset_kill_fired": ("from xero_faults import HangAfterFiring", "HangAfterFiring"),
+    "sys_asset_kill_stored": ("from xero_faults import HangBeforeCommit", "HangBeforeCommit"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -102,23 +169,29 @@ def stack(sandbox_server, tmp_path_factory):
     patch = pytest.MonkeyPatch()
     root = tmp_path_factory.mktemp("stack")
     conn_id = xero_connection(sandbox_server, patch, root / "tokens.db", conn_id="xero_sys")
-    out, dags = root / "out", root / "dags"
-    out.mkdir()
-    dags.mkdir()
-    for name, source in (
-        ("watermark", WATERMARK_DAG),
-        ("backfill", BACKFILL_DAG),
-        ("asset", ASSET_DAG),
-    ):
+    out, dags, faults = root / "out", root / "dags", root / "faults"
+    for folder in (out, dags, faults, faults / "fired"):
+        folder.mkdir()
+    for name, source in (("watermark", WATERMARK_DAG), ("backfill", BACKFILL_DAG)):
         text = textwrap.dedent(source).format(conn_id=conn_id, out=out)
         (dags / f"sys_{name}.py").write_text(text)
-    env = {f"AIRFLOW_CONN_{conn_id.upper()}": os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"]}
+    for dag_id, (imports, trigger) in ASSET_DAGS.items():
+        text = ASSET_DAG.format(
+            conn_id=conn_id, out=out, dag_id=dag_id, imports=imports, trigger=trigger
+        )
+        (dags / f"{dag_id}.py").write_text(text)
+    (faults / "xero_faults.py").write_text(FAULTS)
+    env = {
+        f"AIRFLOW_CONN_{conn_id.upper()}": os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"],
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(faults), os.environ.get("PYTHONPATH")])),
+        "XERO_FAULT_DIR": str(faults / "fired"),
+    }
     airflow = AirflowStack(root / "home", dags, env)
     try:
         airflow.start()
-        for dag_id in ("sys_watermark", "sys_backfill", "sys_asset"):
+        for dag_id in ("sys_watermark", "sys_backfill", *ASSET_DAGS):
             airflow.wait(lambda d=dag_id: airflow.dag_parsed(d), 180, f"{dag_id} to be parsed")
-        yield airflow, XeroHook(conn_id), out, sandbox_server
+        yield airflow, XeroHook(conn_id), out, sandbox_server, faults / "fired"
     finally:
         airflow.stop()
         patch.undo()
@@ -130,7 +203,7 @@ def _read(path: Path):
 
 
 def test_deferred_sensor_survives_a_killed_triggerer(stack) -> None:
-    airflow, hook, out, _sandbox = stack
+    airflow, hook, out, _sandbox, _fired = stack
     airflow.run("dags", "unpause", "sys_watermark", check=True)
     airflow.run("dags", "trigger", "sys_watermark", check=True)
     airflow.wait(
@@ -155,7 +228,7 @@ def test_deferred_sensor_survives_a_killed_triggerer(stack) -> None:
 
 
 def test_backfill_of_three_intervals_gives_each_its_window(stack) -> None:
-    airflow, hook, out, sandbox = stack
+    airflow, hook, out, sandbox, _fired = stack
     first = (datetime.now(UTC) - timedelta(hours=5)).replace(minute=0, second=0, microsecond=0)
     expected = {}
     for hour in range(3):
@@ -192,19 +265,97 @@ def test_backfill_of_three_intervals_gives_each_its_window(stack) -> None:
         assert sorted(_read(out / f"window-{hour}.json")) == sorted(ids), hour
 
 
-def test_asset_watcher_starts_a_run_per_batch(stack) -> None:
-    airflow, hook, out, _sandbox = stack
-    airflow.run("dags", "unpause", "sys_asset", check=True)
-    airflow.wait(
-        lambda: airflow.sql("SELECT 1 FROM trigger WHERE classpath LIKE '%XeroChangesEvent%'"),
-        180,
-        "the asset watcher's trigger",
+def _watch(airflow: AirflowStack, hook: XeroHook, dag_id: str) -> None:
+    """Unpause an asset DAG; wait until its watcher stored its start position (``now``)."""
+    from xero_provider.watermarks import WatermarkStore, watermarks_table
+
+    airflow.run("dags", "unpause", dag_id, check=True)
+    store = WatermarkStore.for_config(hook.config)
+    query = sa.select(watermarks_table.c.key).where(
+        watermarks_table.c.key.like(f"asset-watcher/{dag_id}/%")
     )
-    time.sleep(5)  # its first poll fixes the start position (start_from="now")
-    ids = create(hook, "Contacts", [{"Name": "asset 1"}, {"Name": "asset 2"}])
-    done = {"success", "failed"}
-    airflow.wait(lambda: done & set(airflow.run_states("sys_asset")), 300, "the asset run")
-    assert airflow.run_states("sys_asset") == ["success"], airflow.log_tail("scheduler")
-    files = sorted(out.glob("asset-*.json"))
-    assert len(files) == 1 and sorted(_read(files[0])) == sorted(ids)
-    assert len(airflow.run_states("sys_asset")) == 1  # re-run after the event: no replay
+
+    def started() -> bool:
+        with store._engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
+    airflow.wait(started, 180, f"the {dag_id} watcher to start")
+
+
+def _asset_events(airflow: AirflowStack, dag_id: str) -> int:
+    return airflow.sql(
+        "SELECT COUNT(*) FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.name = :n",
+        n=dag_id,
+    )[0][0]
+
+
+def _runs_done(airflow: AirflowStack, dag_id: str, count: int):
+    states = airflow.run_states(dag_id)
+    return len(states) >= count and all(s in {"success", "failed"} for s in states)
+
+
+def _outputs(out: Path, dag_id: str) -> list[dict]:
+    """Each run's output, in the order the runs ran."""
+    files = sorted(out.glob(f"{dag_id}-*.json"), key=lambda p: p.stat().st_mtime)
+    return [_read(f) for f in files]
+
+
+def test_asset_watcher_starts_a_run_per_batch_in_order(stack) -> None:
+    airflow, hook, out, _sandbox, _fired = stack
+    _watch(airflow, hook, "sys_asset")
+    first = create(hook, "Contacts", [{"Name": "asset 1"}, {"Name": "asset 2"}])
+    airflow.wait(lambda: _runs_done(airflow, "sys_asset", 1), 300, "the first asset run")
+    second = create(hook, "Contacts", [{"Name": "asset 3"}])
+    airflow.wait(lambda: _runs_done(airflow, "sys_asset", 2), 300, "the second asset run")
+    time.sleep(5)  # the trigger runs on: no replay, no third run
+    assert airflow.run_states("sys_asset") == ["success", "success"], airflow.log_tail("scheduler")
+    runs = _outputs(out, "sys_asset")
+    assert [sorted(r["ids"]) for r in runs] == [sorted(first), second]
+    assert all(len(r["seen"]) == len(r["worked"]) == 1 for r in runs)
+    assert _asset_events(airflow, "sys_asset") == 2
+
+
+def test_triggerer_killed_before_the_event_was_stored_delivers_it_after_restart(stack) -> None:
+    airflow, hook, out, _sandbox, fired = stack
+    dag_id = "sys_asset_kill_fired"
+    _watch(airflow, hook, dag_id)
+    ids = create(hook, "Contacts", [{"Name": "kill fired 1"}, {"Name": "kill fired 2"}])
+    marker = fired / f"{dag_id}.fired"
+    airflow.wait(marker.exists, 120, "the trigger to fire and freeze")
+    assert _asset_events(airflow, dag_id) == 0  # fired, not stored
+    airflow.kill("triggerer")
+    airflow.launch("triggerer")
+    airflow.wait(lambda: _runs_done(airflow, dag_id, 1), 300, "the run after the restart")
+    time.sleep(5)
+    assert airflow.run_states(dag_id) == ["success"], airflow.log_tail("triggerer")
+    (run,) = _outputs(out, dag_id)
+    assert sorted(run["ids"]) == sorted(ids)  # none skipped
+    assert run["worked"] == [marker.read_text()]  # the batch the killed triggerer fired
+    assert _asset_events(airflow, dag_id) == 1
+
+
+def test_triggerer_killed_before_the_commit_replays_and_the_claim_absorbs_it(stack) -> None:
+    airflow, hook, out, _sandbox, fired = stack
+    dag_id = "sys_asset_kill_stored"
+    _watch(airflow, hook, dag_id)
+    ids = create(hook, "Contacts", [{"Name": "kill stored 1"}, {"Name": "kill stored 2"}])
+    marker = fired / f"{dag_id}.stored"
+    airflow.wait(marker.exists, 120, "the event to be stored and the trigger to freeze")
+    assert _asset_events(airflow, dag_id) == 1  # stored, position not committed
+    airflow.kill("triggerer")
+    airflow.launch("triggerer")
+    airflow.wait(lambda: _asset_events(airflow, dag_id) == 2, 300, "the replayed event")
+    airflow.wait(
+        lambda: (
+            _runs_done(airflow, dag_id, 1)
+            and sum(len(r["seen"]) for r in _outputs(out, dag_id)) == 2
+        ),
+        300,
+        "runs for both events",
+    )
+    runs = _outputs(out, dag_id)
+    assert set(airflow.run_states(dag_id)) == {"success"}
+    worked = [key for r in runs for key in r["worked"]]
+    assert worked == [marker.read_text()]  # one run worked on the batch, once
+    assert sorted(i for r in runs for i in r["ids"]) == sorted(ids)
+    assert [key for r in runs for key in r["seen"]] == [worked[0]] * 2  # the replay, same key

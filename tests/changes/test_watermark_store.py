@@ -70,3 +70,24 @@ def test_a_process_killed_mid_write_leaves_the_old_position(store_url, key) -> N
     assert store.get(key).committed == Position(1000)
     store.commit(key, Position(2000))  # and the store still takes writes
     assert store.get(key).committed == Position(2000)
+
+
+def test_event_batch_in_flight_is_proposed_once_and_committed_by_compare_and_set(
+    store_url, key
+) -> None:
+    store = WatermarkStore(store_url)
+    p0, p1, p2 = Position(1000), Position(2000, frozenset({"a"})), Position(3000)
+    assert store.propose_batch(key, p0, p1) is None  # no position yet
+    store.commit(key, p0)
+    assert store.batch_in_flight(key) is None
+    assert store.propose_batch(key, p0, p1) == p1
+    # A second reader from p0 (a restart, another triggerer) gets the recorded range.
+    assert store.propose_batch(key, p0, p2) == p1
+    flight = store.batch_in_flight(key)
+    assert (flight.lower, flight.upper) == (p0, p1)
+    assert not store.commit_batch(key, p1, p2)  # not from the stored position
+    assert store.commit_batch(key, p0, p1)
+    assert not store.commit_batch(key, p0, p1)  # the loser of two committers
+    assert store.get(key).committed == p1 and store.batch_in_flight(key) is None
+    assert store.propose_batch(key, p0, p2) is None  # stale lower: read again
+    assert store.propose_batch(key, p1, p2) == p2

@@ -12,33 +12,50 @@
         ],
     )
 
-The triggerer runs an event trigger again after every event it fires and after every
-restart, so the trigger keeps its position in the watermark store (row
-``asset-watcher/<watermark>/<organisation>/<feed>``) and starts each run from there.
+The trigger keeps its position in the watermark store (row
+``asset-watcher/<watermark>/<organisation>/<feed>``, the database of the connection's
+``token_store``) and commits a batch only after Airflow stored the asset event made from
+it, using Airflow 3.3's shared-stream *ack mode* (:mod:`airflow.triggers.shared_stream`;
+the reading and committing is :class:`~xero_provider.triggers.event_stream.BatchStream`).
+A triggerer killed at any point therefore never skips a batch:
 
-Order of work for one batch: read the changes after the stored position, write the new
-position (compare-and-set against the one the batch was read from, so two triggerers
-running the same watcher cannot both emit it), then yield the event. A restart at any
-point before the write reads the same batch again; after the write it continues with
-the next. The one gap is a triggerer killed in the instant between the write and the
-triggerer storing the event: that batch is then not emitted (at most once). Every event
-carries ``batch_key`` (its range), the same for the same batch wherever it is read, so a
-consumer can tell a batch it has seen.
+* killed before the event was stored: the batch was recorded (``propose_batch``) but not
+  committed, so the next run emits the same range again: its only delivery;
+* killed after the event was stored but before the commit (about one triggerer sync, a
+  second or two): the next run emits that range again with the same ``batch_key``: a
+  replay. Consumers make it harmless by claiming each ``batch_key`` once
+  (:func:`xero_provider.batch_claims.claim_batches`), as the example DAG
+  ``xero_contact_changes_asset`` does.
+
+What a user must know:
+
+* ``[triggerer] shared_stream_ack_timeout`` (default 300 s): an event not confirmed stored
+  within it fails the stream; the trigger is started again and emits the batch again.
+  Keep it well above a triggerer sync round (seconds).
+* One stream per ``(xero_conn_id, tenant_id, watermark, feed)``: give each watcher its own
+  ``watermark``. Watchers that share all four share one stream (read with the settings of
+  the first to start) and one position; a batch is committed only when every one of them
+  that was running when it was emitted stored its event. After a triggerer restart the
+  first to start may emit before the others subscribe (they then miss that batch), which
+  ``[triggerer] shared_stream_cohort_grace_period`` (a few seconds) makes unlikely.
+* A batch is emitted again with the range it was first emitted with; a record changed
+  again since then has left that range and comes in a later batch.
+* Run without the triggerer's shared streams (``run()``: ``dags test``, or a triggerer
+  that cannot route it), the position is committed when the triggerer resumes the
+  trigger after queueing the event, before it is stored: the old at-most-once gap.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+from airflow.triggers.shared_stream import SharedStreamProducer
 
-from xero_provider.triggers.changes import batch_of
+from xero_provider.triggers.event_stream import Batch, BatchStream
 from xero_provider.triggers.feed import Feed, Position, settled_upper
-from xero_provider.triggers.shared_poll import Membership
 
 PAYLOADS = ("ids", "records")
 
@@ -120,74 +137,61 @@ class XeroChangesEventTrigger(BaseEventTrigger):
             },
         )
 
-    # --- the store, off the event loop ---------------------------------------------------
+    # --- ack mode: one producer per stream, this trigger shapes its events --------------
 
-    async def _store(self, hook: Any) -> tuple[Any, str]:
-        from xero_provider.watermarks import WatermarkStore, watermark_key
+    def shared_stream_key(self) -> tuple[str, ...]:
+        """One stream per watermark row: connection, organisation, watermark and feed."""
+        return (
+            "xero_provider.XeroChangesEventTrigger",
+            self.xero_conn_id,
+            self.tenant_id or "",
+            self.watermark,
+            self.feed.key(),
+        )
 
-        config = await hook.aconfig()
-        tenant = hook.tenant_id or f"app:{config.client_id}"
-        store = await asyncio.to_thread(WatermarkStore.for_config, config)
-        return store, watermark_key("asset-watcher", self.watermark, tenant, self.feed.key())
+    @classmethod
+    def create_shared_stream_producer(cls, kwargs: dict[str, Any]) -> SharedStreamProducer:
+        return BatchStream(cls(**kwargs))
 
-    def _start(self) -> Position:
+    async def filter_shared_stream(
+        self, shared_stream: AsyncIterator[dict[str, Any]]
+    ) -> AsyncIterator[TriggerEvent]:
+        # One event per raw batch, yielded before pulling the next: that binds the event
+        # to its batch, so the batch is committed only once this event is stored.
+        async for body in shared_stream:
+            yield TriggerEvent(self._shape(body))
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Standalone: one event, committed when the triggerer resumes us (see module doc)."""
+        stream = BatchStream(self)
+        batch = await stream.next_batch()
+        yield TriggerEvent(self._shape(self.batch_payload(batch)))
+        await stream.commit(batch)
+
+    # --- payloads ------------------------------------------------------------------------
+
+    def start_position(self) -> Position:
+        """Where a watcher with no stored position starts."""
         if self.start_from == "now":
             return settled_upper(datetime.now(UTC), timedelta(seconds=self.settle_seconds))
         return Position.at(self.start_from)
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        from xero_provider.hooks import XeroAsyncHook
-
-        hook = XeroAsyncHook(self.xero_conn_id, tenant_id=self.tenant_id)
-        try:
-            store, key = await self._store(hook)
-        finally:
-            await hook.aclose()
-        while True:
-            state = await asyncio.to_thread(store.get, key)
-            lower = state.committed
-            if lower is None:
-                lower = self._start()
-                await asyncio.to_thread(store.commit, key, lower, None)
-            batch, upper = await self._wait_for_changes(lower)
-            moved = await asyncio.to_thread(store.commit, key, upper, lower)
-            if not moved:  # another triggerer emitted this batch first: start again from it
-                self.log.info("Position of %s moved elsewhere; re-reading", key)
-                continue
-            yield TriggerEvent(self._payload(lower, upper, batch))
-            return
-
-    async def _wait_for_changes(self, lower: Position) -> tuple[list[dict], Position]:
-        scanned = lower
-        last_poll = -1.0
-        async with Membership(self.xero_conn_id, self.tenant_id, self.feed, lower) as member:
-            while True:
-                upper = settled_upper(datetime.now(UTC), timedelta(seconds=self.settle_seconds))
-                if upper.ts > scanned.ts:
-                    snap = await member.read(scanned, upper, last_poll)
-                    last_poll = time.monotonic()
-                    batch, after = batch_of(
-                        self.feed, snap.records, scanned, upper, self.max_records
-                    )
-                    if batch:
-                        return batch, after
-                    scanned = upper
-                    member.move(scanned)
-                await asyncio.sleep(self.poll_interval)
-
-    def _payload(
-        self, lower: Position, upper: Position, batch: list[dict[str, Any]]
-    ) -> dict[str, Any]:
+    def batch_payload(self, batch: Batch) -> dict[str, Any]:
+        """The raw event of a batch, records included (each trigger shapes its own)."""
         spec = self.feed.spec
-        body: dict[str, Any] = {
+        lower, upper, records = batch.lower, batch.upper, batch.records
+        return {
             "resource": self.feed.resource,
             "batch_key": f"{self.feed.key()}:{lower.ts}:{upper.ts}:{len(upper.ids)}",
             "from": lower.to_json(),
             "to": upper.to_json(),
-            "count": len(batch),
-            "ids": [r.get(spec.id_field) for r in batch],
-            "statuses": [r.get(spec.status_field) for r in batch] if spec.status_field else [],
+            "count": len(records),
+            "ids": [r.get(spec.id_field) for r in records],
+            "statuses": [r.get(spec.status_field) for r in records] if spec.status_field else [],
+            "records": records,
         }
+
+    def _shape(self, body: dict[str, Any]) -> dict[str, Any]:
         if self.payload == "records":
-            body["records"] = batch
-        return body
+            return dict(body)
+        return {k: v for k, v in body.items() if k != "records"}

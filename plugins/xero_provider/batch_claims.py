@@ -1,0 +1,119 @@
+"""Claim each asset event's batch once, so a replayed batch is not worked twice.
+
+:class:`~xero_provider.triggers.events.XeroChangesEventTrigger` commits its position only
+after Airflow stored the asset event, so it never skips a batch; a triggerer killed in the
+second between storing the event and committing emits that batch again after restart,
+with the same ``batch_key``. A consumer that claims every ``batch_key`` before working on
+it turns that replay into a no-op: the claim is an insert-if-absent into
+``xero_batch_claims`` (primary key: consumer, batch key) on the connection's token-store
+database, the same one that holds the trigger's position.
+
+A claim belongs to the DAG run that made it: a retry of that run (a task retried, or the
+run cleared) claims the same key again and redoes its work; another run does not. Rows
+are kept; each is about 200 bytes per batch (delete old ones with SQL if that matters).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from xero_provider.auth.token_store import TokenStore, _create_tables, _engine_for
+
+log = logging.getLogger(__name__)
+
+metadata = sa.MetaData()
+claims_table = sa.Table(
+    "xero_batch_claims",
+    metadata,
+    sa.Column("consumer", sa.String(250), primary_key=True),
+    sa.Column("batch_key", sa.String(1000), primary_key=True),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
+)
+_created: set[str] = set()
+
+
+class BatchClaims:
+    """Who claimed which batch: one row per (consumer, batch_key)."""
+
+    def __init__(self, url: str) -> None:
+        self._engine = _engine_for(url)  # the token store's engine for the same URL
+        if url not in _created:
+            _create_tables(self._engine, metadata)
+            _created.add(url)
+
+    @classmethod
+    def for_connection(cls, xero_conn_id: str) -> BatchClaims:
+        """The claims on a ``xero`` connection's token-store database."""
+        from xero_provider.hooks import XeroHook
+
+        return cls(TokenStore.for_config(XeroHook(xero_conn_id).config).url)
+
+    def claim(self, consumer: str, batch_key: str, run_id: str) -> bool:
+        """Claim ``batch_key`` for ``run_id``; ``False`` when another run already has it."""
+        row = {
+            "consumer": consumer,
+            "batch_key": batch_key,
+            "run_id": run_id,
+            "claimed_at": datetime.now(UTC),
+        }
+        try:
+            with self._engine.connect() as conn:
+                conn.execution_options(xero_write=True)
+                with conn.begin():
+                    conn.execute(sa.insert(claims_table).values(**row))
+            return True
+        except sa.exc.IntegrityError:
+            pass
+        with self._engine.connect() as conn:
+            holder = conn.execute(
+                sa.select(claims_table.c.run_id).where(
+                    claims_table.c.consumer == consumer, claims_table.c.batch_key == batch_key
+                )
+            ).scalar()
+        return holder == run_id
+
+
+def claim_batches(
+    triggering_asset_events: Mapping[Any, Iterable[Any]] | None,
+    *,
+    xero_conn_id: str,
+    consumer: str,
+    run_id: str,
+) -> list[dict[str, Any]]:
+    """The payloads of a run's asset events whose batches this run claimed, each once.
+
+    Events without a ``batch_key`` (not from the Xero event trigger) are passed through;
+    a batch another run claimed is left out and logged.
+    """
+    if not run_id or not consumer:
+        raise ValueError("claim_batches needs the consumer's name and the DAG run's run_id")
+    claims: BatchClaims | None = None
+    fresh: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for events in (triggering_asset_events or {}).values():
+        for event in events:
+            payload = (getattr(event, "extra", None) or {}).get("payload") or {}
+            key = payload.get("batch_key")
+            if key is None:
+                fresh.append(payload)
+                continue
+            if key in seen:
+                log.info("Batch %s appears twice in this run's events; working on it once", key)
+                continue
+            seen.add(key)
+            claims = claims or BatchClaims.for_connection(xero_conn_id)
+            if claims.claim(consumer, key, run_id):
+                fresh.append(payload)
+            else:
+                log.info(
+                    "Skipping batch %s: already claimed by another run of %s (a replay)",
+                    key,
+                    consumer,
+                )
+    return fresh
