@@ -213,6 +213,70 @@ def test_overpayment_allocation_pays_an_invoice(xero_client: httpx.Client) -> No
     assert credit["RemainingCredit"] == 30.0 and len(credit["Allocations"]) == 1
 
 
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("bill", "A SPEND-PREPAYMENT prepayment can only be allocated to invoices of Type ACCPAY."),
+        ("other-contact", "The prepayment and the invoice must be for the same contact."),
+        (
+            "draft",
+            "Prepayments can only be allocated to AUTHORISED invoices; this invoice is DRAFT.",
+        ),
+        (
+            "over-credit",
+            "The amount being allocated exceeds the remaining credit on this prepayment.",
+        ),
+        ("missing", "The invoice to allocate the prepayment to was not found."),
+        ("no-date", "Date must be specified."),
+    ],
+)
+def test_prepayment_allocation_refusals(
+    xero_client: httpx.Client, case: str, expected: str
+) -> None:
+    """The allocation check credit notes use serves prepayments too, in their own words."""
+    supplier = xero_client.put("/Contacts", json={"Name": f"Prepaid {case}"}).json()["Contacts"][0]
+    ref = {"ContactID": supplier["ContactID"]}
+    txn = xero_client.put(
+        "/BankTransactions",
+        json={
+            "Type": "SPEND-PREPAYMENT",
+            "Contact": ref,
+            "BankAccount": {"Code": "090"},
+            "LineAmountTypes": "NoTax",
+            "LineItems": [{"Description": "Paid ahead", "LineAmount": 40, "AccountCode": "300"}],
+        },
+    ).json()["BankTransactions"][0]
+    other = xero_client.put("/Contacts", json={"Name": f"Other {case}"}).json()["Contacts"][0]
+    invoice_type = "ACCREC" if case == "bill" else "ACCPAY"
+    invoice = xero_client.put(
+        "/Invoices",
+        json={
+            "Type": invoice_type,
+            "Status": "DRAFT" if case == "draft" else "AUTHORISED",
+            "Contact": {"ContactID": other["ContactID"]} if case == "other-contact" else ref,
+            "LineAmountTypes": "NoTax",
+            "LineItems": [{"Description": "Goods", "UnitAmount": 100, "AccountCode": "300"}],
+        },
+    ).json()["Invoices"][0]
+    element: dict[str, Any] = {
+        "Invoice": {"InvoiceID": invoice["InvoiceID"]},
+        "Amount": 50 if case == "over-credit" else 10,
+        "Date": "2026-03-01",
+    }
+    if case == "missing":
+        element["Invoice"] = {"InvoiceID": "00000000-0000-0000-0000-000000000001"}
+    if case == "no-date":
+        del element["Date"]
+    refused = xero_client.put(
+        f"/Prepayments/{txn['PrepaymentID']}/Allocations", json={"Allocations": [element]}
+    )
+    assert refused.status_code == 400
+    messages = [m["Message"] for m in refused.json()["Elements"][0]["ValidationErrors"]]
+    assert messages == [expected]
+    credit = xero_client.get(f"/Prepayments/{txn['PrepaymentID']}").json()["Prepayments"][0]
+    assert credit["RemainingCredit"] == 40.0 and credit["Allocations"] == []
+
+
 def test_only_two_active_tracking_categories(xero_client: httpx.Client) -> None:
     existing = len(xero_client.get("/TrackingCategories").json()["TrackingCategories"])
     assert existing == 1  # the demo's Region

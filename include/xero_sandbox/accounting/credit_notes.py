@@ -11,13 +11,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from xero_sandbox.accounting import invoices, ledger, service
+from xero_sandbox.accounting import allocations, invoices, ledger, service
 from xero_sandbox.accounting.base import (
     WriteContext,
-    date_field,
-    money,
-    normalise_keys,
-    query_flag,
     round_money,
 )
 from xero_sandbox.accounting.contacts import first_or_generated_contact, mark_role
@@ -34,7 +30,14 @@ from xero_sandbox.organisation import Organisation, new_id
 
 # The invoice side each credit note type may be allocated to.
 MATCHING_INVOICE_TYPE = {"ACCRECCREDIT": "ACCREC", "ACCPAYCREDIT": "ACCPAY"}
-_ALLOCATION_FIELDS = ["AllocationID", "Invoice", "Amount", "Date"]
+_WORDING = allocations.CreditWording(
+    noun="credit note",
+    allocatable=("AUTHORISED", "PAID"),
+    invoice_not_found="The invoice to allocate the credit note to could not be found.",
+    wrong_status="Credit notes can only be allocated when AUTHORISED; this one is {status}.",
+    wrong_type=("A credit note of Type {type} can only be allocated to invoices of Type {wanted}."),
+    same_currency=True,
+)
 
 
 class CreditNoteRules(LedgerDocumentRules):
@@ -116,33 +119,18 @@ class CreditNoteRules(LedgerDocumentRules):
         query: dict[str, str],
     ) -> service.Result:
         """Apply credit to invoices, each allocation on its own as in every Xero batch."""
-        if extra_segments:
-            raise NotFound()
-        # An empty object supplies no allocations (the generic writes take it as one element).
-        elements = service.elements_of("Allocations", body if body != {} else [])
-        summarize = query_flag(query, "summarizeErrors", True)
         org = ctx.org
         note_id = record["CreditNoteID"]
-        with org.lock:
-            results = service.run_batch(
-                org,
-                elements,
-                lambda element: self._allocate_one(ctx, note_id, element),
-                summarize_errors=summarize,
-                echo=dict,
-            )
-            note = org.get(self.name, note_id) or record
-            rendered = []
-            for saved, error in results:
-                if error is not None:
-                    item = error.render()
-                    item["StatusAttributeString"] = "ERROR"
-                elif summarize:
-                    item = self._render_allocation(org, note, saved)
-                else:
-                    item = self._render_allocation(org, note, saved, StatusAttributeString="OK")
-                rendered.append(item)
-        return service.Listing("Allocations", rendered)
+        return allocations.allocation_batch(
+            ctx,
+            body,
+            extra_segments,
+            query,
+            lambda element: self._allocate_one(ctx, note_id, element),
+            lambda saved: self._render_allocation(
+                org, org.get(self.name, note_id) or record, saved
+            ),
+        )
 
     def _allocate_one(
         self, ctx: WriteContext, note_id: str, element: dict[str, Any]
@@ -151,55 +139,9 @@ class CreditNoteRules(LedgerDocumentRules):
         note = org.get(self.name, note_id)
         if note is None:
             raise NotFound()
-        data = normalise_keys(element, _ALLOCATION_FIELDS)
-        errors: list[str] = []
-        invoice = None
-        if not isinstance(data.get("Invoice"), dict):
-            errors.append("An Invoice (InvoiceID or InvoiceNumber) must be specified.")
-        else:
-            invoice = invoices.RULES.find_reference(org, data["Invoice"])
-            if invoice is None:
-                errors.append("The invoice to allocate the credit note to could not be found.")
-        amount = money(data.get("Amount"), "Amount", errors)
-        if data.get("Amount") in (None, ""):
-            errors.append("Amount must be specified.")
-        elif amount is not None and amount <= ZERO:
-            errors.append("Amount must be greater than zero.")
-        when = date_field(data.get("Date"), "Date", errors)
-        if data.get("Date") in (None, ""):
-            errors.append("Date must be specified.")
-        if note["Status"] not in ("AUTHORISED", "PAID"):
-            errors.append(
-                f"Credit notes can only be allocated when AUTHORISED; this one is {note['Status']}."
-            )
-        if invoice is not None:
-            wanted_type = MATCHING_INVOICE_TYPE[note["Type"]]
-            if invoice["Type"] != wanted_type:
-                errors.append(
-                    f"A credit note of Type {note['Type']} can only be allocated to invoices of "
-                    f"Type {wanted_type}."
-                )
-            if invoice["Contact"]["ContactID"].lower() != note["Contact"]["ContactID"].lower():
-                errors.append("The credit note and the invoice must be for the same contact.")
-            if invoice.get("CurrencyCode") != note.get("CurrencyCode"):
-                errors.append("The credit note and the invoice must be in the same currency.")
-            if invoice["Status"] != "AUTHORISED":
-                errors.append(
-                    "Credit notes can only be allocated to AUTHORISED invoices; this invoice is "
-                    f"{invoice['Status']}."
-                )
-        if amount is not None and amount > ZERO and not errors:
-            amount = round_money(amount)
-            if amount > note.get("RemainingCredit", ZERO):
-                errors.append(
-                    "The amount being allocated exceeds the remaining credit on this credit note."
-                )
-            if amount > invoice.get("AmountDue", ZERO):
-                errors.append(
-                    "The amount being allocated exceeds the amount outstanding on the invoice."
-                )
-        if errors:
-            raise ValidationException(errors, element)
+        invoice, amount, when = allocations.checked_allocation(
+            ctx, note, MATCHING_INVOICE_TYPE[note["Type"]], element, _WORDING
+        )
         allocation_id = new_id()
         invoices.apply_credit(
             ctx,

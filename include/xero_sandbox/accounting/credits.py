@@ -24,21 +24,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from xero_sandbox.accounting import invoices, service
+from xero_sandbox.accounting import allocations, invoices, service
 from xero_sandbox.accounting.base import (
     ResourceRules,
     WriteContext,
     add_date_strings,
-    date_field,
-    money,
-    normalise_keys,
-    query_flag,
     round_money,
     to_wire,
 )
 from xero_sandbox.accounting.ledger import amount_text
 from xero_sandbox.accounting.quotes import render_contact
-from xero_sandbox.errors import NotFound, ValidationException
+from xero_sandbox.errors import NotFound
 from xero_sandbox.organisation import Organisation, new_id
 
 ZERO = Decimal("0")
@@ -131,6 +127,18 @@ class CreditRules(ResourceRules):
 
     # --- PUT /{Credits}/{id}/Allocations -------------------------------------------------
 
+    @property
+    def wording(self) -> allocations.CreditWording:
+        noun = self.kind.lower()
+        return allocations.CreditWording(
+            noun=noun,
+            allocatable=("AUTHORISED",),
+            invoice_not_found=f"The invoice to allocate the {noun} to was not found.",
+            wrong_status=f"Only an AUTHORISED {noun} can be allocated; this one is {{status}}.",
+            wrong_type=f"A {{type}} {noun} can only be allocated to invoices of Type {{wanted}}.",
+            same_currency=False,
+        )
+
     def allocate(
         self,
         ctx: WriteContext,
@@ -140,37 +148,25 @@ class CreditRules(ResourceRules):
         query: dict[str, str],
     ) -> service.Result:
         """Apply credit to invoices; each allocation on its own, as in every Xero batch."""
-        if extra_segments:
-            raise NotFound()
-        elements = service.elements_of("Allocations", body if body != {} else [])
-        summarize = query_flag(query, "summarizeErrors", True)
-        org = ctx.org
         credit_id = record[self.id_field]
-        with org.lock:
-            results = service.run_batch(
-                org,
-                elements,
-                lambda element: self._allocate_one(ctx, credit_id, element),
-                summarize_errors=summarize,
-                echo=dict,
-            )
-            rendered = []
-            for saved, error in results:
-                if error is not None:
-                    item = error.render()
-                    item["StatusAttributeString"] = "ERROR"
-                else:
-                    item = {
-                        "AllocationID": saved["AllocationID"],
-                        "Amount": float(saved["Amount"]),
-                        "Date": to_wire(saved["Date"]),
-                        "Invoice": saved["Invoice"],
-                        self.kind: {self.id_field: credit_id},
-                    }
-                    if not summarize:
-                        item["StatusAttributeString"] = "OK"
-                rendered.append(item)
-        return service.Listing("Allocations", rendered)
+
+        def render(saved: dict[str, Any]) -> dict[str, Any]:
+            return {
+                "AllocationID": saved["AllocationID"],
+                "Amount": float(saved["Amount"]),
+                "Date": to_wire(saved["Date"]),
+                "Invoice": saved["Invoice"],
+                self.kind: {self.id_field: credit_id},
+            }
+
+        return allocations.allocation_batch(
+            ctx,
+            body,
+            extra_segments,
+            query,
+            lambda element: self._allocate_one(ctx, credit_id, element),
+            render,
+        )
 
     def _allocate_one(
         self, ctx: WriteContext, credit_id: str, element: dict[str, Any]
@@ -179,58 +175,10 @@ class CreditRules(ResourceRules):
         credit = self.find(org, credit_id)
         if credit is None:
             raise NotFound()
-        data = normalise_keys(element, ["Invoice", "Amount", "Date"])
-        errors: list[str] = []
-        invoice = None
-        if not isinstance(data.get("Invoice"), dict):
-            errors.append("An Invoice (InvoiceID or InvoiceNumber) must be specified.")
-        else:
-            invoice = invoices.RULES.find_reference(org, data["Invoice"])
-            if invoice is None:
-                errors.append(f"The invoice to allocate the {self.kind.lower()} to was not found.")
-        amount = money(data.get("Amount"), "Amount", errors)
-        if data.get("Amount") in (None, ""):
-            errors.append("Amount must be specified.")
-        elif amount is not None and amount <= ZERO:
-            errors.append("Amount must be greater than zero.")
-        when = date_field(data.get("Date"), "Date", errors)
-        if data.get("Date") in (None, ""):
-            errors.append("Date must be specified.")
-        if credit["Status"] != "AUTHORISED":
-            errors.append(
-                f"Only an AUTHORISED {self.kind.lower()} can be allocated; this one is "
-                f"{credit['Status']}."
-            )
-        if invoice is not None:
-            wanted = "ACCREC" if credit["Type"].startswith("RECEIVE") else "ACCPAY"
-            if invoice["Type"] != wanted:
-                errors.append(
-                    f"A {credit['Type']} {self.kind.lower()} can only be allocated to invoices "
-                    f"of Type {wanted}."
-                )
-            contact = (credit.get("Contact") or {}).get("ContactID", "")
-            if invoice["Contact"]["ContactID"].lower() != str(contact).lower():
-                errors.append(
-                    f"The {self.kind.lower()} and the invoice must be for the same contact."
-                )
-            if invoice["Status"] != "AUTHORISED":
-                errors.append(
-                    f"{self.kind}s can only be allocated to AUTHORISED invoices; this invoice "
-                    f"is {invoice['Status']}."
-                )
-        if amount is not None and amount > ZERO and not errors:
-            amount = round_money(amount)
-            if amount > credit["RemainingCredit"]:
-                errors.append(
-                    f"The amount being allocated exceeds the remaining credit on this "
-                    f"{self.kind.lower()}."
-                )
-            if amount > invoice.get("AmountDue", ZERO):
-                errors.append(
-                    "The amount being allocated exceeds the amount outstanding on the invoice."
-                )
-        if errors:
-            raise ValidationException(errors, element)
+        wanted = "ACCREC" if credit["Type"].startswith("RECEIVE") else "ACCPAY"
+        invoice, amount, when = allocations.checked_allocation(
+            ctx, credit, wanted, element, self.wording
+        )
         allocation = {
             "AllocationID": new_id(),
             "Amount": amount,

@@ -33,13 +33,13 @@ from xero_sandbox.accounting.base import (
 from xero_sandbox.accounting.documents import generated_lines, line_amount_types
 from xero_sandbox.accounting.lifecycle import PURCHASE_ORDER
 from xero_sandbox.accounting.quotes import (
-    check_number,
     currency_code,
     date_filters,
     document_lines,
     document_texts,
     existing_contact,
     generated_draft,
+    given_number,
     next_free_number,
     render_contact,
     set_totals,
@@ -62,7 +62,7 @@ _NUMBERING = (
     "PurchaseOrders",
     "PurchaseOrderNumber",
     "purchase order",
-)  # resource, number field, noun: check_number
+)  # resource, number field, noun: given_number
 _FIELDS = [
     "PurchaseOrderID",
     "PurchaseOrderNumber",
@@ -123,10 +123,7 @@ class PurchaseOrderRules(ResourceRules):
         texts = document_texts(data, TEXT_LIMITS, errors)
         currency = currency_code(org, data.get("CurrencyCode"), errors)
         sent = self._sent_to_contact(data, status, errors)
-        number = data.get("PurchaseOrderNumber")
-        if number not in (None, ""):
-            number = str(number).strip()
-            check_number(org, *_NUMBERING, number, None, errors)
+        number = given_number(org, _NUMBERING, data, errors)
         if errors:
             raise ValidationException(errors, data)
         record: dict[str, Any] = {
@@ -182,9 +179,7 @@ class PurchaseOrderRules(ResourceRules):
         texts = document_texts(data, TEXT_LIMITS, errors)
         currency = currency_code(org, data.get("CurrencyCode"), errors, record["CurrencyCode"])
         sent = self._sent_to_contact(data, status, errors)
-        number = data.get("PurchaseOrderNumber")
-        if number not in (None, "") and str(number).strip() != record["PurchaseOrderNumber"]:
-            check_number(org, *_NUMBERING, str(number).strip(), record["PurchaseOrderID"], errors)
+        number = given_number(org, _NUMBERING, data, errors, record)
         if errors:
             raise ValidationException(errors, data)
         updated = clone(record)
@@ -192,8 +187,8 @@ class PurchaseOrderRules(ResourceRules):
         updated["CurrencyCode"] = currency
         if contact is not None:
             updated["Contact"] = {"ContactID": contact["ContactID"]}
-        if number not in (None, ""):
-            updated["PurchaseOrderNumber"] = str(number).strip()
+        if number is not None:
+            updated["PurchaseOrderNumber"] = number
         for key, value in dates.items():
             if value is not None:
                 updated[key] = value

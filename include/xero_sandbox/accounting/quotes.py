@@ -71,7 +71,7 @@ _FIELDS = [
 ]
 # Changeable only while DRAFT (compared with the stored value, so resending is fine).
 _DRAFT_ONLY = ("Contact", "Date", "ExpiryDate", "CurrencyCode", "LineAmountTypes", "LineItems")
-# For check_number: the resource, its number field, and what one is called.
+# For given_number: the resource, its number field, and what one is called.
 _NUMBERING = ("Quotes", "QuoteNumber", "quote")
 
 
@@ -181,6 +181,31 @@ def check_number(
         errors.append(f"The {field_name} '{number}' is already used by another {noun}.")
 
 
+def given_number(
+    org: Organisation,
+    numbering: tuple[str, str, str],
+    data: dict[str, Any],
+    errors: list[str],
+    record: dict[str, Any] | None = None,
+) -> str | None:
+    """The document number given by hand, stripped and checked; None when none was given.
+
+    ``numbering`` is (resource, number field, noun). On an update (``record``), resending
+    the document's own number is no clash.
+    """
+    resource, field_name, noun = numbering
+    raw = data.get(field_name)
+    if raw in (None, ""):
+        return None
+    number = str(raw).strip()
+    if record is None:
+        check_number(org, resource, field_name, noun, number, None, errors)
+    elif number != record[field_name]:
+        own_id = record[f"{resource[:-1]}ID"]
+        check_number(org, resource, field_name, noun, number, own_id, errors)
+    return number
+
+
 def next_free_number(org: Organisation, resource: str, field_name: str, prefix: str) -> str:
     """The next number in the organisation's sequence, skipping numbers typed by hand."""
     return lifecycle_next_number(
@@ -256,10 +281,7 @@ class QuoteRules(ResourceRules):
         lines = document_lines(org, data.get("LineItems"), errors, sales=True)
         currency = currency_code(org, data.get("CurrencyCode"), errors)
         texts = document_texts(data, DESCRIPTIVE_LIMITS, errors)
-        number = data.get("QuoteNumber")
-        if number not in (None, ""):
-            number = str(number).strip()
-            check_number(org, *_NUMBERING, number, None, errors)
+        number = given_number(org, _NUMBERING, data, errors)
         if errors:
             raise ValidationException(errors, data)
         record: dict[str, Any] = {
@@ -289,9 +311,7 @@ class QuoteRules(ResourceRules):
         status = QUOTE.target(current, data.get("Status"), errors)
         if current in ("INVOICED", "DELETED") and not errors:
             errors.append(f"A quote with the status {current} cannot be updated.")
-        number = data.get("QuoteNumber")
-        if number not in (None, "") and str(number).strip() != record["QuoteNumber"]:
-            check_number(org, *_NUMBERING, str(number).strip(), record["QuoteID"], errors)
+        number = given_number(org, _NUMBERING, data, errors, record)
         if not isinstance(data.get("Contact"), dict):
             errors.append("Contact must be specified when updating a quote.")
             contact = None
@@ -326,8 +346,8 @@ class QuoteRules(ResourceRules):
         updated["Contact"] = {"ContactID": contact["ContactID"]}
         updated["Date"] = when
         updated["CurrencyCode"] = currency
-        if number not in (None, ""):
-            updated["QuoteNumber"] = str(number).strip()
+        if number is not None:
+            updated["QuoteNumber"] = number
         if "ExpiryDate" in data:
             if expiry:
                 updated["ExpiryDate"] = expiry
