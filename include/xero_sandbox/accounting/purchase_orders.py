@@ -38,11 +38,11 @@ from xero_sandbox.accounting.quotes import (
     document_lines,
     document_texts,
     existing_contact,
+    finish_document,
     generated_draft,
     given_number,
     next_free_number,
     render_contact,
-    set_totals,
 )
 from xero_sandbox.errors import ValidationException
 from xero_sandbox.organisation import Organisation, new_id
@@ -142,10 +142,7 @@ class PurchaseOrderRules(ResourceRules):
         for key in ("DeliveryDate", "ExpectedArrivalDate"):
             if dates[key]:
                 record[key] = dates[key]
-        if data.get("BrandingThemeID"):
-            record["BrandingThemeID"] = str(data["BrandingThemeID"])
-        set_totals(org, record, lines, amount_types)
-        return record
+        return finish_document(org, record, data, lines, amount_types)
 
     def update(
         self, ctx: WriteContext, record: dict[str, Any], data: dict[str, Any]
@@ -197,10 +194,7 @@ class PurchaseOrderRules(ResourceRules):
         updated.update(texts)
         if sent is not None:
             updated["SentToContact"] = sent
-        if data.get("BrandingThemeID"):
-            updated["BrandingThemeID"] = str(data["BrandingThemeID"])
-        set_totals(org, updated, lines, amount_types)
-        return updated
+        return finish_document(org, updated, data, lines, amount_types)
 
     @staticmethod
     def _sent_to_contact(data: dict[str, Any], status: str, errors: list[str]) -> bool | None:

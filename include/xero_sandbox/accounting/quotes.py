@@ -117,6 +117,20 @@ def set_totals(
     document["TotalDiscount"] = total_discount(document["LineItems"])
 
 
+def finish_document(
+    org: Organisation,
+    document: dict[str, Any],
+    data: dict[str, Any],
+    lines: list | None,
+    amount_types: str,
+) -> dict[str, Any]:
+    """What every quote and purchase order write ends with: the branding theme, the totals."""
+    if data.get("BrandingThemeID"):
+        document["BrandingThemeID"] = str(data["BrandingThemeID"])
+    set_totals(org, document, lines, amount_types)
+    return document
+
+
 def document_texts(data: dict[str, Any], limits: dict[str, int | None], errors: list[str]) -> dict:
     """The free texts given (as strings), with a message for each over its limit."""
     found = {}
@@ -296,10 +310,7 @@ class QuoteRules(ResourceRules):
         }
         if expiry:
             record["ExpiryDate"] = expiry
-        if data.get("BrandingThemeID"):
-            record["BrandingThemeID"] = str(data["BrandingThemeID"])
-        set_totals(org, record, lines, amount_types)
-        return record
+        return finish_document(org, record, data, lines, amount_types)
 
     def update(
         self, ctx: WriteContext, record: dict[str, Any], data: dict[str, Any]
@@ -358,10 +369,7 @@ class QuoteRules(ResourceRules):
                 updated[key] = texts[key]
             else:
                 updated.pop(key, None)
-        if data.get("BrandingThemeID"):
-            updated["BrandingThemeID"] = str(data["BrandingThemeID"])
-        set_totals(org, updated, lines, amount_types)
-        return updated
+        return finish_document(org, updated, data, lines, amount_types)
 
     @staticmethod
     def _draft_only_changes(
