@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,9 @@ class AirflowStack:
         self.stack_id = uuid.uuid4().hex
         self.api_port = config.api_port or free_port()
         self.url = f"http://127.0.0.1:{self.api_port}"
+        # SQLite: writers wait up to 60 s for the lock (5 s by default is too short when the
+        # scheduler, api-server and task processes all write on a busy machine)
+        self.database_url = config.database_url or f"sqlite:///{self.home}/airflow.db?timeout=60"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._token: str | None = None
         self._client: httpx.Client | None = None
@@ -121,9 +124,7 @@ class AirflowStack:
         from cryptography.fernet import Fernet
 
         cfg = self.config
-        # SQLite: writers wait up to 60 s for the lock (5 s by default is too short when the
-        # scheduler, api-server and task processes all write on a busy machine)
-        database = cfg.database_url or f"sqlite:///{self.home}/airflow.db?timeout=60"
+        database = self.database_url
         env = {
             **os.environ,
             "AIRFLOW_HOME": str(self.home),
@@ -166,8 +167,10 @@ class AirflowStack:
                 )
         return env
 
-    def cli(self, *args: str, timeout: float = 300, check: bool = True) -> str:
-        """Run ``airflow <args>`` against this stack; return its stdout."""
+    def run(
+        self, *args: str, timeout: float = 300, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``airflow <args>`` against this stack; with ``check``, raise if it fails."""
         result = subprocess.run(
             [airflow_executable(), *args],
             env=self.env,
@@ -180,7 +183,11 @@ class AirflowStack:
                 f"airflow {' '.join(args)} exited {result.returncode}:\n"
                 f"{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
             )
-        return result.stdout
+        return result
+
+    def cli(self, *args: str, timeout: float = 300, check: bool = True) -> str:
+        """Run ``airflow <args>`` against this stack; return its stdout."""
+        return self.run(*args, timeout=timeout, check=check).stdout
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -194,28 +201,33 @@ class AirflowStack:
         )
         self.cli("db", "migrate", timeout=600)
         try:
-            self._spawn("api-server", "api-server", "--host", "127.0.0.1", "--port",
-                        str(self.api_port), "--workers", "1")  # fmt: skip
-            for name in ("scheduler", "dag-processor", "triggerer"):
-                self._spawn(name, name)
+            for name in self.components:
+                self.launch(name)
             for index in range(self.config.celery_workers):
-                self._spawn(
-                    f"worker-{index + 1}",
-                    "celery", "worker",
-                    "--celery-hostname", f"w{index + 1}-{self.stack_id[:8]}@%h",
-                    "--concurrency", str(self.config.worker_concurrency),
-                )  # fmt: skip
+                self.launch(f"worker-{index + 1}")
             self.wait_healthy(timeout)
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _spawn(self, name: str, *args: str) -> None:
+    def _arguments(self, name: str) -> list[str]:
+        """The ``airflow`` arguments that run component ``name`` (``worker-N``: a worker)."""
+        if name == "api-server":
+            return ["api-server", "--host", "127.0.0.1", "--port", str(self.api_port),
+                    "--workers", "1"]  # fmt: skip
+        if name.startswith("worker-"):
+            return ["celery", "worker",
+                    "--celery-hostname", f"w{name.removeprefix('worker-')}-{self.stack_id[:8]}@%h",
+                    "--concurrency", str(self.config.worker_concurrency)]  # fmt: skip
+        return [name]
+
+    def launch(self, name: str) -> None:
+        """Start one component in its own session (process group), logging beside the rest."""
         log = open(self.home / "stack-logs" / f"{name}.log", "ab")  # noqa: SIM115
         try:
             self.processes[name] = subprocess.Popen(
-                [airflow_executable(), *args],
+                [airflow_executable(), *self._arguments(name)],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -224,6 +236,12 @@ class AirflowStack:
             )
         finally:
             log.close()
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one component and everything it started (a crash, not a shutdown)."""
+        process = self.processes.pop(name)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(30)
 
     def log_tail(self, name: str, chars: int = 3000) -> str:
         path = self.home / "stack-logs" / f"{name}.log"
@@ -235,6 +253,22 @@ class AirflowStack:
                 raise RuntimeError(
                     f"airflow {name} exited with {process.returncode}:\n{self.log_tail(name)}"
                 )
+
+    def wait(
+        self, condition: Callable[[], Any], timeout: float, what: str, interval: float = 1
+    ) -> Any:
+        """Poll ``condition`` until it returns something true, and return that.
+
+        Raises if a component exits meanwhile, or with the scheduler's log after ``timeout``.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_alive()
+            value = condition()
+            if value:
+                return value
+            time.sleep(interval)
+        raise TimeoutError(f"waited {timeout:.0f} s for {what}; {self.log_tail('scheduler')}")
 
     def wait_healthy(self, timeout: float = 240) -> None:
         """Wait until the api-server reports every component healthy and workers are ready."""
@@ -348,19 +382,17 @@ class AirflowStack:
 
     def wait_for_dags(self, dag_ids: list[str], timeout: float = 180) -> None:
         """Wait until the dag-processor has parsed every DAG in ``dag_ids``."""
-        deadline = time.monotonic() + timeout
-        missing = set(dag_ids)
-        while time.monotonic() < deadline:
-            self._check_alive()
+
+        def parsed() -> bool:
             listed = self.api("GET", "/dags", params={"limit": 1000})["dags"]
-            missing = set(dag_ids) - {d["dag_id"] for d in listed}
-            if not missing:
-                return
+            if not set(dag_ids) - {d["dag_id"] for d in listed}:
+                return True
             errors = self.api("GET", "/importErrors")["import_errors"]
             if errors:
                 raise RuntimeError(f"DAG import errors: {errors}")
-            time.sleep(2)
-        raise TimeoutError(f"DAGs not parsed within {timeout}s: {sorted(missing)}")
+            return False
+
+        self.wait(parsed, timeout, f"DAGs {sorted(dag_ids)} to be parsed", interval=2)
 
     def unpause(self, dag_id: str, paused: bool = False) -> None:
         self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
@@ -377,26 +409,21 @@ class AirflowStack:
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 300) -> str:
         """Wait until the run finishes; return its state (``success`` or ``failed``)."""
-        deadline = time.monotonic() + timeout
-        state = None
-        while time.monotonic() < deadline:
-            self._check_alive()
+
+        def finished() -> str | None:
             state = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
-            if state in TERMINAL_RUN_STATES:
-                return state
-            time.sleep(1.5)
-        raise TimeoutError(f"{dag_id}/{run_id} still {state} after {timeout}s")
+            return state if state in TERMINAL_RUN_STATES else None
+
+        return self.wait(finished, timeout, f"{dag_id}/{run_id} to finish", interval=1.5)
 
     def wait_for_all_runs(self, dag_id: str, timeout: float = 300) -> list[dict[str, Any]]:
         """Wait until no run of ``dag_id`` is queued or running; return all its runs."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self._check_alive()
+
+        def finished() -> list[dict[str, Any]] | None:
             runs = self.runs(dag_id)
-            if runs and all(r["state"] in TERMINAL_RUN_STATES for r in runs):
-                return runs
-            time.sleep(1.5)
-        raise TimeoutError(f"runs of {dag_id} unfinished after {timeout}s: {self.runs(dag_id)}")
+            return runs if runs and all(r["state"] in TERMINAL_RUN_STATES for r in runs) else None
+
+        return self.wait(finished, timeout, f"every run of {dag_id} to finish", interval=1.5)
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances"
