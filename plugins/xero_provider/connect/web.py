@@ -12,6 +12,7 @@ import logging
 import re
 import secrets
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -60,6 +61,19 @@ async def _form(request: Request, caller: access.Caller) -> dict[str, str] | Non
     return fields if hmac.compare_digest(given.encode(), caller.csrf.encode()) else None
 
 
+async def _form_caller(
+    request: Request, method: str
+) -> tuple[access.Caller, dict[str, str]] | HTMLResponse:
+    """For a button: the caller allowed to ``method`` and the CSRF-checked form, or a refusal."""
+    caller = await _caller(request, method)
+    if isinstance(caller, Response):
+        return caller
+    fields = await _form(request, caller)
+    if fields is None:
+        return _refuse(request, 403)
+    return caller, fields
+
+
 def _grant_views() -> list[pages.GrantView]:
     groups: dict[tuple[Any, ...], list[conns.StoredConnection]] = defaultdict(list)
     for conn in conns.list_connections():
@@ -105,6 +119,21 @@ async def _main_page(
 def _back(request: Request, message: str) -> RedirectResponse:
     text = quote(_SAFE.sub("", message)[:500])
     return RedirectResponse(f"{_base(request)}/?message={text}", status_code=303)
+
+
+async def _act(
+    request: Request,
+    caller: access.Caller,
+    action: Callable[[str], Any],
+    argument: str,
+    done: Callable[[Any], str],
+) -> Response:
+    """Run a grant action off the event loop; back with what it did, or the page with why not."""
+    try:
+        result = await run_in_threadpool(action, argument)
+    except Exception as error:
+        return await _main_page(request, caller, errors=[str(error)], status=400)
+    return _back(request, done(result))
 
 
 def _request_from(fields: dict[str, str], redirect_uri: str) -> flow.ConnectRequest:
@@ -173,12 +202,10 @@ def create_app() -> FastAPI:
 
     @app.post("/start")
     async def start(request: Request) -> Response:
-        caller = await _caller(request, "POST")
-        if isinstance(caller, Response):
-            return caller
-        fields = await _form(request, caller)
-        if fields is None:
-            return _refuse(request, 403)
+        checked = await _form_caller(request, "POST")
+        if isinstance(checked, Response):
+            return checked
+        caller, fields = checked
         url, state, problems = await run_in_threadpool(_start, fields, caller.name)
         if problems:
             return await _main_page(request, caller, errors=problems, status=400)
@@ -221,31 +248,31 @@ def create_app() -> FastAPI:
 
     @app.post("/grants/revoke")
     async def revoke(request: Request) -> Response:
-        caller = await _caller(request, "POST")
-        if isinstance(caller, Response):
-            return caller
-        fields = await _form(request, caller)
-        if fields is None:
-            return _refuse(request, 403)
-        try:
-            ended = await run_in_threadpool(grants.revoke, fields.get("conn_id", ""))
-        except Exception as error:
-            return await _main_page(request, caller, errors=[str(error)], status=400)
-        return _back(request, f"Revoked. No longer authorised: {', '.join(ended)}")
+        checked = await _form_caller(request, "POST")
+        if isinstance(checked, Response):
+            return checked
+        caller, fields = checked
+        return await _act(
+            request,
+            caller,
+            grants.revoke,
+            fields.get("conn_id", ""),
+            lambda ended: f"Revoked. No longer authorised: {', '.join(ended)}",
+        )
 
     @app.post("/connections/{conn_id}/disconnect")
     async def disconnect(request: Request, conn_id: str) -> Response:
-        caller = await _caller(request, "DELETE")
-        if isinstance(caller, Response):
-            return caller
-        fields = await _form(request, caller)
-        if fields is None:
-            return _refuse(request, 403)
-        try:
-            name = await run_in_threadpool(grants.disconnect, conn_id)
-        except Exception as error:
-            return await _main_page(request, caller, errors=[str(error)], status=400)
-        return _back(request, f"Disconnected {name or conn_id}; deleted connection {conn_id}")
+        checked = await _form_caller(request, "DELETE")
+        if isinstance(checked, Response):
+            return checked
+        caller, _fields = checked
+        return await _act(
+            request,
+            caller,
+            grants.disconnect,
+            conn_id,
+            lambda name: f"Disconnected {name or conn_id}; deleted connection {conn_id}",
+        )
 
     @app.post("/webhooks")
     async def webhook(request: Request) -> Response:
