@@ -62,9 +62,9 @@ def build(org: Organisation):
         @task
         def upsert_changed_contacts(triggering_asset_events=None, run_id=None) -> dict:
             """Read the event's contacts by ID and upsert them (archived included)."""
-            from xero_examples.reading import WarehouseHook
             from xero_examples.warehouse import open_warehouse
             from xero_provider.batch_claims import claim_batches
+            from xero_provider.hooks import XeroHook
             from xero_provider.resources import get_resource
 
             batches = claim_batches(
@@ -77,11 +77,11 @@ def build(org: Organisation):
             if not ids:
                 return {"ids": 0, "written": 0}
             contacts = get_resource("Contacts")
-            hook = WarehouseHook(org.conn_id)
+            hook = XeroHook(org.conn_id)
             warehouse = open_warehouse()
             try:
                 warehouse.create_tables()
-                records = list(hook.iter_records(contacts, ids=ids))
+                records = list(hook.iter_records(contacts, ids=ids, include_archived=True))
                 written = warehouse.upsert(contacts, org.tenant_id, records, run_id)
             finally:
                 hook.close()

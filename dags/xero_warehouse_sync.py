@@ -8,9 +8,9 @@ added later), the records changed since the older of the interval's start and th
 ``UpdatedDateUTC`` already stored: a failed or skipped run leaves no gap, and a backfill of
 old intervals just re-reads more. Resources Xero cannot filter by date are read whole.
 
-Archived contacts are read too (``includeArchived=true``). Rows are upserted by Xero ID
-(a row is replaced only by a version at least as new), nested lists go to
-``xero_children``, and deleted, voided or archived records stay with their status.
+Archived contacts and invoices are read too (the hook's ``include_archived``). Rows are
+upserted by Xero ID (a row is replaced only by a version at least as new), nested lists go
+to ``xero_children``, and deleted, voided or archived records stay with their status.
 Reruns, clears and backfills write the same rows again, never twice.
 
 The warehouse is the Airflow connection named by the Variable ``xero_warehouse_conn_id``
@@ -67,15 +67,15 @@ def build(org: Organisation):
         @task
         def sync(resource_name: str) -> dict:
             """Read the resource's changes from Xero and upsert them."""
-            from xero_examples.reading import WarehouseHook
             from xero_examples.sync import since_for, sync_resource
+            from xero_provider.hooks import XeroHook
             from xero_provider.resources import get_resource
 
             context = get_current_context()
             params = context["params"]
             resource = get_resource(resource_name)
             warehouse = open_warehouse()
-            hook = WarehouseHook(org.conn_id)
+            hook = XeroHook(org.conn_id)
             try:
                 since = since_for(
                     warehouse,
@@ -96,8 +96,9 @@ def build(org: Organisation):
             """Fail unless every resource's IDs and totals in the warehouse equal Xero's."""
             from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-            from xero_examples.reading import WarehouseHook
+            from xero_examples.sync import read_options
             from xero_examples.warehouse import compare, xero_figures
+            from xero_provider.hooks import XeroHook
 
             if not get_current_context()["params"]["quality_check"]:
                 raise AirflowSkipException("quality_check param is off for this run")
@@ -106,12 +107,13 @@ def build(org: Organisation):
             if loaded != wanted:
                 raise AirflowFailException(f"sync tasks failed for {sorted(wanted - loaded)}")
             warehouse = open_warehouse()
-            hook = WarehouseHook(org.conn_id)
+            hook = XeroHook(org.conn_id)
             problems, report = [], {}
             try:
                 for resource in sync_resources():
                     ours = warehouse.figures(resource, org.tenant_id)
-                    theirs = xero_figures(resource, hook.iter_records(resource))
+                    records = hook.iter_records(resource, **read_options(resource))
+                    theirs = xero_figures(resource, records)
                     problems += compare(resource, theirs, ours)
                     report[resource.name] = {"rows": ours["count"], "total": str(ours["total"])}
             finally:

@@ -6,9 +6,15 @@ from datetime import datetime
 from typing import Any
 
 from xero_examples.warehouse import Warehouse
-from xero_provider.resources import Resource
+from xero_provider.resources import INCLUDE_ARCHIVED, Resource
 
 UPSERT_BATCH = 1000  # rows per upsert transaction (one Xero page)
+
+
+def read_options(resource: Resource) -> dict[str, Any]:
+    """Archived records too where Xero's list hides them: the warehouse keeps every record
+    with its status (``include_archived`` of the hook; Contacts, Invoices)."""
+    return {"include_archived": resource.hidden_flag == INCLUDE_ARCHIVED}
 
 
 def since_for(
@@ -46,7 +52,7 @@ def sync_resource(
     """
     seen = written = 0
     batch: list[dict] = []
-    filters: dict[str, Any] = {"modified_since": since}
+    filters: dict[str, Any] = {"modified_since": since, **read_options(resource)}
     if page_size:
         filters["page_size"] = page_size
     for record in hook.iter_records(resource, **filters):

@@ -16,6 +16,13 @@ MAX_PAGE_SIZE = 1000  # Xero's largest pageSize
 FIXED_PAGE_SIZE = 100  # page size where Xero takes no pageSize (Quotes)
 OFFSET_PAGE_SIZE = 100  # journals per call with ``offset`` (Xero's Journals docs)
 DEFAULT_BATCH_SIZE = 50  # Xero recommends at most ~50 elements per write
+# List flags that make Xero include records its lists hide by default. Per Xero's spec
+# (xero_accounting.yaml), ``includeArchived`` is a parameter of GET /Contacts, /Invoices
+# and /TrackingCategories (ARCHIVED records), ``includeDeleted`` of GET /BankTransfers
+# (DELETED transfers); no other list endpoint takes either.
+INCLUDE_ARCHIVED = "includeArchived"
+INCLUDE_DELETED = "includeDeleted"
+HiddenFlag = Literal["includeArchived", "includeDeleted"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,8 @@ class Resource:
     ids_param: bool = False  # ``IDs=`` takes a comma-separated list of IDs
     offset_field: str | None = None  # paging "offset": the number field offset counts on
     read_only: bool = False  # Xero offers no write endpoint (Journals, Users, ...)
+    # The list flag that shows records Xero otherwise hides (None: the list hides none).
+    hidden_flag: HiddenFlag | None = None
 
     @property
     def page_size(self) -> int | None:
@@ -73,6 +82,7 @@ _ROWS = [
         status_field="ContactStatus",
         date_fields=("UpdatedDateUTC",),
         ids_param=True,
+        hidden_flag=INCLUDE_ARCHIVED,
     ),
     Resource(
         "Invoices",
@@ -82,6 +92,7 @@ _ROWS = [
         number_field="InvoiceNumber",
         statuses_param="Statuses",
         ids_param=True,
+        hidden_flag=INCLUDE_ARCHIVED,
     ),
     Resource(
         "Bills",
@@ -92,6 +103,7 @@ _ROWS = [
         type_filter="ACCPAY",
         statuses_param="Statuses",
         ids_param=True,
+        hidden_flag=INCLUDE_ARCHIVED,
     ),
     Resource(
         "SalesInvoices",
@@ -102,6 +114,7 @@ _ROWS = [
         type_filter="ACCREC",
         statuses_param="Statuses",
         ids_param=True,
+        hidden_flag=INCLUDE_ARCHIVED,
     ),
     Resource("CreditNotes", "CreditNotes", "CreditNoteID", "CreditNotes", "CreditNoteNumber"),
     Resource(
@@ -122,6 +135,7 @@ _ROWS = [
         paging="none",
         updated_field="CreatedDateUTC",
         date_fields=("CreatedDateUTC", "Date"),
+        hidden_flag=INCLUDE_DELETED,
     ),
     Resource(
         "Quotes",
@@ -246,6 +260,7 @@ _ROWS = [
         updated_field=None,
         history=False,
         date_fields=(),
+        hidden_flag=INCLUDE_ARCHIVED,
     ),
     Resource(
         "ContactGroups",

@@ -57,20 +57,20 @@ MIX = {
 
 def _warm(_: int) -> None:
     """Import everything a sync task needs (as an Airflow task process has at start)."""
-    import xero_examples.reading
     import xero_examples.sync  # noqa: F401
+    import xero_provider.hooks  # noqa: F401
 
 
 def _sync_task(job: tuple[str, str, str, str, str, int | None]) -> dict[str, Any]:
     """One ``sync_<resource>`` task in its own process, as Airflow runs it."""
-    from xero_examples.reading import WarehouseHook
     from xero_examples.sync import sync_resource
     from xero_examples.warehouse import Warehouse
+    from xero_provider.hooks import XeroHook
     from xero_provider.resources import get_resource
 
     conn_id, url, name, tenant_id, run_id, page_size = job
     resource = get_resource(name)
-    hook = WarehouseHook(conn_id)
+    hook = XeroHook(conn_id)
     warehouse = Warehouse(url)
     try:
         size = page_size if resource.paging == "full" else None

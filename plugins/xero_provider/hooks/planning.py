@@ -18,7 +18,13 @@ from urllib.parse import urlencode
 from xero_provider.exceptions import RecordResult, XeroInputError
 from xero_provider.hooks import validation
 from xero_provider.hooks.serialise import normalise_records
-from xero_provider.resources import Resource
+from xero_provider.resources import (
+    INCLUDE_ARCHIVED,
+    INCLUDE_DELETED,
+    RESOURCES,
+    HiddenFlag,
+    Resource,
+)
 
 __all__ = ["ListPlan", "WriteChunk", "check_records", "normalise_records", "plan_writes"]
 
@@ -55,6 +61,30 @@ def _any_of(field_name: str, values: Sequence[str], guid: bool) -> str:
 # GUIDs in IDs=: XeroAPI/Xero-OpenAPI#534, XeroAPI/xero-node#404, Xero-NetStandard#471),
 # so an ID list is split into calls whose encoded query stays under this.
 MAX_QUERY_CHARS = 1900
+
+
+def hidden_flags(
+    resource: Resource, *, include_archived: bool = False, include_deleted: bool = False
+) -> dict[str, str]:
+    """The list flags that show records Xero hides by default, refused (before any call)
+    for a resource whose endpoint does not take them (the resource table's
+    ``hidden_flag``)."""
+    params: dict[str, str] = {}
+    wanted: list[tuple[str, HiddenFlag]] = []
+    if include_archived:
+        wanted.append(("include_archived", INCLUDE_ARCHIVED))
+    if include_deleted:
+        wanted.append(("include_deleted", INCLUDE_DELETED))
+    for option, flag in wanted:
+        if resource.hidden_flag != flag:
+            takers = sorted(r.name for r in RESOURCES.values() if r.hidden_flag == flag)
+            raise XeroInputError(
+                f"{option}: Xero's {resource.name} list does not take {flag}; "
+                f"only {', '.join(takers)} do",
+                resource=resource.name,
+            )
+        params[flag] = "true"
+    return params
 
 
 def query_length(params: Mapping[str, str]) -> int:
@@ -95,11 +125,14 @@ class ListPlan:
         statuses: Sequence[str] | None = None,
         ids: Sequence[str] | None = None,
         page_size: int | None = None,
-        extra_params: Mapping[str, Any] | None = None,
+        include_archived: bool = False,
+        include_deleted: bool = False,
     ) -> list[ListPlan]:
         """Check the filters against what Xero supports for the resource, then plan; one
         plan per slice of ``ids`` that fits a URL (one plan without ``ids``)."""
-        params: dict[str, str] = {}
+        params = hidden_flags(
+            resource, include_archived=include_archived, include_deleted=include_deleted
+        )
         clauses = [resource.type_where, validation.where(where)]
         if statuses:
             statuses = validation.statuses(statuses)
@@ -122,8 +155,6 @@ class ListPlan:
         order = validation.order(order)
         if order:
             params["order"] = order
-        if extra_params:
-            params.update({k: str(v) for k, v in extra_params.items()})
         headers = {}
         if modified_since is not None:
             if not resource.supports_modified_since:

@@ -523,11 +523,19 @@ class XeroHook(_XeroHookBase):
         statuses: Sequence[str] | None = None,
         ids: Sequence[str] | None = None,
         page_size: int | None = None,
+        include_archived: bool = False,
+        include_deleted: bool = False,
     ) -> Iterator[dict[str, Any]]:
         """Yield records lazily, a page at a time, at the largest page Xero allows.
 
         All filters are checked before the first call; a long ``ids`` list is split into
         calls whose URL Xero accepts.
+
+        :param include_archived: also list ARCHIVED records, which Xero's lists leave out
+            (``includeArchived=true``: Contacts, Invoices and their typed views,
+            TrackingCategories; any other resource is refused before a call).
+        :param include_deleted: also list DELETED bank transfers (``includeDeleted=true``:
+            BankTransfers only).
         """
         plans = self._list_plans(
             resource,
@@ -538,6 +546,8 @@ class XeroHook(_XeroHookBase):
                 "statuses": statuses,
                 "ids": ids,
                 "page_size": page_size,
+                "include_archived": include_archived,
+                "include_deleted": include_deleted,
             },
         )
         for plan in plans:
@@ -777,9 +787,30 @@ class XeroAsyncHook(_XeroHookBase):
         return self._typed_record(spec, body, record_id)
 
     async def iter_records(
-        self, resource: str | Resource, **filters: Any
+        self,
+        resource: str | Resource,
+        *,
+        where: str | None = None,
+        order: str | None = None,
+        modified_since: datetime | date | str | None = None,
+        statuses: Sequence[str] | None = None,
+        ids: Sequence[str] | None = None,
+        page_size: int | None = None,
+        include_archived: bool = False,
+        include_deleted: bool = False,
     ) -> AsyncIterator[dict[str, Any]]:
-        """Yield records a page at a time; filters as for :meth:`XeroHook.iter_records`."""
+        """Yield records a page at a time; filters as for :meth:`XeroHook.iter_records`,
+        all checked before the first call."""
+        filters = {
+            "where": where,
+            "order": order,
+            "modified_since": modified_since,
+            "statuses": statuses,
+            "ids": ids,
+            "page_size": page_size,
+            "include_archived": include_archived,
+            "include_deleted": include_deleted,
+        }
         for plan in self._list_plans(resource, filters):
             async for record in self._iter_plan(plan):
                 yield record

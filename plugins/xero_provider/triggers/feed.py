@@ -60,13 +60,6 @@ TYPE_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
 }
 CONTACT_KINDS = {"customer": "IsCustomer", "supplier": "IsSupplier"}
-# List flags that make Xero include records it otherwise hides: archived contacts
-# (spec: GET /Contacts includeArchived) and deleted transfers (includeDeleted).
-SHOW_HIDDEN = {
-    "Contacts": {"includeArchived": "true"},
-    "Invoices": {"includeArchived": "true"},
-    "BankTransfers": {"includeDeleted": "true"},
-}
 
 
 def parse_ms(value: Any) -> int | None:

@@ -34,13 +34,8 @@ from typing import Any
 
 from xero_provider.exceptions import XeroError
 from xero_provider.hooks.planning import ListPlan, and_where, xero_datetime
-from xero_provider.triggers.feed import (
-    SHOW_HIDDEN,
-    Feed,
-    Position,
-    ceil_second,
-    floor_second,
-)
+from xero_provider.resources import INCLUDE_ARCHIVED, INCLUDE_DELETED
+from xero_provider.triggers.feed import Feed, Position, ceil_second, floor_second
 
 MAX_PASSES = 5
 
@@ -91,7 +86,9 @@ def list_plan(
         where=where,
         order=order,
         modified_since=xero_datetime(since),
-        extra_params=SHOW_HIDDEN.get(spec.path),
+        # a feed sees every record Xero hides (archived, deleted): it reports changes
+        include_archived=spec.hidden_flag == INCLUDE_ARCHIVED,
+        include_deleted=spec.hidden_flag == INCLUDE_DELETED,
         page_size=page_size,
     )
 
