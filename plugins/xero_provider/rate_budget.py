@@ -20,7 +20,11 @@ many calls Xero has counted (calls from other apps or machines outside the store
 included), and when Xero counted more than the mirror did, the mirror takes Xero's
 figure; a minute 429 marks the window spent until its ``Retry-After``. Windows get a
 small margin (3% of their length) because Xero starts its window when the first call
-*arrives*, a little after the process took its unit.
+*arrives*, a little after the process took its unit. The margin is given back as soon as
+Xero tells: an answer saying only one call was counted (``X-MinLimit-Remaining`` one below
+the limit) was the first of Xero's window, which therefore began before that answer came
+and ends at most a window's length after it; waiting the whole margin at every minute's
+end would cost a 50,000-record sync about 3% of its time.
 """
 
 from __future__ import annotations
@@ -137,6 +141,7 @@ class RateBudget:
         self.client_id = client_id
         self.limits = limits or Limits()
         self._pending: dict[str, tuple[int, float]] = {}  # header corrections to write
+        self._opened: dict[str, float] = {}  # answers that were the first of Xero's window
         self._rows_made: set[str] = set()
         # tenant -> (window end, units left, window starts): units taken, not yet spent
         self._leases: dict[str, tuple[float, int, dict[str, float]]] = {}
@@ -179,6 +184,7 @@ class RateBudget:
         windows = self._windows(tenant)
         with self._lock:
             pending, self._pending = self._pending, {}
+            opened, self._opened = self._opened, {}
         with self.store.transaction(write=True) as conn:
             rows = self._lock_rows(conn, [w.key for w in windows], now)
             wait = 0.0
@@ -186,6 +192,10 @@ class RateBudget:
             for window in windows:
                 start, used = rows[window.key]
                 span = window.length * (1 + MARGIN)
+                first_answer = opened.get(window.key)
+                if first_answer is not None and start <= first_answer < start + span:
+                    # Xero's window began by this answer: it ends a length after, at most
+                    start = min(start, first_answer + window.length - span)
                 if now >= start + span:
                     start, used = now, 0
                 report = pending.get(window.key)
@@ -298,6 +308,8 @@ class RateBudget:
                 known = self._pending.get(window.key)
                 if known is None or used > known[0]:
                     self._pending[window.key] = (used, now)
+                if used == 1:
+                    self._opened[window.key] = now
         problem = (headers.get("X-Rate-Limit-Problem") or "").lower()
         if status == 429 and problem in ("minute", "appminute"):
             try:

@@ -62,6 +62,26 @@ def test_xeros_headers_correct_the_count_upwards_only(budgets) -> None:
     assert first.try_take("org", now=2.5) > 0
 
 
+def test_the_first_answer_of_xeros_window_gives_the_margin_back(budgets) -> None:
+    first, second = budgets
+    assert first.try_take("org", now=1000.0) == 0.0
+    # Xero counted only this call: its window began by this answer, at 1000.4.
+    first.observe("org", 200, {"X-MinLimit-Remaining": "4"}, now=1000.4)
+    for i in range(4):
+        assert first.try_take("org", now=1001.0 + i) == 0.0
+    assert second.try_take("org", now=1010.0) == pytest.approx(1000.4 + 60 - 1010)
+    assert second.try_take("org", now=1060.5) == 0.0  # not 1000 + 60 * (1 + MARGIN)
+
+
+def test_a_later_answer_keeps_the_margin(budgets) -> None:
+    first, second = budgets
+    assert first.try_take("org", now=1000.0) == 0.0
+    first.observe("org", 200, {"X-MinLimit-Remaining": "3"}, now=1000.4)  # 2 counted
+    for i in range(3):
+        assert first.try_take("org", now=1001.0 + i) == 0.0
+    assert second.try_take("org", now=1010.0) == pytest.approx(1000 + 60 * (1 + MARGIN) - 1010)
+
+
 def test_a_minute_429_spends_the_window_until_retry_after(budgets) -> None:
     first, second = budgets
     assert first.try_take("org", now=0.0) == 0.0
