@@ -13,7 +13,8 @@ UPSERT_BATCH = 1000  # rows per upsert transaction (one Xero page)
 
 def read_options(resource: Resource) -> dict[str, Any]:
     """Archived records too where Xero's list hides them: the warehouse keeps every record
-    with its status (``include_archived`` of the hook; Contacts, Invoices)."""
+    with its status (the hook's ``include_archived``, where the resource table says Xero's
+    list takes it)."""
     return {"include_archived": resource.hidden_flag == INCLUDE_ARCHIVED}
 
 

@@ -12,6 +12,7 @@ from tests.provider.connections import xero_connection
 from xero_provider.auth.token_store import TokenStore
 from xero_provider.hooks import XeroHook
 from xero_provider.rate_budget import MARGIN, Limits, RateBudget
+from xero_provider.rate_budget import SKEW_SECONDS as SKEW
 
 LIMITS = Limits(per_minute=5, per_day=8, app_per_minute=100, window_seconds=60)
 
@@ -69,8 +70,8 @@ def test_the_first_answer_of_xeros_window_gives_the_margin_back(budgets) -> None
     first.observe("org", 200, {"X-MinLimit-Remaining": "4"}, now=1000.4)
     for i in range(4):
         assert first.try_take("org", now=1001.0 + i) == 0.0
-    assert second.try_take("org", now=1010.0) == pytest.approx(1000.4 + 60 - 1010)
-    assert second.try_take("org", now=1060.5) == 0.0  # not 1000 + 60 * (1 + MARGIN)
+    assert second.try_take("org", now=1010.0) == pytest.approx(1000.4 + 60 + SKEW - 1010)
+    assert second.try_take("org", now=1060.7) == 0.0  # not 1000 + 60 * (1 + MARGIN)
 
 
 def test_a_later_answer_keeps_the_margin(budgets) -> None:
