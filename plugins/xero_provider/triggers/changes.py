@@ -1,9 +1,11 @@
 """XeroChangesTrigger: wait in the triggerer until a feed range can be read, then fire once.
 
 ``window`` mode sleeps until the window ``[start, end)`` has closed plus the settle lag,
-reads it once and fires. ``watermark`` mode polls every ``poll_interval`` seconds from the
-position it was given and fires when the first changes after it appear, naming the range
-``(lower, upper]`` they fill (``upper`` cut at ``max_records`` records, ties included).
+reads it once and fires. ``watermark`` mode polls from the position it was given, at once
+and then on every wall-clock multiple of ``poll_interval`` seconds (so same-feed triggers
+poll together and share one read, see :mod:`.shared_poll`), and fires when the first
+changes after it appear, naming the range ``(lower, upper]`` they fill (``upper`` cut at
+``max_records`` records, ties included).
 
 The event names the range and the first IDs, not the records: the sensor reads the same
 range again on the worker (a range is deterministic, see :mod:`.reading`), so the
@@ -21,7 +23,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from xero_provider.triggers.feed import Feed, Position, advance, settled_upper
-from xero_provider.triggers.shared_poll import Membership
+from xero_provider.triggers.shared_poll import Membership, seconds_to_tick
 
 MODES = ("window", "watermark")
 EVENT_IDS = 1000  # IDs an event carries at most (the rest are read on the worker)
@@ -155,7 +157,7 @@ class XeroChangesTrigger(BaseTrigger):
                     return self._event(after, batch)
                 scanned = upper
                 membership.move(scanned)
-            await asyncio.sleep(self.poll_interval)
+            await asyncio.sleep(seconds_to_tick(self.poll_interval))
 
     async def _read(self, membership: Membership, lower: Position, upper: Position, last_poll):
         if self.share:

@@ -4,9 +4,12 @@ Triggers that watch the same connection, organisation, resource and filters join
 :class:`FeedGroup` in their event loop. Each trigger registers the oldest position it still
 needs; when a trigger polls, it reuses the group's newest snapshot if that snapshot was
 taken after the trigger's own previous poll and covers its range, and otherwise reads the
-range from the oldest registered position for everyone. With triggers polling every
-``poll_interval`` seconds, a feed therefore costs about one read per interval however many
-sensors wait on it. The group also owns one async hook (one HTTP client, one token
+range from the oldest registered position for everyone. Polls after the first fall on the
+wall clock's multiples of ``poll_interval`` (:func:`seconds_to_tick`), so triggers that
+started at different moments still poll together and ask for the same range (the newest
+readable instant is a whole second). With triggers polling every ``poll_interval``
+seconds, a feed therefore costs about one read per interval however many sensors wait on
+it. The group also owns one async hook (one HTTP client, one token
 manager) for its members. Everything here runs on the triggerer's event loop; the only
 blocking work (token refresh, a connection lookup) happens in the hook's own threads.
 """
@@ -22,6 +25,17 @@ from typing import Any
 
 from xero_provider.triggers.feed import Feed, Position
 from xero_provider.triggers.reading import read_range_async
+
+
+def seconds_to_tick(interval: float, now: float | None = None) -> float:
+    """Seconds until the next multiple of ``interval`` since the epoch (the shared poll tick).
+
+    Deferred tasks reach the triggerer at scattered moments; polling each ``interval``
+    after its own previous poll would scatter a feed's polls over the whole interval, each
+    asking for a later range than the last read covers, so each would read again.
+    """
+    now = time.time() if now is None else now
+    return interval - now % interval
 
 
 @dataclass
