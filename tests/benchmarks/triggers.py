@@ -215,7 +215,7 @@ def _last_seq(sandbox: Any) -> int:
 def airflow_run(sandbox: Any, stack: Any, fleet: Any, poll: float, cycles: int) -> dict:
     """The sensor DAG's run on the started stack: deferral, polls, events, completion."""
     from tests.benchmarks.sensor_fleet import progress, triggerer_memory
-    from xero_provider.triggers.shared_poll import seconds_to_tick
+    from xero_provider.triggers.shared_poll import next_tick
 
     count = fleet.count
     memory_before = triggerer_memory(stack)
@@ -232,7 +232,8 @@ def airflow_run(sandbox: Any, stack: Any, fleet: Any, poll: float, cycles: int) 
     steady = _list_calls(sandbox, cycle_from)
     # The worst moment for a change: just after a poll tick's newest readable instant
     # (tick - settle), so that tick misses it and the next one, a poll interval later, sees it.
-    time.sleep((seconds_to_tick(poll, time.time() + SETTLE) + 0.2) % poll)
+    now = time.time()
+    time.sleep((next_tick(poll, now + SETTLE) - SETTLE - now + 0.2) % poll)
     progress("one change per feed, just after a poll tick's newest readable instant")
     made = _make_changes(sandbox, fleet.tenants)
     left = fleet.watch_events(poll * 3 + 60)
@@ -292,8 +293,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="xero-trigger-bench-") as scratch:
         _env(Path(scratch))
         from tests.benchmarks.harness import real_limits
-        from tests.benchmarks.sensor_fleet import Fleet, start_in_background, write_dag
-        from xero_demo.stack import AirflowStack, StackConfig
+        from tests.benchmarks.sensor_fleet import (
+            Fleet,
+            LoopbackStack,
+            start_in_background,
+            write_dag,
+        )
+        from xero_demo.stack import StackConfig
         from xero_sandbox.testing import SandboxServer
 
         with SandboxServer(seed_demo=True) as sandbox:
@@ -313,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
                 parallelism=args.parallelism,
                 env=env,
             )
-            stack = AirflowStack(config)
+            stack = LoopbackStack(config)
             try:
                 print("[1/3] starting Airflow; meanwhile the unshared baseline", file=sys.stderr)
                 joined = start_in_background(stack)
