@@ -258,6 +258,7 @@ def airflow_run(sandbox: Any, stack: Any, fleet: Any, poll: float, cycles: int) 
         "finish_all_after_events_s": round(finished_s, 1),
         "calls_per_cycle": round(len(steady) / cycles, 2),
         "calls_per_cycle_by_tenant": _by_tenant(steady, cycles),
+        "calls_per_cycle_by_feed": _by_feed(steady, cycles),
         "rate_limited_429": sum(1 for e in every if e["status"] == 429),
         "list_calls_total": len(every),
         "events": len(left),
@@ -271,6 +272,21 @@ def airflow_run(sandbox: Any, stack: Any, fleet: Any, poll: float, cycles: int) 
         "triggerer_before_deferral": memory_before,
         "triggerer_with_sensors_running": memory_running,
     }
+
+
+def _by_feed(calls: list[dict[str, Any]], cycles: int) -> dict[str, float]:
+    """Calls per cycle per organisation, path and ``where`` (Bills and SalesInvoices share
+    a path)."""
+    import re
+    from urllib.parse import parse_qs
+
+    counts: dict[str, int] = {}
+    for entry in calls:
+        where = parse_qs(entry.get("query") or "").get("where", [""])[0]
+        kind = "".join(re.findall(r'Type=="\w+"', where))  # not the moving time bound
+        name = f"{str(entry.get('tenant_id'))[:8]} {entry['path'].rsplit('/', 1)[-1]} {kind}"
+        counts[name.strip()] = counts.get(name.strip(), 0) + 1
+    return {name: round(n / cycles, 2) for name, n in sorted(counts.items())}
 
 
 def _by_tenant(calls: list[dict[str, Any]], cycles: int) -> dict[str, float]:
