@@ -11,8 +11,9 @@ position comes from the watermark store when the run starts, which Airflow's
 
 Every figure comes from outside the trigger: memory from ``psutil`` over the ``airflow
 triggerer`` process tree, calls and 429s from the sandbox's request log, and event times
-from the metadata database (when a task instance is first seen out of ``deferred``,
-polled every :data:`OBSERVE_EVERY` seconds).
+from Airflow: the triggerer's "Trigger fired event" line in each task's trigger log, and
+when the metadata database first shows the task instance out of ``deferred`` (polled
+every :data:`OBSERVE_EVERY` seconds).
 """
 
 from __future__ import annotations
@@ -173,6 +174,22 @@ class Fleet:
                     left[key] = seen
             time.sleep(OBSERVE_EVERY)
         return left
+
+    def fired_at(self) -> dict[tuple[str, int], float]:
+        """When the triggerer logged each task's "Trigger fired event" (its trigger log)."""
+        from datetime import datetime
+
+        fired: dict[tuple[str, int], float] = {}
+        run = self.stack.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={self.run_id}"
+        for path in run.glob("task_id=*/map_index=*/attempt=*.log.trigger.*.log"):
+            key = (path.parts[-3].split("=", 1)[1], int(path.parts[-2].split("=", 1)[1]))
+            for line in path.read_text(errors="replace").splitlines():
+                if '"Trigger fired event"' not in line:
+                    continue
+                stamp = json.loads(line)["timestamp"].replace("Z", "+00:00")
+                fired[key] = datetime.fromisoformat(stamp).timestamp()
+                break
+        return fired
 
     def finished(self) -> bool:
         states = self.states()

@@ -23,9 +23,11 @@ organisation; the second organisation is on the starter tier.
 * 429 answers over the whole run: deferral, polls, events and the workers' reads (target 0);
 * delay from a change (one new record per feed, made through the sandbox's control API
   at the worst moment: just after a poll tick's newest readable instant, so only the
-  next tick can see it) to its event, the event's time being when Airflow's database
-  first shows the task instance out of ``deferred`` (polled every 0.5 s) (target: one
-  poll interval plus 5 s);
+  next tick can see it; timed from when the request was sent) to its event, the event's
+  time taken from Airflow: the triggerer's "Trigger fired event" line in the task's
+  trigger log (target: one poll interval plus 5 s); also reported, not a target: when
+  the metadata database first shows the task instance out of ``deferred`` (polled every
+  0.5 s; SQLite takes the triggerer's 500 writes one at a time);
 * that every sensor succeeded and delivered the change (task states and ``ids`` XComs),
   and how long deferring all of them and finishing them took.
 
@@ -128,13 +130,13 @@ def triggerer(config: dict[str, Any], events: Any, control: Any) -> None:
 
 
 def _make_changes(sandbox: Any, tenants: list[str]) -> dict[tuple[str, str], float]:
-    """One new record per feed; returns when each was made."""
+    """One new record per feed; returns when each request was sent (delays err long)."""
     made = {}
     for tenant in tenants:
+        made[(tenant, "Contacts")] = time.time()
         contact = sandbox.control(
             "POST", "/generate", json={"tenant_id": tenant, "resource": "Contacts", "count": 1}
         ).json()["first"][0]
-        made[(tenant, "Contacts")] = time.time()
         for resource, kind in [
             ("SalesInvoices", "Invoices"),
             ("Payments", "Payments"),
@@ -142,9 +144,9 @@ def _make_changes(sandbox: Any, tenants: list[str]) -> dict[tuple[str, str], flo
             ("CreditNotes", "CreditNotes"),
             ("BankTransactions", "BankTransactions"),
         ]:
+            made[(tenant, resource)] = time.time()
             body = {"tenant_id": tenant, "resource": kind, "count": 1}
             sandbox.control("POST", "/generate", json=body)
-            made[(tenant, resource)] = time.time()
         bill = {
             "Type": "ACCPAY",
             "Contact": {"ContactID": contact},
@@ -152,8 +154,8 @@ def _make_changes(sandbox: Any, tenants: list[str]) -> dict[tuple[str, str], flo
                 {"Description": "b", "Quantity": 1, "UnitAmount": 10, "AccountCode": "400"}
             ],
         }
-        sandbox.control("POST", "/seed", json={"records": {tenant: {"Invoices": [bill]}}})
         made[(tenant, "Bills")] = time.time()
+        sandbox.control("POST", "/seed", json={"records": {tenant: {"Invoices": [bill]}}})
     return made
 
 
@@ -238,15 +240,12 @@ def airflow_run(sandbox: Any, stack: Any, fleet: Any, poll: float, cycles: int) 
     made = _make_changes(sandbox, fleet.tenants)
     left = fleet.watch_events(poll * 3 + 60)
     events_at = time.monotonic()
-    delays = [at - made[fleet.pair_of[key]] for key, at in left.items()]
-    worst: dict[str, float] = {}
-    for key, at in left.items():
-        tenant, resource = fleet.pair_of[key]
-        name = f"{resource}@{tenant[:8]}"
-        worst[name] = round(max(worst.get(name, 0.0), at - made[(tenant, resource)]), 2)
+    seen = _delays(fleet, made, left)
     fleet.wait(fleet.finished, 1800, f"{count} sensors to finish")
     finished_s = time.monotonic() - events_at
     outcome = fleet.outcome()
+    fired = fleet.fired_at()  # read once every trigger log is long written
+    delays = _delays(fleet, made, fired)
     every = _list_calls(sandbox, since)
     return {
         "where": "real Airflow 3 (LocalExecutor, SQLite): deferred sensor task instances, "
@@ -261,16 +260,35 @@ def airflow_run(sandbox: Any, stack: Any, fleet: Any, poll: float, cycles: int) 
         "calls_per_cycle_by_feed": _by_feed(steady, cycles),
         "rate_limited_429": sum(1 for e in every if e["status"] == 429),
         "list_calls_total": len(every),
-        "events": len(left),
-        "delay_p50_s": round(statistics.median(delays), 2) if delays else None,
-        "delay_max_s": round(max(delays), 2) if delays else None,
-        "delay_min_s": round(min(delays), 2) if delays else None,
-        "delay_max_s_by_feed": worst,
-        "event_time_resolution_s": 0.5,
+        "events": len(fired),
+        "events_seen_in_db": len(left),
+        "delay_s": delays,
+        "delay_until_seen_in_db_s": seen,
+        "event_time": "delay_s: the triggerer's 'Trigger fired event' log line; "
+        "delay_until_seen_in_db_s: the task instance first seen out of 'deferred' in the "
+        "metadata database (polled every 0.5 s)",
         "task_states": outcome["states"],
         "delivered_changes": outcome["delivered"],
         "triggerer_before_deferral": memory_before,
         "triggerer_with_sensors_running": memory_running,
+    }
+
+
+def _delays(fleet: Any, made: dict, times: dict[tuple[str, int], float]) -> dict[str, Any]:
+    """Median, min and max delay from each feed's change to its sensors' event times."""
+    delays = [at - made[fleet.pair_of[key]] for key, at in times.items()]
+    worst: dict[str, float] = {}
+    for key, at in times.items():
+        tenant, resource = fleet.pair_of[key]
+        name = f"{resource}@{tenant[:8]}"
+        worst[name] = round(max(worst.get(name, 0.0), at - made[(tenant, resource)]), 2)
+    if not delays:
+        return {"p50": None, "min": None, "max": None, "max_by_feed": {}}
+    return {
+        "p50": round(statistics.median(delays), 2),
+        "min": round(min(delays), 2),
+        "max": round(max(delays), 2),
+        "max_by_feed": worst,
     }
 
 
@@ -345,7 +363,8 @@ def main(argv: list[str] | None = None) -> int:
                 base_done = time.monotonic()
                 joined()
                 stack.wait_for_dags([DAG_ID])
-                time.sleep(max(0.0, 61 - (time.monotonic() - base_done)))  # a fresh minute
+                if not args.quick:  # a fresh Xero minute (quick: the hook's budget paces)
+                    time.sleep(max(0.0, 61 - (time.monotonic() - base_done)))
                 print(f"[2/3] {count} deferred sensors in a real Airflow", file=sys.stderr)
                 fleet = Fleet(stack, tenants, count)
                 try:
@@ -379,9 +398,10 @@ def main(argv: list[str] | None = None) -> int:
     met = (
         shared["calls_per_cycle"] <= feeds
         and shared["rate_limited_429"] == 0
-        and shared["delay_max_s"] is not None
-        and shared["delay_max_s"] <= poll + 5
+        and shared["delay_s"]["max"] is not None
+        and shared["delay_s"]["max"] <= poll + 5
         and shared["events"] == count
+        and shared["events_seen_in_db"] == count
         and shared["task_states"].get("success") == count
         and shared["delivered_changes"] == count
     )
