@@ -19,6 +19,7 @@ every :data:`OBSERVE_EVERY` seconds).
 from __future__ import annotations
 
 import json
+import re
 import sys
 import textwrap
 import threading
@@ -176,19 +177,24 @@ class Fleet:
         return left
 
     def fired_at(self) -> dict[tuple[str, int], float]:
-        """When the triggerer logged each task's "Trigger fired event" (its trigger log)."""
-        from datetime import datetime
+        """When the triggerer logged each task's "Trigger fired event".
 
+        The line is in the task's trigger log, or for some triggers (Airflow routes them so
+        when a trigger's log file is not open) in the triggerer's own log.
+        """
         fired: dict[tuple[str, int], float] = {}
         run = self.stack.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={self.run_id}"
         for path in run.glob("task_id=*/map_index=*/attempt=*.log.trigger.*.log"):
             key = (path.parts[-3].split("=", 1)[1], int(path.parts[-2].split("=", 1)[1]))
             for line in path.read_text(errors="replace").splitlines():
-                if '"Trigger fired event"' not in line:
-                    continue
-                stamp = json.loads(line)["timestamp"].replace("Z", "+00:00")
-                fired[key] = datetime.fromisoformat(stamp).timestamp()
-                break
+                if '"Trigger fired event"' in line:
+                    fired[key] = _epoch(json.loads(line)["timestamp"])
+                    break
+        own = self.stack.home / "stack-logs" / "triggerer.log"
+        for line in own.read_text(errors="replace").splitlines():
+            match = FIRED_LINE.match(line)
+            if match and match["run"] == self.run_id:
+                fired.setdefault((match["task"], int(match["index"])), _epoch(match["at"]))
         return fired
 
     def finished(self) -> bool:
@@ -212,6 +218,18 @@ class Fleet:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+FIRED_LINE = re.compile(
+    r"^(?P<at>\S+Z) \[info\s*\] Trigger fired event .*? name='[^/']+/(?P<run>[^/']+)/"
+    r"(?P<task>[^/']+)/(?P<index>-?\d+)/\d+ \(ID"
+)
+
+
+def _epoch(stamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
 def _ids(value: Any) -> list:
