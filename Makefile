@@ -59,7 +59,7 @@ bench: install
 	$(BIN)/python -m tests.benchmarks.triggers; triggers=$$?; \
 	$(BIN)/python -m tests.benchmarks.warehouse_sync; sync=$$?; exit $$((hook || triggers || sync))
 
-## bench-quick: the same with smaller sizes (under a minute)
+## bench-quick: the same with smaller sizes (a few minutes: the trigger one starts a real Airflow)
 bench-quick: install
 	$(BIN)/python -m tests.benchmarks.run --quick; hook=$$?; \
 	$(BIN)/python -m tests.benchmarks.triggers --quick; triggers=$$?; \

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from tests.changes.helpers import create, sandbox_time
 from xero_provider.hooks import XeroHook
 from xero_provider.triggers import XeroChangesTrigger
-from xero_provider.triggers.feed import Feed, Position, ceil_second
+from xero_provider.triggers.feed import Feed, Position, ceil_second, floor_second
 
 
 def make(conn_id: str, **overrides) -> XeroChangesTrigger:
@@ -142,3 +143,34 @@ def test_triggers_on_one_feed_share_one_read_per_cycle(sandbox, conn_id) -> None
     reads = sandbox.requests(path="/api.xro/2.0/Contacts", method="GET")
     # 30 triggers polling once a second for ~5 s: about one read per second in all
     assert len(reads) <= 10, len(reads)
+
+
+@pytest.mark.slow
+def test_triggers_started_at_scattered_moments_still_share_one_read_per_cycle(
+    sandbox, conn_id
+) -> None:
+    """Deferred tasks reach a triggerer one by one: their polls must still coincide."""
+    hook = XeroHook(conn_id)
+    hook.call("GET", "Organisation")  # tokens ready before counting
+    interval, cycles = 3.0, 4
+    name = f"scattered {uuid.uuid4().hex[:8]}"
+    feed = Feed.build("Contacts", where=f'Name=="{name}"').to_json()  # only this test's
+    lower = Position(floor_second(Position.at(datetime.now(UTC)).ts) - 3000)  # first polls read
+
+    async def scenario():
+        since = sandbox.requests()[-1]["seq"]
+        tasks = []
+        for _ in range(10):  # one start every 0.3 s: ten phases across the interval
+            trigger = make(conn_id, poll_interval=interval, feed=feed, lower=lower.to_json())
+            tasks.append(asyncio.create_task(_events(trigger, 60)))
+            await asyncio.sleep(interval / 10)
+        await asyncio.sleep(interval * (cycles - 1))
+        reads = sandbox.requests(path="/api.xro/2.0/Contacts", method="GET", since=since)
+        ids = await asyncio.to_thread(create, hook, "Contacts", [{"Name": name}])
+        return len(reads), ids, await asyncio.gather(*tasks)
+
+    reads, ids, results = asyncio.run(scenario())
+    assert all(len(events) == 1 and events[0].payload["ids"] == ids for events in results)
+    # one read a tick, first polls included (polls on their own phases, or first polls
+    # up to their own start, would read about once a second: each a later second)
+    assert reads <= cycles + 2, reads

@@ -1,9 +1,12 @@
 """XeroChangesTrigger: wait in the triggerer until a feed range can be read, then fire once.
 
 ``window`` mode sleeps until the window ``[start, end)`` has closed plus the settle lag,
-reads it once and fires. ``watermark`` mode polls every ``poll_interval`` seconds from the
-position it was given and fires when the first changes after it appear, naming the range
-``(lower, upper]`` they fill (``upper`` cut at ``max_records`` records, ties included).
+reads it once and fires. ``watermark`` mode polls from the position it was given, at once
+and then on every wall-clock multiple of ``poll_interval`` seconds, each poll reading up
+to a tick's instant (so same-feed triggers ask for the same range and share one read, see
+:mod:`.shared_poll`), and fires when the first changes after it appear, naming the
+range ``(lower, upper]`` they fill (``upper`` cut at ``max_records`` records, ties
+included).
 
 The event names the range and the first IDs, not the records: the sensor reads the same
 range again on the worker (a range is deterministic, see :mod:`.reading`), so the
@@ -21,7 +24,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from xero_provider.triggers.feed import Feed, Position, advance, settled_upper
-from xero_provider.triggers.shared_poll import Membership
+from xero_provider.triggers.shared_poll import Membership, next_tick
 
 MODES = ("window", "watermark")
 EVENT_IDS = 1000  # IDs an event carries at most (the rest are read on the worker)
@@ -144,8 +147,11 @@ class XeroChangesTrigger(BaseTrigger):
     async def _watermark(self, membership: Membership) -> TriggerEvent:
         scanned = self.lower  # nothing in (lower, scanned] matched: no need to read it again
         last_poll = -1.0
+        # Every poll reads up to a tick's instant (less the settle lag); the first, at once,
+        # up to the latest tick's, which same-feed triggers have most likely read already.
+        at = datetime.fromtimestamp(next_tick(self.poll_interval) - self.poll_interval, UTC)
         while True:
-            upper = settled_upper(datetime.now(UTC), timedelta(seconds=self.settle_seconds))
+            upper = settled_upper(at, timedelta(seconds=self.settle_seconds))
             if upper.ts > scanned.ts:
                 snap = await self._read(membership, scanned, upper, last_poll)
                 last_poll = time.monotonic()
@@ -155,7 +161,11 @@ class XeroChangesTrigger(BaseTrigger):
                     return self._event(after, batch)
                 scanned = upper
                 membership.move(scanned)
-            await asyncio.sleep(self.poll_interval)
+            tick = next_tick(self.poll_interval)
+            await asyncio.sleep(max(0.0, tick - time.time()))
+            # the tick's instant, not the wake-up's: on a busy loop wake-ups straggle past a
+            # second boundary, and a later upper would not be covered by the shared read
+            at = datetime.fromtimestamp(tick, UTC)
 
     async def _read(self, membership: Membership, lower: Position, upper: Position, last_poll):
         if self.share:

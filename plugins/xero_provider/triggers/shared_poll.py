@@ -4,9 +4,12 @@ Triggers that watch the same connection, organisation, resource and filters join
 :class:`FeedGroup` in their event loop. Each trigger registers the oldest position it still
 needs; when a trigger polls, it reuses the group's newest snapshot if that snapshot was
 taken after the trigger's own previous poll and covers its range, and otherwise reads the
-range from the oldest registered position for everyone. With triggers polling every
-``poll_interval`` seconds, a feed therefore costs about one read per interval however many
-sensors wait on it. The group also owns one async hook (one HTTP client, one token
+range from the oldest registered position for everyone. Polls fall on the wall clock's
+multiples of ``poll_interval`` (:func:`next_tick`) and read up to a tick's instant (a
+trigger's first poll, at once, up to the latest tick's), so triggers that started at
+different moments still ask for the same ranges. With triggers polling every ``poll_interval``
+seconds, a feed therefore costs about one read per interval however many sensors wait on
+it. The group also owns one async hook (one HTTP client, one token
 manager) for its members. Everything here runs on the triggerer's event loop; the only
 blocking work (token refresh, a connection lookup) happens in the hook's own threads.
 """
@@ -22,6 +25,18 @@ from typing import Any
 
 from xero_provider.triggers.feed import Feed, Position
 from xero_provider.triggers.reading import read_range_async
+
+
+def next_tick(interval: float, now: float | None = None) -> float:
+    """The next multiple of ``interval`` seconds since the epoch: the feed's shared poll tick.
+
+    Deferred tasks reach the triggerer at scattered moments; polling each ``interval``
+    after its own previous poll would scatter a feed's polls over the whole interval, each
+    asking for a later range than the last read covers, so each would read again. Polls
+    at a tick read up to the tick's instant (less the settle lag), whenever they wake.
+    """
+    now = time.time() if now is None else now
+    return (now // interval + 1) * interval
 
 
 @dataclass
