@@ -216,10 +216,15 @@ class AirflowStack:
         if name == "api-server":
             return ["api-server", "--host", "127.0.0.1", "--port", str(self.api_port),
                     "--workers", "1"]  # fmt: skip
+        # Airflow's serve-logs binds every interface (its host is not configurable) on fixed
+        # ports: skipped, since every component here writes its logs to this machine's
+        # disk, where the api-server reads them directly.
         if name.startswith("worker-"):
-            return ["celery", "worker",
+            return ["celery", "worker", "--skip-serve-logs",
                     "--celery-hostname", f"w{name.removeprefix('worker-')}-{self.stack_id[:8]}@%h",
                     "--concurrency", str(self.config.worker_concurrency)]  # fmt: skip
+        if name in ("scheduler", "triggerer"):
+            return [name, "--skip-serve-logs"]
         return [name]
 
     def launch(self, name: str) -> None:

@@ -31,8 +31,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from xero_demo.stack import AirflowStack
-
 SENSORS = {  # named sensor class -> the feed's resource
     "XeroNewOrUpdatedContactSensor": "Contacts",
     "XeroNewOrUpdatedBillSensor": "Bills",
@@ -78,20 +76,6 @@ def write_dag(dags: Path, tenants: list[str], count: int, conn_id: str, poll: fl
         layout=layout(tenants, count), dag_id=DAG_ID, conn_id=conn_id, poll=poll, settle=settle
     )
     (dags / f"{DAG_ID}.py").write_text(textwrap.dedent(source))
-
-
-class LoopbackStack(AirflowStack):
-    """The demo's stack without the scheduler's and triggerer's log servers.
-
-    Airflow's ``serve-logs`` binds every interface (its host is not configurable) on fixed
-    ports; the api-server reads this machine's log files directly, and the triggerer's
-    process tree is then only its supervisor and its trigger runner.
-    """
-
-    def _spawn(self, name: str, *args: str) -> None:
-        if name in ("scheduler", "triggerer"):
-            args = (*args, "--skip-serve-logs")
-        super()._spawn(name, *args)
 
 
 @dataclass

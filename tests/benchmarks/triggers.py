@@ -327,13 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="xero-trigger-bench-") as scratch:
         _env(Path(scratch))
         from tests.benchmarks.harness import real_limits
-        from tests.benchmarks.sensor_fleet import (
-            Fleet,
-            LoopbackStack,
-            start_in_background,
-            write_dag,
-        )
-        from xero_demo.stack import StackConfig
+        from tests.benchmarks.sensor_fleet import Fleet, start_in_background, write_dag
+        from xero_demo.stack import AirflowStack, StackConfig
         from xero_sandbox.testing import SandboxServer
 
         with SandboxServer(seed_demo=True) as sandbox:
@@ -353,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
                 parallelism=args.parallelism,
                 env=env,
             )
-            stack = LoopbackStack(config)
+            stack = AirflowStack(config)
             try:
                 print("[1/3] starting Airflow; meanwhile the unshared baseline", file=sys.stderr)
                 joined = start_in_background(stack)
