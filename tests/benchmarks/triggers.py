@@ -259,6 +259,12 @@ def airflow_run(sandbox: Any, stack: Any, fleet: Any, poll: float, cycles: int) 
         "calls_per_cycle_by_tenant": _by_tenant(steady, cycles),
         "calls_per_cycle_by_feed": _by_feed(steady, cycles),
         "rate_limited_429": sum(1 for e in every if e["status"] == 429),
+        "refused_by_limit": dict(sandbox.control("GET", "/limits").json()["refused"]),
+        "rate_limited_calls": [
+            {k: e.get(k) for k in ("time", "method", "path", "query", "tenant_id")}
+            for e in every
+            if e["status"] == 429
+        ][:10],
         "list_calls_total": len(every),
         "events": len(fired),
         "events_seen_in_db": len(left),
