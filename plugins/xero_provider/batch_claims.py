@@ -26,13 +26,15 @@ from xero_provider.auth.token_store import TokenStore, _create_tables, _engine_f
 
 log = logging.getLogger(__name__)
 
+NAME_CHARS = 250  # consumer and run_id (Airflow's run_id is at most 250)
+KEY_CHARS = 1000  # batch_key
 metadata = sa.MetaData()
 claims_table = sa.Table(
     "xero_batch_claims",
     metadata,
-    sa.Column("consumer", sa.String(250), primary_key=True),
-    sa.Column("batch_key", sa.String(1000), primary_key=True),
-    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("consumer", sa.String(NAME_CHARS), primary_key=True),
+    sa.Column("batch_key", sa.String(KEY_CHARS), primary_key=True),
+    sa.Column("run_id", sa.String(NAME_CHARS), nullable=False),
     sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
 )
 _created: set[str] = set()
@@ -79,6 +81,14 @@ class BatchClaims:
         return holder == run_id
 
 
+def _check_text(field: str, value: Any, most: int) -> None:
+    """A clear error, before any write, for what the claims table cannot hold."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"claim_batches: {field} must be a non-empty string, got {value!r}")
+    if len(value) > most:
+        raise ValueError(f"claim_batches: {field} is {len(value)} characters; at most {most}")
+
+
 def claim_batches(
     triggering_asset_events: Mapping[Any, Iterable[Any]] | None,
     *,
@@ -91,29 +101,35 @@ def claim_batches(
     Events without a ``batch_key`` (not from the Xero event trigger) are passed through;
     a batch another run claimed is left out and logged.
     """
-    if not run_id or not consumer:
-        raise ValueError("claim_batches needs the consumer's name and the DAG run's run_id")
+    _check_text("consumer", consumer, NAME_CHARS)
+    _check_text("run_id", run_id, NAME_CHARS)
+    payloads = [
+        (getattr(event, "extra", None) or {}).get("payload") or {}
+        for events in (triggering_asset_events or {}).values()
+        for event in events
+    ]
+    for payload in payloads:  # every key checked before the first claim is written
+        if payload.get("batch_key") is not None:
+            _check_text("batch_key", payload["batch_key"], KEY_CHARS)
     claims: BatchClaims | None = None
     fresh: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for events in (triggering_asset_events or {}).values():
-        for event in events:
-            payload = (getattr(event, "extra", None) or {}).get("payload") or {}
-            key = payload.get("batch_key")
-            if key is None:
-                fresh.append(payload)
-                continue
-            if key in seen:
-                log.info("Batch %s appears twice in this run's events; working on it once", key)
-                continue
-            seen.add(key)
-            claims = claims or BatchClaims.for_connection(xero_conn_id)
-            if claims.claim(consumer, key, run_id):
-                fresh.append(payload)
-            else:
-                log.info(
-                    "Skipping batch %s: already claimed by another run of %s (a replay)",
-                    key,
-                    consumer,
-                )
+    for payload in payloads:
+        key = payload.get("batch_key")
+        if key is None:
+            fresh.append(payload)
+            continue
+        if key in seen:
+            log.info("Batch %s appears twice in this run's events; working on it once", key)
+            continue
+        seen.add(key)
+        claims = claims or BatchClaims.for_connection(xero_conn_id)
+        if claims.claim(consumer, key, run_id):
+            fresh.append(payload)
+        else:
+            log.info(
+                "Skipping batch %s: already claimed by another run of %s (a replay)",
+                key,
+                consumer,
+            )
     return fresh

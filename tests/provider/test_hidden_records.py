@@ -138,3 +138,16 @@ def test_unsupported_resource_is_refused_before_any_call(
         assert takers in str(error)
         assert error.resource == resource
     assert sandbox.requests(path="/api.xro/2.0", method="GET") == []
+
+
+@pytest.mark.parametrize("value", ["false", "true", 1, None])
+def test_the_flags_take_only_booleans(sandbox, conn_id, value) -> None:
+    # "false" is truthy: without the check it would list archived contacts
+    hook = XeroHook(conn_id)
+    sandbox.control("DELETE", "/requests")
+    try:
+        with pytest.raises(XeroInputError, match="include_archived: give True or False"):
+            list(hook.iter_records("Contacts", include_archived=value))
+    finally:
+        hook.close()
+    assert sandbox.requests(path="/api.xro/2.0", method="GET") == []

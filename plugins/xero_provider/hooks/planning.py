@@ -69,6 +69,14 @@ def hidden_flags(
     """The list flags that show records Xero hides by default, refused (before any call)
     for a resource whose endpoint does not take them (the resource table's
     ``hidden_flag``)."""
+    for option, value in (
+        ("include_archived", include_archived),
+        ("include_deleted", include_deleted),
+    ):
+        if not isinstance(value, bool):  # "false" would be true
+            raise XeroInputError(
+                f"{option}: give True or False, got {value!r}", resource=resource.name
+            )
     params: dict[str, str] = {}
     wanted: list[tuple[str, HiddenFlag]] = []
     if include_archived:
