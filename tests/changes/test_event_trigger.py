@@ -221,20 +221,26 @@ def test_killed_before_the_event_was_stored_emits_the_same_batch_again(sandbox, 
         state = await _position(make(conn_id, name, start_from=start))
         assert state.committed == Position.from_json(lost.payload["from"])  # nothing skipped
 
-        trigger = make(conn_id, name, start_from=start)
-        second = Triggerer(trigger)
-        try:
-            again, seq = await second.fire()
-            second.stored(seq)
-            second.move_on()
-            await _wait_committed(trigger, again.payload["to"])
-        finally:
-            await second.crash()
-        return lost.payload, again.payload
+        return lost.payload, await _restarted_delivers(conn_id, name, start)
 
     lost, again = asyncio.run(scenario())
     assert again == lost  # the same batch, the same batch_key
     assert sorted(again["ids"]) == sorted(ids)
+
+
+async def _restarted_delivers(conn_id: str, name: str, start: str) -> dict:
+    """A new triggerer after a crash: it fires, the event is stored, the batch commits;
+    returns the event's payload."""
+    trigger = make(conn_id, name, start_from=start)
+    triggerer = Triggerer(trigger)
+    try:
+        event, seq = await triggerer.fire()
+        triggerer.stored(seq)
+        triggerer.move_on()
+        await _wait_committed(trigger, event.payload["to"])
+    finally:
+        await triggerer.crash()
+    return event.payload
 
 
 @pytest.mark.slow
@@ -249,16 +255,7 @@ def test_killed_after_storing_before_commit_replays_and_the_claim_absorbs_it(
         stored, seq = await first.fire()
         first.stored(seq)  # stored, but killed before the trigger moved on: no commit
         await first.crash()
-        trigger = make(conn_id, name, start_from=start)
-        second = Triggerer(trigger)
-        try:
-            replay, seq = await second.fire()
-            second.stored(seq)
-            second.move_on()
-            await _wait_committed(trigger, replay.payload["to"])
-        finally:
-            await second.crash()
-        return stored.payload, replay.payload
+        return stored.payload, await _restarted_delivers(conn_id, name, start)
 
     stored, replay = asyncio.run(scenario())
     assert replay["batch_key"] == stored["batch_key"] and sorted(replay["ids"]) == sorted(ids)
