@@ -20,7 +20,6 @@ from xero_sandbox.accounting import attachments, service
 from xero_sandbox.accounting.base import ResourceRules, WriteContext, query_flag
 from xero_sandbox.accounting.documents import round_unit, unit_places
 from xero_sandbox.accounting.registry import rules_for
-from xero_sandbox.bodies import parse_json, require_json
 from xero_sandbox.dates import DateParseError, parse_datetime
 from xero_sandbox.errors import ApiException, Forbidden, InsufficientScope, NotFound, SandboxError
 from xero_sandbox.formats import PDF_RESOURCES, document_pdf, to_xml, wants_json, wants_pdf
@@ -30,6 +29,7 @@ from xero_sandbox.identity.scopes import missing_scope_message
 from xero_sandbox.organisation import Organisation
 from xero_sandbox.responses import Outcome, outcome_of
 from xero_sandbox.state import SandboxState
+from xero_sandbox.xml_bodies import read_write_body
 
 API_PREFIX = "/api.xro/2.0"
 WRITE_METHODS = {"PUT", "POST", "DELETE"}
@@ -180,8 +180,7 @@ def _dispatch(
         )
     body = None
     if write:
-        require_json(request.headers.get("content-type"), body_bytes)
-        body = parse_json(body_bytes)
+        body = read_write_body(request.headers.get("content-type"), body_bytes)
 
     if len(segments) == 1:
         if method == "GET":
