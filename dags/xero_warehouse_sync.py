@@ -103,6 +103,7 @@ def build(org: Organisation):
             if not get_current_context()["params"]["quality_check"]:
                 raise AirflowSkipException("quality_check param is off for this run")
             loaded = {r["resource"] for r in results if r}
+            skipped = {r["resource"] for r in results if r and r.get("skipped")}  # app tier
             wanted = {r.name for r in sync_resources()}
             if loaded != wanted:
                 raise AirflowFailException(f"sync tasks failed for {sorted(wanted - loaded)}")
@@ -111,6 +112,9 @@ def build(org: Organisation):
             problems, report = [], {}
             try:
                 for resource in sync_resources():
+                    if resource.name in skipped:
+                        report[resource.name] = {"skipped": "not in the app's Xero tier"}
+                        continue
                     ours = warehouse.figures(resource, org.tenant_id)
                     records = hook.iter_records(resource, **read_options(resource))
                     theirs = xero_figures(resource, records)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
 from xero_examples.warehouse import Warehouse
+from xero_provider.exceptions import XeroTierError
 from xero_provider.resources import INCLUDE_ARCHIVED, Resource
 
 UPSERT_BATCH = 1000  # rows per upsert transaction (one Xero page)
+log = logging.getLogger(__name__)
 
 
 def read_options(resource: Resource) -> dict[str, Any]:
@@ -50,7 +53,40 @@ def sync_resource(
     """Upsert every record changed since ``since``; return what was seen and written.
 
     :param page_size: records per Xero page (default: the largest the resource allows).
+
+    A resource the app's Xero tier does not include (Journals below Advanced) is skipped
+    with a note in the result and the log, not a failed task: see :func:`skipped_for_tier`.
     """
+    try:
+        return _sync(hook, warehouse, resource, tenant_id, run_id, since, page_size)
+    except XeroTierError as refused:
+        return skipped_for_tier(resource, since, refused)
+
+
+def skipped_for_tier(
+    resource: Resource, since: datetime | None, refused: XeroTierError
+) -> dict[str, Any]:
+    """The result of a sync step skipped because the app's tier lacks the endpoint."""
+    note = f"skipped: {refused.message}"
+    log.warning("%s %s", resource.name, note)
+    return {
+        "resource": resource.name,
+        "since": since.isoformat() if since else None,
+        "seen": 0,
+        "written": 0,
+        "skipped": note,
+    }
+
+
+def _sync(
+    hook: Any,
+    warehouse: Warehouse,
+    resource: Resource,
+    tenant_id: str,
+    run_id: str,
+    since: datetime | None,
+    page_size: int | None,
+) -> dict[str, Any]:
     seen = written = 0
     batch: list[dict] = []
     filters: dict[str, Any] = {"modified_since": since, **read_options(resource)}

@@ -55,6 +55,8 @@ class Resource:
     read_only: bool = False  # Xero offers no write endpoint (Journals, Users, ...)
     # The list flag that shows records Xero otherwise hides (None: the list hides none).
     hidden_flag: HiddenFlag | None = None
+    # The lowest app tier Xero serves this resource to (None: every tier); see tiers.py.
+    min_tier: str | None = None
 
     @property
     def page_size(self) -> int | None:
@@ -209,6 +211,7 @@ _ROWS = [
         history=False,
         read_only=True,
         status_field=None,
+        min_tier="advanced",  # Journals only on Advanced and Enterprise since March 2026
         date_fields=("CreatedDateUTC", "JournalDate"),
     ),
     Resource(

@@ -66,6 +66,7 @@ from xero_provider.hooks.retrying import MAX_TOTAL_SECONDS, SAFE_METHODS, retry_
 from xero_provider.hooks.serialise import json_value
 from xero_provider.rate_budget import Limits, RateBudget, Remaining, budget_for
 from xero_provider.resources import Resource, get_resource
+from xero_provider.tiers import at_least, tier_error
 from xero_provider.write_ledger import WriteLedger
 
 log = logging.getLogger(__name__)
@@ -226,6 +227,15 @@ class _XeroHookBase(BaseHook):
         return out
 
     @staticmethod
+    def _check_tier(runtime: _Runtime, resource: Resource | None) -> None:
+        """Refuse, before any call, a resource the connection's app tier does not include."""
+        if resource is None or resource.min_tier is None:
+            return
+        tier = runtime.config.app_tier
+        if tier is not None and not at_least(tier, resource.min_tier):
+            raise tier_error(resource, tier.name, runtime.config.conn_id)
+
+    @staticmethod
     def _check(
         runtime: _Runtime,
         response: httpx.Response,
@@ -236,6 +246,10 @@ class _XeroHookBase(BaseHook):
         """Raise the typed error for a refusal (the body is only parsed when there is one)."""
         if response.status_code < 400:
             return
+        if response.status_code == 401 and resource is not None and resource.min_tier:
+            body = body_of(response)
+            if isinstance(body, dict) and body.get("Detail") == "AuthorizationUnsuccessful":
+                raise tier_error(resource, None, runtime.config.conn_id, status=401)
         sent = None
         if isinstance(json, dict) and len(json) == 1:
             only = next(iter(json.values()))
@@ -445,6 +459,7 @@ class XeroHook(_XeroHookBase):
     ) -> httpx.Response:
         runtime = self._ready()
         target = runtime.target(url)
+        self._check_tier(runtime, resource)
         tenant = runtime.tenant_key
         governor, budget, slots = runtime.governor, runtime.budget, runtime.slots
         client = self.client
@@ -727,6 +742,7 @@ class XeroAsyncHook(_XeroHookBase):
     ) -> httpx.Response:
         runtime = await self._aready()
         target = runtime.target(url)
+        self._check_tier(runtime, resource)
         tenant = runtime.tenant_key
         governor, budget, slots = runtime.governor, runtime.budget, runtime.slots
         if self._async_client is None:
