@@ -28,6 +28,7 @@ from xero_provider.connect import airflow_connections as conns
 from xero_provider.connect import flow, grants, preflight
 from xero_provider.connect.settings import DEFAULT_REDIRECT_URI
 from xero_provider.exceptions import XeroAuthError, XeroConfigurationError
+from xero_provider.tiers import ORDER as TIER_ORDER
 
 CALLBACK_SECONDS = 300
 
@@ -123,8 +124,16 @@ def _wait_for_redirect(
     return server.wait(CALLBACK_SECONDS)
 
 
-def _check(config: Any, redirect: str, listen: bool, metadata_database: bool) -> None:
-    problems = preflight.run(config, redirect, listen=listen, metadata_database=metadata_database)
+def _check(
+    config: Any, redirect: str, listen: bool, metadata_database: bool, reconnecting: bool = False
+) -> None:
+    problems = preflight.run(
+        config,
+        redirect,
+        listen=listen,
+        metadata_database=metadata_database,
+        reconnecting=reconnecting,
+    )
     if problems:
         raise XeroConfigurationError(
             "not sending you to Xero yet, because the sign-in could not be stored:\n  - "
@@ -157,6 +166,7 @@ def connect(args: argparse.Namespace, stdin: IO[str], out: IO[str]) -> None:
             conns.secret_of(stored.conn_id),
             redirect,
             conn_id_prefix=args.conn_id_prefix,
+            app_tier=args.app_tier,
         )
     else:
         base = (args.base_url or "").rstrip("/")
@@ -172,10 +182,17 @@ def connect(args: argparse.Namespace, stdin: IO[str], out: IO[str]) -> None:
             scopes=" ".join((args.scopes or flow.DEFAULT_SCOPES).replace(",", " ").split()),
             credential_store=args.credential_store,
             conn_id_prefix=args.conn_id_prefix,
+            app_tier=args.app_tier,
             **bases,
         )
     listen = not args.paste
-    _check(request.config(), request.redirect_uri, listen=listen, metadata_database=True)
+    _check(
+        request.config(),
+        request.redirect_uri,
+        listen=listen,
+        metadata_database=True,
+        reconnecting=bool(args.from_conn_id),
+    )
     url, pending = flow.begin(request)
     answer = _wait_for_redirect(url, request.redirect_uri, args.port, args.paste, stdin, out)
     result = flow.complete(pending, answer, user=getpass.getuser())
@@ -356,6 +373,16 @@ def _print_budget(manager: TokenManager, out: IO[str]) -> None:
         + f"; {left.minute} this minute; app: {left.app_minute} this minute",
         file=out,
     )
+    from xero_provider.egress import EgressLog
+
+    usage = EgressLog(manager.store).usage(config.client_id, tenant)
+    tier = config.app_tier
+    included = (
+        f" ({tier.title} includes {tier.egress_included_gb} GB a month)"
+        if tier and tier.egress_included_gb
+        else ""
+    )
+    print(f"egress:          {usage.describe()}{included}", file=out)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -378,6 +405,11 @@ def build_parser() -> argparse.ArgumentParser:
     con.add_argument("--scopes", help="space-separated scopes (default: the provider's)")
     con.add_argument("--credential-store", help="token store URL or connection id")
     con.add_argument("--conn-id-prefix", default="xero", help="new connections: PREFIX_<org>")
+    con.add_argument(
+        "--app-tier",
+        choices=TIER_ORDER,
+        help="the Xero app's tier (recorded on each connection; checks its connection cap)",
+    )
     for command in (con, sub("authorize", "authorise one existing connection in a browser")):
         if command.prog.endswith("authorize"):
             command.add_argument("--conn-id", required=True)

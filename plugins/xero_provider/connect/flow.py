@@ -55,6 +55,7 @@ class ConnectRequest:
     credential_store: str | None = None
     conn_id_prefix: str = "xero"
     from_conn_id: str | None = None
+    app_tier: str | None = None  # the Xero app's tier; recorded on every connection
 
     @classmethod
     def from_connection(
@@ -71,6 +72,7 @@ class ConnectRequest:
             login_base_url=str(extra.get("login_base_url") or XERO_LOGIN_BASE),
             credential_store=conn.store,
             from_conn_id=conn.conn_id,
+            app_tier=kw.pop("app_tier", None) or extra.get("app_tier") or None,
             **kw,
         )
 
@@ -89,6 +91,8 @@ class ConnectRequest:
             extra["credential_store"] = self.credential_store
         if self.redirect_uri:
             extra["redirect_uri"] = self.redirect_uri
+        if self.app_tier:
+            extra["app_tier"] = self.app_tier.strip().lower()
         return extra
 
     def config(self, conn_id: str = "xero_connect", **extra: Any) -> XeroConnectionConfig:

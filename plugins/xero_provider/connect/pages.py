@@ -12,6 +12,7 @@ from html import escape
 
 from xero_provider.connect.airflow_connections import StoredConnection
 from xero_provider.connect.grants import GrantTimes
+from xero_provider.tiers import ORDER as TIER_ORDER
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5rem;max-width:70rem;color:#1b1b1b}
@@ -155,7 +156,17 @@ def _connect_form(model: PageModel) -> str:
         "<input name='base_url' placeholder='https://api.xero.com'></label>"
         "<label>Scopes (empty: the provider's defaults) <input name='scopes'></label>"
         "<label>Connection id prefix <input name='conn_id_prefix' value='xero'></label>"
-        "<button type='submit'>Sign in to Xero</button></form>"
+        + _tier_select()
+        + "<button type='submit'>Sign in to Xero</button></form>"
+    )
+
+
+def _tier_select() -> str:
+    """The app's Xero tier (developer.xero.com/pricing): recorded on each connection."""
+    options = "".join(f"<option value='{t}'>{t.title()}</option>" for t in TIER_ORDER)
+    return (
+        "<label>App tier (since March 2026; sets limits and gated endpoints) "
+        f"<select name='app_tier'><option value=''>not set</option>{options}</select></label>"
     )
 
 

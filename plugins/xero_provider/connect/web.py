@@ -144,7 +144,7 @@ def _request_from(fields: dict[str, str], redirect_uri: str) -> flow.ConnectRequ
             raise flow.XeroConfigurationError(f"no xero connection '{fields['from_conn_id']}'")
         secret = conns.secret_of(stored.conn_id)
         return flow.ConnectRequest.from_connection(
-            stored, secret, redirect_uri, conn_id_prefix=prefix
+            stored, secret, redirect_uri, conn_id_prefix=prefix, app_tier=fields.get("app_tier")
         )
     base = (fields.get("base_url") or "").rstrip("/")
     bases = {f"{n}_base_url": base for n in ("api", "identity", "login")} if base else {}
@@ -155,6 +155,7 @@ def _request_from(fields: dict[str, str], redirect_uri: str) -> flow.ConnectRequ
         redirect_uri=redirect_uri,
         scopes=scopes,
         conn_id_prefix=prefix,
+        app_tier=fields.get("app_tier") or None,
         **bases,
     )
 
@@ -167,7 +168,13 @@ def _start(fields: dict[str, str], user: str) -> tuple[str | None, str | None, l
         config = request.config()
     except Exception as error:
         return None, None, [str(error)]
-    problems = preflight.run(config, redirect_uri, listen=False, metadata_database=True)
+    problems = preflight.run(
+        config,
+        redirect_uri,
+        listen=False,
+        metadata_database=True,
+        reconnecting=bool(request.from_conn_id),
+    )
     if problems:
         return None, None, problems
     url, pending = flow.begin(request)

@@ -32,7 +32,8 @@ from xero_provider.auth import oauth
 from xero_provider.auth.token_store import TokenStore
 from xero_provider.auth.tokens import TokenManager, XeroAuth, is_under
 from xero_provider.call_slots import LEASE_MARGIN_SECONDS, CallSlots, slots_for
-from xero_provider.config import XeroConnectionConfig
+from xero_provider.config import ACCOUNTING_PATH, XeroConnectionConfig
+from xero_provider.egress import EgressLog, EgressTally
 from xero_provider.exceptions import (
     RecordResult,
     XeroForeignHostError,
@@ -86,6 +87,7 @@ class _Runtime:
     budget: RateBudget
     slots: CallSlots
     _ledger: WriteLedger | None = field(default=None, repr=False)
+    tally: EgressTally = field(default_factory=EgressTally, repr=False)
 
     @classmethod
     def build(cls, config: XeroConnectionConfig, tenant_id: str | None) -> _Runtime:
@@ -115,6 +117,45 @@ class _Runtime:
     @property
     def tenant_key(self) -> str:
         return self.tenant_id or f"app:{self.config.client_id}"
+
+    def count_egress(self, resource: Resource | None, url: str, response: httpx.Response) -> None:
+        """Tally one answer's bytes under its resource (no I/O: flushed on close)."""
+        if resource is not None:
+            label = resource.path
+        else:
+            path = httpx.URL(url).path
+            tail = path.split(ACCOUNTING_PATH, 1)[-1] if ACCOUNTING_PATH in path else path
+            label = next((p for p in tail.split("/") if p), "(root)")
+        self.tally.count(label, len(response.content), response.num_bytes_downloaded)
+
+    def flush_egress(self) -> None:
+        """Add this hook's tally to the shared egress log and say what it came to.
+
+        Never fails the task: the figures are for people, the data already arrived.
+        """
+        taken = self.tally.take()
+        if not taken:
+            return
+        total = sum(c.bytes for c in taken.values())
+        calls = sum(c.calls for c in taken.values())
+        parts = ", ".join(
+            f"{name} {c.bytes / 1e6:.2f} MB"
+            for name, c in sorted(taken.items(), key=lambda kv: -kv[1].bytes)[:6]
+        )
+        try:
+            log_table = EgressLog(self.store)
+            log_table.add(self.config.client_id, self.tenant_key, taken)
+            usage = log_table.usage(self.config.client_id, self.tenant_key).describe()
+        except Exception as error:  # the database is down: still say what this hook read
+            usage = f"not recorded ({type(error).__name__})"
+        log.info(
+            "Xero egress for %s: %.2f MB in %d calls (%s); organisation %s",
+            self.tenant_key,
+            total / 1e6,
+            calls,
+            parts,
+            usage,
+        )
 
     def client_options(self) -> dict[str, Any]:
         config = self.config
@@ -442,6 +483,7 @@ class XeroHook(_XeroHookBase):
         if self._runtime is not None:
             self._runtime.budget.release(self._runtime.tenant_key)
             self._runtime.slots.release_kept()
+            self._runtime.flush_egress()
 
     # --- the one pipeline -------------------------------------------------------------
 
@@ -477,6 +519,7 @@ class XeroHook(_XeroHookBase):
                                 method, target, params=params, json=json, headers=request_headers
                             )
                     budget.observe(tenant, response.status_code, response.headers)
+                    runtime.count_egress(resource, target, response)
                     self._check(runtime, response, resource, positions, json)
         except httpx.TransportError as error:
             raise self._network_error(error, method, target, attempts) from error
@@ -515,6 +558,11 @@ class XeroHook(_XeroHookBase):
     def revoke(self) -> None:
         """Revoke the refresh token at Xero (disconnects the app) and forget the tokens."""
         self._ready().tokens.revoke()
+
+    @property
+    def egress(self) -> EgressTally:
+        """Bytes Xero sent this hook so far, per resource (added to the shared log on close)."""
+        return self._ready().tally
 
     def remaining_calls(self) -> Remaining:
         """What is left of this organisation's minute and day and the app's minute, as the
@@ -727,6 +775,7 @@ class XeroAsyncHook(_XeroHookBase):
         if self._runtime is not None:
             await asyncio.to_thread(self._runtime.budget.release, self._runtime.tenant_key)
             await asyncio.to_thread(self._runtime.slots.release_kept)
+            await asyncio.to_thread(self._runtime.flush_egress)
 
     async def _send(
         self,
@@ -765,6 +814,7 @@ class XeroAsyncHook(_XeroHookBase):
                                 method, target, params=params, json=json, headers=request_headers
                             )
                     budget.observe(tenant, response.status_code, response.headers)
+                    runtime.count_egress(resource, target, response)
                     self._check(runtime, response, resource, positions, json)
         except httpx.TransportError as error:
             raise self._network_error(error, method, target, attempts) from error
