@@ -49,6 +49,12 @@ def build(org: Organisation):
         params={
             "full_refresh": Param(False, type="boolean", description="read everything"),
             "quality_check": Param(True, type="boolean", description="compare with Xero"),
+            "lean": Param(
+                False,
+                type="boolean",
+                description="less egress: Xero's summaryOnly lists (no contact addresses, "
+                "no invoice line items or payments)",
+            ),
         },
         default_args=default_args(org),
         doc_md=__doc__,
@@ -85,7 +91,13 @@ def build(org: Organisation):
                     params["full_refresh"],
                 )
                 return sync_resource(
-                    hook, warehouse, resource, org.tenant_id, context["run_id"], since
+                    hook,
+                    warehouse,
+                    resource,
+                    org.tenant_id,
+                    context["run_id"],
+                    since,
+                    lean=params.get("lean", False),
                 )
             finally:
                 hook.close()
@@ -116,7 +128,8 @@ def build(org: Organisation):
                         report[resource.name] = {"skipped": "not in the app's Xero tier"}
                         continue
                     ours = warehouse.figures(resource, org.tenant_id)
-                    records = hook.iter_records(resource, **read_options(resource))
+                    lean = get_current_context()["params"].get("lean", False)
+                    records = hook.iter_records(resource, **read_options(resource, lean))
                     theirs = xero_figures(resource, records)
                     problems += compare(resource, theirs, ours)
                     report[resource.name] = {"rows": ours["count"], "total": str(ours["total"])}

@@ -14,11 +14,18 @@ UPSERT_BATCH = 1000  # rows per upsert transaction (one Xero page)
 log = logging.getLogger(__name__)
 
 
-def read_options(resource: Resource) -> dict[str, Any]:
+def read_options(resource: Resource, lean: bool = False) -> dict[str, Any]:
     """Archived records too where Xero's list hides them: the warehouse keeps every record
     with its status (the hook's ``include_archived``, where the resource table says Xero's
-    list takes it)."""
-    return {"include_archived": resource.hidden_flag == INCLUDE_ARCHIVED}
+    list takes it).
+
+    ``lean`` leaves out the bulky fields where Xero can (``summaryOnly``: a contact's
+    addresses, phones and people, an invoice's line items and payments): less egress, and
+    the warehouse keeps no line items for those resources."""
+    options: dict[str, Any] = {"include_archived": resource.hidden_flag == INCLUDE_ARCHIVED}
+    if lean and resource.summary_only:
+        options["summary_only"] = True
+    return options
 
 
 def since_for(
@@ -49,16 +56,18 @@ def sync_resource(
     run_id: str,
     since: datetime | None = None,
     page_size: int | None = None,
+    lean: bool = False,
 ) -> dict[str, Any]:
     """Upsert every record changed since ``since``; return what was seen and written.
 
     :param page_size: records per Xero page (default: the largest the resource allows).
+    :param lean: leave out the bulky fields where Xero can (:func:`read_options`).
 
     A resource the app's Xero tier does not include (Journals below Advanced) is skipped
     with a note in the result and the log, not a failed task: see :func:`skipped_for_tier`.
     """
     try:
-        return _sync(hook, warehouse, resource, tenant_id, run_id, since, page_size)
+        return _sync(hook, warehouse, resource, tenant_id, run_id, since, page_size, lean)
     except XeroTierError as refused:
         return skipped_for_tier(resource, since, refused)
 
@@ -86,10 +95,11 @@ def _sync(
     run_id: str,
     since: datetime | None,
     page_size: int | None,
+    lean: bool = False,
 ) -> dict[str, Any]:
     seen = written = 0
     batch: list[dict] = []
-    filters: dict[str, Any] = {"modified_since": since, **read_options(resource)}
+    filters: dict[str, Any] = {"modified_since": since, **read_options(resource, lean)}
     if page_size:
         filters["page_size"] = page_size
     for record in hook.iter_records(resource, **filters):

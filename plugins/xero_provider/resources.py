@@ -57,6 +57,9 @@ class Resource:
     hidden_flag: HiddenFlag | None = None
     # The lowest app tier Xero serves this resource to (None: every tier); see tiers.py.
     min_tier: str | None = None
+    # The list takes ``summaryOnly=true`` (spec: GET Contacts and Invoices): Xero leaves out
+    # the heavy fields (addresses, phones, line items, payments...), so fewer bytes come back.
+    summary_only: bool = False
 
     @property
     def page_size(self) -> int | None:
@@ -73,6 +76,15 @@ class Resource:
     def type_where(self) -> str | None:
         return f'Type=="{self.type_filter}"' if self.type_filter else None
 
+    def scope(self, *, write: bool, granular: bool = True) -> str:
+        """The OAuth scope this endpoint needs: granular (apps created since 2 March 2026)
+        or broad (older apps), the ``.read`` variant for reads."""
+        granular_name, broad_name = SCOPES_BY_PATH[self.path]
+        name = granular_name if granular else broad_name
+        if name.endswith(".read") or not write:
+            return name if name.endswith(".read") else f"{name}.read"
+        return name
+
 
 _ROWS = [
     Resource(
@@ -85,6 +97,7 @@ _ROWS = [
         date_fields=("UpdatedDateUTC",),
         ids_param=True,
         hidden_flag=INCLUDE_ARCHIVED,
+        summary_only=True,
     ),
     Resource(
         "Invoices",
@@ -95,6 +108,7 @@ _ROWS = [
         statuses_param="Statuses",
         ids_param=True,
         hidden_flag=INCLUDE_ARCHIVED,
+        summary_only=True,
     ),
     Resource(
         "Bills",
@@ -106,6 +120,7 @@ _ROWS = [
         statuses_param="Statuses",
         ids_param=True,
         hidden_flag=INCLUDE_ARCHIVED,
+        summary_only=True,
     ),
     Resource(
         "SalesInvoices",
@@ -117,6 +132,7 @@ _ROWS = [
         statuses_param="Statuses",
         ids_param=True,
         hidden_flag=INCLUDE_ARCHIVED,
+        summary_only=True,
     ),
     Resource("CreditNotes", "CreditNotes", "CreditNoteID", "CreditNotes", "CreditNoteNumber"),
     Resource(
@@ -332,6 +348,41 @@ _ROWS = [
 ]
 
 RESOURCES: dict[str, Resource] = {row.name.lower(): row for row in _ROWS}
+
+# The scope each endpoint needs: (granular since 2 March 2026, broad before). Sources:
+# API_NOTES section 2 scope table (granular: apideck.com/blog/xero-scopes; broad: the spec's
+# ``security`` of each path; Journals stay ``accounting.journals.read``).
+_INVOICES = ("accounting.invoices", "accounting.transactions")
+_PAYMENTS = ("accounting.payments", "accounting.transactions")
+_BANK = ("accounting.banktransactions", "accounting.transactions")
+_SETTINGS = ("accounting.settings", "accounting.settings")
+_CONTACTS = ("accounting.contacts", "accounting.contacts")
+SCOPES_BY_PATH: dict[str, tuple[str, str]] = {
+    "Contacts": _CONTACTS,
+    "ContactGroups": _CONTACTS,
+    "Invoices": _INVOICES,
+    "CreditNotes": _INVOICES,
+    "Quotes": _INVOICES,
+    "PurchaseOrders": _INVOICES,
+    "RepeatingInvoices": _INVOICES,
+    "LinkedTransactions": _INVOICES,
+    "Items": ("accounting.invoices", "accounting.settings"),
+    "Payments": _PAYMENTS,
+    "Overpayments": _PAYMENTS,
+    "Prepayments": _PAYMENTS,
+    "BankTransactions": _BANK,
+    "BankTransfers": _BANK,
+    "ManualJournals": ("accounting.manualjournals", "accounting.transactions"),
+    "Journals": ("accounting.journals.read", "accounting.journals.read"),
+    "Receipts": ("accounting.classicexpenses", "accounting.transactions"),
+    "ExpenseClaims": ("accounting.classicexpenses", "accounting.transactions"),
+    "Accounts": _SETTINGS,
+    "TaxRates": _SETTINGS,
+    "Currencies": _SETTINGS,
+    "TrackingCategories": _SETTINGS,
+    "BrandingThemes": _SETTINGS,
+    "Users": _SETTINGS,
+}
 
 
 def get_resource(name: str | Resource) -> Resource:

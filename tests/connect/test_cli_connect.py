@@ -268,7 +268,10 @@ def test_the_app_tier_is_recorded_and_its_connection_cap_checked_before_consent(
     )
     back = approve(cli.authorize_url(), [sandbox.demo.tenant_id])
     assert cli.finish(back.headers["location"] + "\n") == 0, cli.output
-    assert [e["app_tier"] for e in stored(airflow_site).values()] == ["starter"]
+    assert "Scopes: asking Xero for granular scopes" in cli.output
+    assert "left out for the app's tier: Journals" in cli.output
+    [extra] = stored(airflow_site).values()
+    assert extra["app_tier"] == "starter" and "accounting.journals.read" not in extra["scopes"]
     with airflow_site.api() as api:  # four more organisations connected by this app
         for n in range(4):
             extra = {"tenant_id": f"00000000-0000-0000-0000-00000000000{n}", "app_tier": "starter"}

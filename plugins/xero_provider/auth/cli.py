@@ -175,11 +175,13 @@ def connect(args: argparse.Namespace, stdin: IO[str], out: IO[str]) -> None:
             if base
             else {}
         )
+        scopes, note = flow.pick_scopes(args.scopes, args.app_tier, args.broad_scopes)
         request = flow.ConnectRequest(
             client_id=args.client_id,
             client_secret=_read_secret(args.client_secret_file, stdin, out),
             redirect_uri=redirect or DEFAULT_REDIRECT_URI,
-            scopes=" ".join((args.scopes or flow.DEFAULT_SCOPES).replace(",", " ").split()),
+            scopes=scopes,
+            scope_note=note,
             credential_store=args.credential_store,
             conn_id_prefix=args.conn_id_prefix,
             app_tier=args.app_tier,
@@ -194,6 +196,8 @@ def connect(args: argparse.Namespace, stdin: IO[str], out: IO[str]) -> None:
         reconnecting=bool(args.from_conn_id),
     )
     url, pending = flow.begin(request)
+    if request.scope_note:
+        print(f"Scopes: {request.scope_note}", file=out)
     answer = _wait_for_redirect(url, request.redirect_uri, args.port, args.paste, stdin, out)
     result = flow.complete(pending, answer, user=getpass.getuser())
     print(
@@ -402,7 +406,16 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--from-conn-id", help="start from an existing xero connection")
     con.add_argument("--client-secret-file", help="read the client secret from this file")
     con.add_argument("--base-url", help="one origin for Xero's API, identity and login (sandbox)")
-    con.add_argument("--scopes", help="space-separated scopes (default: the provider's)")
+    con.add_argument(
+        "--scopes",
+        help="space-separated scopes (default: what this deployment's operators, sensors and "
+        "warehouse reads need, from the resource table)",
+    )
+    con.add_argument(
+        "--broad-scopes",
+        action="store_true",
+        help="the app was created before 2 March 2026: ask for broad scopes",
+    )
     con.add_argument("--credential-store", help="token store URL or connection id")
     con.add_argument("--conn-id-prefix", default="xero", help="new connections: PREFIX_<org>")
     con.add_argument(

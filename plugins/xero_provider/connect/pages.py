@@ -154,7 +154,10 @@ def _connect_form(model: PageModel) -> str:
         "type='password' autocomplete='new-password'></label>"
         "<label>Xero base URL (leave empty for Xero; the sandbox's URL in tests) "
         "<input name='base_url' placeholder='https://api.xero.com'></label>"
-        "<label>Scopes (empty: the provider's defaults) <input name='scopes'></label>"
+        "<label>Scopes (empty: exactly what this deployment's operators, sensors and "
+        "warehouse reads need) <input name='scopes'></label>"
+        "<label><input type='checkbox' name='broad_scopes' value='1'> The app was created "
+        "before 2 March 2026 (ask for broad scopes)</label>"
         "<label>Connection id prefix <input name='conn_id_prefix' value='xero'></label>"
         + _tier_select()
         + "<button type='submit'>Sign in to Xero</button></form>"

@@ -148,12 +148,15 @@ def _request_from(fields: dict[str, str], redirect_uri: str) -> flow.ConnectRequ
         )
     base = (fields.get("base_url") or "").rstrip("/")
     bases = {f"{n}_base_url": base for n in ("api", "identity", "login")} if base else {}
-    scopes = " ".join((fields.get("scopes") or flow.DEFAULT_SCOPES).replace(",", " ").split())
+    scopes, note = flow.pick_scopes(
+        fields.get("scopes"), fields.get("app_tier"), bool(fields.get("broad_scopes"))
+    )
     return flow.ConnectRequest(
         client_id=fields.get("client_id", ""),
         client_secret=fields.get("client_secret") or None,
         redirect_uri=redirect_uri,
         scopes=scopes,
+        scope_note=note,
         conn_id_prefix=prefix,
         app_tier=fields.get("app_tier") or None,
         **bases,
@@ -249,7 +252,8 @@ def create_app() -> FastAPI:
             response = await _main_page(request, caller, errors=[outcome], status=400)
         else:
             names = ", ".join(f"{o.tenant_name} ({o.conn_id})" for o in outcome.organisations)
-            response = _back(request, f"Connected {len(outcome.organisations)}: {names}")
+            note = f" ({outcome.scope_note})" if outcome.scope_note else ""
+            response = _back(request, f"Connected {len(outcome.organisations)}: {names}{note}")
         response.delete_cookie(STATE_COOKIE, path=_base(request) or "/")
         return response
 

@@ -135,12 +135,27 @@ class ListPlan:
         page_size: int | None = None,
         include_archived: bool = False,
         include_deleted: bool = False,
+        summary_only: bool = False,
     ) -> list[ListPlan]:
         """Check the filters against what Xero supports for the resource, then plan; one
         plan per slice of ``ids`` that fits a URL (one plan without ``ids``)."""
         params = hidden_flags(
             resource, include_archived=include_archived, include_deleted=include_deleted
         )
+        if summary_only is not False:
+            if summary_only is not True:
+                raise XeroInputError(
+                    f"summary_only: give True or False, got {summary_only!r}",
+                    resource=resource.name,
+                )
+            if not resource.summary_only:
+                takers = sorted(r.name for r in RESOURCES.values() if r.summary_only)
+                raise XeroInputError(
+                    f"summary_only: Xero's {resource.name} list does not take summaryOnly; "
+                    f"only {', '.join(takers)} do",
+                    resource=resource.name,
+                )
+            params["summaryOnly"] = "true"
         clauses = [resource.type_where, validation.where(where)]
         if statuses:
             statuses = validation.statuses(statuses)

@@ -588,6 +588,7 @@ class XeroHook(_XeroHookBase):
         page_size: int | None = None,
         include_archived: bool = False,
         include_deleted: bool = False,
+        summary_only: bool = False,
     ) -> Iterator[dict[str, Any]]:
         """Yield records lazily, a page at a time, at the largest page Xero allows.
 
@@ -599,6 +600,9 @@ class XeroHook(_XeroHookBase):
             TrackingCategories; any other resource is refused before a call).
         :param include_deleted: also list DELETED bank transfers (``includeDeleted=true``:
             BankTransfers only).
+        :param summary_only: ask Xero for its light records (``summaryOnly=true``: Contacts,
+            Invoices and their typed views), without addresses, line items, payments:
+            fewer bytes of egress when those are not needed.
         """
         plans = self._list_plans(
             resource,
@@ -611,6 +615,7 @@ class XeroHook(_XeroHookBase):
                 "page_size": page_size,
                 "include_archived": include_archived,
                 "include_deleted": include_deleted,
+                "summary_only": summary_only,
             },
         )
         for plan in plans:
@@ -864,6 +869,7 @@ class XeroAsyncHook(_XeroHookBase):
         page_size: int | None = None,
         include_archived: bool = False,
         include_deleted: bool = False,
+        summary_only: bool = False,
     ) -> AsyncIterator[dict[str, Any]]:
         """Yield records a page at a time; filters as for :meth:`XeroHook.iter_records`,
         all checked before the first call."""
@@ -876,6 +882,7 @@ class XeroAsyncHook(_XeroHookBase):
             "page_size": page_size,
             "include_archived": include_archived,
             "include_deleted": include_deleted,
+            "summary_only": summary_only,
         }
         for plan in self._list_plans(resource, filters):
             async for record in self._iter_plan(plan):
