@@ -220,6 +220,7 @@ _ROWS = [
         "Journals",
         "JournalID",
         "Journals",
+        number_field="JournalNumber",  # spec: GET /Journals/{JournalNumber}
         paging="offset",
         offset_field="JournalNumber",
         supports_where=False,

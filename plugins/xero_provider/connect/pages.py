@@ -50,6 +50,7 @@ class GrantView:
     times: GrantTimes | None
     problem: str | None = None
     client_id: str = ""
+    egress: dict[str, str] = field(default_factory=dict)  # conn id -> today / this month
 
 
 @dataclass
@@ -105,7 +106,9 @@ def _grant(view: GrantView, model: PageModel) -> str:
             )
         rows.append(
             f"<tr><td>{escape(conn.tenant_name or '-')}</td><td><code>{escape(conn.conn_id)}"
-            f"</code></td><td>{escape(conn.tenant_id or '-')}</td><td>{button}</td></tr>"
+            f"</code></td><td>{escape(conn.tenant_id or '-')}</td>"
+            f"<td class='egress'>{escape(view.egress.get(conn.conn_id, '-'))}</td>"
+            f"<td>{button}</td></tr>"
         )
     revoke = ""
     if model.can_edit and view.times is not None:
@@ -120,9 +123,8 @@ def _grant(view: GrantView, model: PageModel) -> str:
     return (
         f"<div class='grant'><h3>Authorisation <code>{escape(view.key)}</code> "
         f"(client {escape(view.client_id)})</h3>{times}"
-        "<table><tr><th>Organisation</th><th>Connection</th><th>Tenant ID</th><th></th></tr>"
-        + "".join(rows)
-        + f"</table>{revoke}</div>"
+        "<table><tr><th>Organisation</th><th>Connection</th><th>Tenant ID</th>"
+        "<th>Egress (UTC)</th><th></th></tr>" + "".join(rows) + f"</table>{revoke}</div>"
     )
 
 

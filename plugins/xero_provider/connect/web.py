@@ -74,6 +74,20 @@ async def _form_caller(
     return caller, fields
 
 
+def _egress_of(members: list[conns.StoredConnection]) -> dict[str, str]:
+    """Each connection's egress today and this month, from the shared egress log."""
+    from xero_provider.auth.token_store import TokenStore
+    from xero_provider.egress import EgressLog
+
+    out = {}
+    for conn in members:
+        config = grants.config_for(conn.conn_id)
+        tenant = config.tenant_id or f"app:{config.client_id}"
+        usage = EgressLog(TokenStore.for_config(config)).usage(config.client_id, tenant)
+        out[conn.conn_id] = usage.describe()
+    return out
+
+
 def _grant_views() -> list[pages.GrantView]:
     groups: dict[tuple[Any, ...], list[conns.StoredConnection]] = defaultdict(list)
     for conn in conns.list_connections():
@@ -83,6 +97,7 @@ def _grant_views() -> list[pages.GrantView]:
         view = pages.GrantView(key=key, connections=members, times=None, client_id=client_id)
         try:
             view.times = grants.times(grants.config_for(members[0].conn_id))
+            view.egress = _egress_of(members)
         except Exception as error:  # show the grant anyway, with what is wrong
             view.problem = f"{type(error).__name__}: {str(error)[:300]}"
         views.append(view)

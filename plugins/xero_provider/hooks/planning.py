@@ -136,6 +136,7 @@ class ListPlan:
         include_archived: bool = False,
         include_deleted: bool = False,
         summary_only: bool = False,
+        after_number: int | None = None,
     ) -> list[ListPlan]:
         """Check the filters against what Xero supports for the resource, then plan; one
         plan per slice of ``ids`` that fits a URL (one plan without ``ids``)."""
@@ -156,6 +157,19 @@ class ListPlan:
                     resource=resource.name,
                 )
             params["summaryOnly"] = "true"
+        start = 0
+        if after_number is not None:
+            if resource.paging != "offset":
+                raise XeroInputError(
+                    f"after_number: {resource.name} is not read by number (only Journals are)",
+                    resource=resource.name,
+                )
+            if isinstance(after_number, bool) or not isinstance(after_number, int):
+                raise XeroInputError(
+                    f"after_number: give a whole number, got {after_number!r}",
+                    resource=resource.name,
+                )
+            start = max(0, after_number)
         clauses = [resource.type_where, validation.where(where)]
         if statuses:
             statuses = validation.statuses(statuses)
@@ -204,7 +218,7 @@ class ListPlan:
                         "filter; use statuses or modified_since instead"
                     )
                 batch_params["where"] = combined
-            return cls(resource, batch_params, headers, size)
+            return cls(resource, batch_params, headers, size, offset=start)
 
         if not id_list:
             single = plan(None)

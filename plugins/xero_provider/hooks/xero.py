@@ -589,6 +589,7 @@ class XeroHook(_XeroHookBase):
         include_archived: bool = False,
         include_deleted: bool = False,
         summary_only: bool = False,
+        after_number: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Yield records lazily, a page at a time, at the largest page Xero allows.
 
@@ -603,6 +604,9 @@ class XeroHook(_XeroHookBase):
         :param summary_only: ask Xero for its light records (``summaryOnly=true``: Contacts,
             Invoices and their typed views), without addresses, line items, payments:
             fewer bytes of egress when those are not needed.
+        :param after_number: only journals numbered above this (Xero's ``offset``: "journals
+            with a JournalNumber greater than the offset will be returned", spec): an
+            incremental read of Journals that re-reads none.
         """
         plans = self._list_plans(
             resource,
@@ -616,6 +620,7 @@ class XeroHook(_XeroHookBase):
                 "include_archived": include_archived,
                 "include_deleted": include_deleted,
                 "summary_only": summary_only,
+                "after_number": after_number,
             },
         )
         for plan in plans:
@@ -870,6 +875,7 @@ class XeroAsyncHook(_XeroHookBase):
         include_archived: bool = False,
         include_deleted: bool = False,
         summary_only: bool = False,
+        after_number: int | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Yield records a page at a time; filters as for :meth:`XeroHook.iter_records`,
         all checked before the first call."""
@@ -883,6 +889,7 @@ class XeroAsyncHook(_XeroHookBase):
             "include_archived": include_archived,
             "include_deleted": include_deleted,
             "summary_only": summary_only,
+            "after_number": after_number,
         }
         for plan in self._list_plans(resource, filters):
             async for record in self._iter_plan(plan):
