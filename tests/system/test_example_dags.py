@@ -180,6 +180,27 @@ def test_failed_task_cleared_and_rerun_creates_nothing_twice(
     assert warehouse_differences(url, sandbox_server, tenant) == []
 
 
+def test_a_core_app_syncs_the_warehouse_skipping_journals_with_a_note(
+    local_stack: AirflowStack, sandbox_server: SandboxServer
+) -> None:
+    """Since March 2026 Journals are Advanced-only: on a Core app the sync skips them (a
+    note in the task's result), the quality check leaves them out, and nothing fails."""
+    client_id = sandbox_server.demo.web_client_id
+    sandbox_server.control("PUT", f"/apps/{client_id}", json={"tier": "core"})
+    try:
+        run_id = local_stack.trigger(DEMO_DAG, conf={"full_refresh": True, "lean": True})
+        assert local_stack.wait_for_run(DEMO_DAG, run_id, timeout=600) == "success"
+    finally:
+        sandbox_server.control("PUT", f"/apps/{client_id}", json={"tier": "advanced"})
+    tasks = {t["task_id"]: t["state"] for t in local_stack.task_instances(DEMO_DAG, run_id)}
+    assert set(tasks.values()) == {"success"}, tasks
+    journals = local_stack.xcom(DEMO_DAG, run_id, "sync_journals")
+    assert "needs a Xero app on the Advanced tier" in journals["skipped"]
+    report = local_stack.xcom(DEMO_DAG, run_id, "quality_check")
+    assert report["Journals"] == {"skipped": "not in the app's Xero tier"}
+    assert report["Invoices"]["rows"] > 0
+
+
 def test_example_dags_on_celery_with_two_workers_on_postgres_and_redis(
     sandbox_server: SandboxServer, tmp_path: Path
 ) -> None:
