@@ -186,6 +186,8 @@ def test_a_core_app_syncs_the_warehouse_skipping_journals_with_a_note(
     """Since March 2026 Journals are Advanced-only: on a Core app the sync skips them (a
     note in the task's result), the quality check leaves them out, and nothing fails."""
     client_id = sandbox_server.demo.web_client_id
+    local_stack.wait_for_dags([DEMO_DAG])
+    local_stack.unpause(DEMO_DAG)  # also when this test runs on its own
     sandbox_server.control("PUT", f"/apps/{client_id}", json={"tier": "core"})
     try:
         run_id = local_stack.trigger(DEMO_DAG, conf={"full_refresh": True, "lean": True})
