@@ -160,7 +160,7 @@ def test_dates_parse_from_xero_and_iso_forms() -> None:
         parse_xero_date("yesterday")
 
 
-def test_sync_starts_from_the_older_of_interval_and_watermark(tmp_path) -> None:
+def test_sync_starts_from_the_older_of_interval_and_position(tmp_path) -> None:
     from datetime import UTC, datetime
 
     from xero_examples.sync import since_for
@@ -169,10 +169,15 @@ def test_sync_starts_from_the_older_of_interval_and_watermark(tmp_path) -> None:
     store.create_tables()
     assert since_for(store, INVOICES, TENANT, None) is None  # first load reads everything
     store.upsert(INVOICES, TENANT, [invoice(1, updated_ms=1_767_225_600_000)], "r")  # 2026-01-01
+    assert since_for(store, INVOICES, TENANT, None) is None  # a stored row is no position
     watermark = datetime(2026, 1, 1, tzinfo=UTC)
+    store.commit_position(INVOICES, TENANT, watermark, "r")
+    store.commit_position(INVOICES, TENANT, datetime(2025, 1, 1, tzinfo=UTC), "old")
+    assert store.position(INVOICES, TENANT) == watermark  # a position never moves back
     later, earlier = datetime(2026, 2, 1, tzinfo=UTC), datetime(2025, 12, 1, tzinfo=UTC)
     assert since_for(store, INVOICES, TENANT, later) == watermark  # a skipped run leaves no gap
     assert since_for(store, INVOICES, TENANT, earlier) == earlier  # a backfill re-reads more
     assert since_for(store, INVOICES, TENANT, later, full_refresh=True) is None
     assert since_for(store, get_resource("TaxRates"), TENANT, later) is None  # no date filter
+    assert since_for(store, get_resource("BankTransfers"), TENANT, later) is None  # read whole
     store.dispose()
