@@ -181,3 +181,108 @@ def test_sync_starts_from_the_older_of_interval_and_position(tmp_path) -> None:
     assert since_for(store, get_resource("TaxRates"), TENANT, later) is None  # no date filter
     assert since_for(store, get_resource("BankTransfers"), TENANT, later) is None  # read whole
     store.dispose()
+
+
+def child_ids(store: Warehouse, kind: str = "LineItems") -> list[str]:
+    table = store.children
+    with store.engine.connect() as conn:
+        return (
+            conn.execute(
+                sa.select(table.c.child_id).where(table.c.kind == kind).order_by(table.c.position)
+            )
+            .scalars()
+            .all()
+        )
+
+
+def test_an_older_version_never_brings_its_children(warehouse: Warehouse) -> None:
+    new = invoice(1, updated_ms=2_000, total="1239.56")
+    new["LineItems"] = [{"LineItemID": "a", "LineAmount": 1000}, {"LineItemID": "c"}]
+    old = invoice(1, updated_ms=1_000, total="2802.76")
+    old["LineItems"] = [{"LineItemID": "a"}, {"LineItemID": "b", "LineAmount": 1802.76}]
+    assert warehouse.upsert(INVOICES, TENANT, [new], "v2") == 1
+    assert warehouse.upsert(INVOICES, TENANT, [old], "v1") == 0
+    assert child_ids(warehouse) == ["a", "c"]
+    # one batch holding both versions keeps the newest, whatever the order
+    assert warehouse.upsert(INVOICES, "t2", [new, old], "both") == 1
+    (row,) = [r for r in rows(warehouse) if r.tenant_id == "t2"]
+    assert row.total == Decimal("1239.56")
+
+
+def test_contact_phones_follow_the_newest_version(warehouse: Warehouse) -> None:
+    contacts = get_resource("Contacts")
+
+    def contact(ms: int, phone: str) -> dict:
+        return {
+            "ContactID": "c-1",
+            "ContactStatus": "ACTIVE",
+            "UpdatedDateUTC": f"/Date({ms}+0000)/",
+            "Phones": [{"PhoneType": "DEFAULT", "PhoneNumber": phone}],
+        }
+
+    warehouse.upsert(contacts, TENANT, [contact(2_000, "222")], "new")
+    warehouse.upsert(contacts, TENANT, [contact(1_000, "111")], "old")
+    with warehouse.engine.connect() as conn:
+        phones = conn.execute(sa.select(warehouse.children.c.record)).scalars().all()
+    assert len(phones) == 1 and "222" in phones[0]
+
+
+def test_concurrent_writers_never_mix_versions(warehouse: Warehouse) -> None:
+    """The sync and the asset DAG writing the same records at once: in the end each row
+    holds its newest version and exactly that version's children."""
+    import threading
+
+    def version(number: int, ms: int) -> dict:
+        record = invoice(number, updated_ms=ms, total=str(ms))
+        record["LineItems"] = [{"LineItemID": f"{number}-{ms}-{k}"} for k in range(ms % 3 + 1)]
+        return record
+
+    errors: list[BaseException] = []
+
+    def writer(versions: list[int]) -> None:
+        try:
+            for ms in versions:
+                warehouse.upsert(INVOICES, TENANT, [version(n, ms) for n in range(5)], f"w{ms}")
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=writer, args=(list(range(start, 40, 4)),)) for start in (1, 2, 3, 4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with warehouse.engine.connect() as conn:
+        children = conn.execute(
+            sa.select(warehouse.children.c.parent_id, warehouse.children.c.child_id)
+        ).all()
+    for row in rows(warehouse):
+        newest = row.total
+        assert newest == Decimal(39)
+        ms = int(newest)
+        number = int(row.number.split("-")[1])
+        expected = {f"{number}-{ms}-{k}" for k in range(ms % 3 + 1)}
+        assert {c for p, c in children if p == row.xero_id} == expected
+
+
+def test_history_keeps_every_version_type_2(tmp_path) -> None:
+    store = Warehouse(f"sqlite:///{tmp_path}/h.db", history=True)
+    store.create_tables()
+    try:
+        for ms, status in ((1_000, "DRAFT"), (2_000, "AUTHORISED"), (2_000, "AUTHORISED")):
+            store.upsert(INVOICES, TENANT, [invoice(1, updated_ms=ms, status=status)], "r")
+        store.upsert(INVOICES, TENANT, [invoice(1, updated_ms=500, status="OLD")], "late")
+        store.upsert(INVOICES, TENANT, [invoice(1, updated_ms=3_000, status="PAID")], "r")
+        history = store.history_tables["Invoices"]
+        with store.engine.connect() as conn:
+            versions = conn.execute(sa.select(history).order_by(history.c.valid_from)).all()
+    finally:
+        store.dispose()
+    assert [v.status for v in versions] == ["DRAFT", "AUTHORISED", "PAID"]
+    assert [v.is_current for v in versions] == [False, False, True]
+    assert versions[0].valid_to == versions[1].valid_from and versions[2].valid_to is None
+    assert set(store.history_tables) == {
+        "Invoices", "Contacts", "Payments", "CreditNotes", "BankTransactions"
+    }  # fmt: skip
