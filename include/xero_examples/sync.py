@@ -131,7 +131,7 @@ def sync_resource(
         deleted = warehouse.mark_missing(resource, tenant_id, listed, started)
     incremental = resource.supports_modified_since and not reads_whole(resource)
     warehouse.commit_position(  # the whole range is stored
-        resource, tenant_id, newest if incremental else None, run_id, complete=True
+        resource, tenant_id, newest if incremental else None, run_id, covered_until=started
     )
     return {
         "resource": resource.name,

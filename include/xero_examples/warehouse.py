@@ -187,7 +187,8 @@ class Warehouse:
             sa.Column("position_utc", sa.DateTime()),  # next read starts here (inclusive)
             sa.Column("run_id", sa.String(250)),
             sa.Column("committed_at", sa.DateTime(), nullable=False),
-            sa.Column("completed_at", sa.DateTime()),  # the last read that ran to the end
+            # When the last read that ran to the end started: every change before it is in.
+            sa.Column("covered_until", sa.DateTime()),
         )
         self.tables = {r.name: self._resource_table(r) for r in sync_resources()}
         self.history_tables: dict[str, sa.Table] = {}
@@ -412,11 +413,11 @@ class Warehouse:
         position: datetime | None,
         run_id: str,
         *,
-        complete: bool = False,
+        covered_until: datetime | None = None,
     ) -> None:
         """Move the position forward to ``position`` (never back: a backfill that re-read
-        older changes does not undo a later run's progress); ``complete`` records that a
-        read ran to its end (what the quality check's staleness test looks at)."""
+        older changes does not undo a later run's progress). ``covered_until``: a read that
+        started then ran to its end (what the quality check's staleness test looks at)."""
         table = self.positions
         now = _naive_utc(datetime.now(UTC))
         with self.engine.begin() as conn:
@@ -426,7 +427,7 @@ class Warehouse:
                 position_utc=_naive_utc(position),
                 run_id=run_id,
                 committed_at=now,
-                completed_at=now if complete else None,
+                covered_until=_naive_utc(covered_until),
             )
             new = statement.excluded
             forward = sa.case(
@@ -434,7 +435,7 @@ class Warehouse:
                 (new.position_utc > table.c.position_utc, new.position_utc),
                 else_=table.c.position_utc,
             )
-            done = new.completed_at if complete else table.c.completed_at
+            done = new.covered_until if covered_until else table.c.covered_until
             conn.execute(
                 statement.on_conflict_do_update(
                     index_elements=["tenant_id", "resource"],
@@ -442,21 +443,21 @@ class Warehouse:
                         "position_utc": forward,
                         "run_id": new.run_id,
                         "committed_at": new.committed_at,
-                        "completed_at": done,
+                        "covered_until": done,
                     },
                 )
             )
 
     def last_complete_reads(self, tenant_id: str) -> dict[str, datetime | None]:
-        """When each resource was last read to the end (None: never), by resource name."""
+        """When the last read of each resource that ran to its end started (None: never)."""
         table = self.positions
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(table.c.resource, table.c.completed_at).where(
+                sa.select(table.c.resource, table.c.covered_until).where(
                     table.c.tenant_id == tenant_id
                 )
             ).all()
-        known = {r.resource: aware_utc(r.completed_at) for r in rows}
+        known = {r.resource: aware_utc(r.covered_until) for r in rows}
         return {r.name: known.get(r.name) for r in sync_resources()}
 
     def watermark(self, resource: Resource, tenant_id: str) -> datetime | None:
@@ -469,9 +470,11 @@ class Warehouse:
             ).scalar()
         return aware_utc(value)
 
-    def figures(self, resource: Resource, tenant_id: str) -> dict[str, Any]:
+    def figures(
+        self, resource: Resource, tenant_id: str, leave_out: set[str] = frozenset()
+    ) -> dict[str, Any]:
         """What the quality check compares, over rows Xero still lists (see
-        :func:`summarise`)."""
+        :func:`summarise`); ``leave_out``: IDs changed since the last whole read."""
         table = self.table(resource)
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -480,7 +483,9 @@ class Warehouse:
                 .where(table.c.deleted_utc.is_(None))
             ).all()
         return summarise(
-            (r.xero_id, r.status, _decimal(r.total), aware_utc(r.updated_utc)) for r in rows
+            (r.xero_id, r.status, _decimal(r.total), aware_utc(r.updated_utc))
+            for r in rows
+            if r.xero_id not in leave_out
         )
 
     def dispose(self) -> None:

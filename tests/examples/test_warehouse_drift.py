@@ -33,7 +33,9 @@ PAGE = 3
 def hook(sandbox, monkeypatch, tmp_path) -> Iterator[XeroHook]:
     from tests.provider.connections import xero_connection
 
-    conn_id = xero_connection(sandbox, monkeypatch, tmp_path / "tokens.db", max_retries=1)
+    conn_id = xero_connection(
+        sandbox, monkeypatch, tmp_path / "tokens.db", max_retries=1, rate_limit_per_minute=600
+    )
     hook = XeroHook(conn_id)
     yield hook
     hook.close()
@@ -250,16 +252,22 @@ def test_the_sweep_stores_a_change_xero_does_not_date(sandbox, hook, store) -> N
 
 def test_the_drift_check_sees_an_older_version_and_goes_red(sandbox, hook, store) -> None:
     tenant = sandbox.demo.tenant_id
+    sandbox.control("PUT", "/limits", json={"per_minute": 600})  # ~80 calls, not 2 minutes
     for resource in sync_resources():
         sync_resource(hook, store, resource, tenant, "full")
     problems, report = drift(hook, store, tenant)
     assert problems == [] and report["Contacts"]["rows"] > 0
     assert stale(store, tenant, 1) == []
+    contact = next(iter(hook.iter_records(CONTACTS)))
+    [changed] = hook.update(CONTACTS, [{"ContactID": contact["ContactID"], "Name": "News"}])
+    assert changed.ok, changed.errors
+    assert drift(hook, store, tenant)[0] == []  # changed after the read: news, not drift
     table = store.table(CONTACTS)
+    others = sa.select(sa.func.min(table.c.xero_id)).where(table.c.xero_id != contact["ContactID"])
     with store.engine.begin() as conn:  # a row left at an older version
         conn.execute(
             table.update()
-            .where(table.c.xero_id == sa.select(sa.func.min(table.c.xero_id)).scalar_subquery())
+            .where(table.c.xero_id == others.scalar_subquery())
             .values(updated_utc=datetime(2001, 1, 1))
         )
     problems, _ = drift(hook, store, tenant)
