@@ -95,6 +95,17 @@ def test_read_options_ask_for_exact_and_hidden_records() -> None:
     assert options["BankTransfers"]["include_deleted"] is True
 
 
+def test_unitdp_is_checked_before_any_call() -> None:
+    from xero_provider.exceptions import XeroInputError
+    from xero_provider.hooks.planning import ListPlan
+
+    assert ListPlan.build(get_resource("Invoices"), unitdp=4).params["unitdp"] == "4"
+    with pytest.raises(XeroInputError, match="unitdp: give 2 or 4"):
+        ListPlan.build(get_resource("Invoices"), unitdp=3)
+    with pytest.raises(XeroInputError, match="unitdp: Xero's Contacts list does not take"):
+        ListPlan.build(CONTACTS, unitdp=4)
+
+
 @pytest.mark.parametrize("failing_page", [0, 1, 2])
 def test_a_failure_at_any_page_leaves_no_gap(sandbox, hook, store, failing_page) -> None:
     tenant = sandbox.demo.tenant_id
