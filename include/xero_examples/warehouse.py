@@ -366,16 +366,19 @@ class Warehouse:
         and status ``DELETED`` where the resource has one); return how many.
 
         Xero hides DELETED accounts from its list and forgets deleted items (GET by ID
-        answers 404), so a whole read's IDs are the only way their deletion shows.
+        answers 404), so a whole read's IDs are the only way their deletion shows. ``when``
+        is when the read began: a row stored at a newer version (another writer, during
+        the read) is not judged by it.
         """
         table = self.table(resource)
+        judged = sa.or_(table.c.updated_utc.is_(None), table.c.updated_utc < _naive_utc(when))
         values: dict[str, Any] = {"deleted_utc": _naive_utc(when)}
         if resource.status_field:
             values["status"] = "DELETED"
         with self.engine.begin() as conn:
             stored = conn.execute(
                 sa.select(table.c.xero_id).where(
-                    table.c.tenant_id == tenant_id, table.c.deleted_utc.is_(None)
+                    table.c.tenant_id == tenant_id, table.c.deleted_utc.is_(None), judged
                 )
             ).scalars()
             gone = sorted(set(stored) - listed)

@@ -286,3 +286,16 @@ def test_history_keeps_every_version_type_2(tmp_path) -> None:
     assert set(store.history_tables) == {
         "Invoices", "Contacts", "Payments", "CreditNotes", "BankTransactions"
     }  # fmt: skip
+
+
+def test_a_sweep_marks_only_what_it_could_have_seen(warehouse: Warehouse) -> None:
+    from datetime import UTC, datetime
+
+    old, new = invoice(1, updated_ms=1_000), invoice(2, updated_ms=1_800_000_000_000)  # 2027
+    warehouse.upsert(INVOICES, TENANT, [old, new], "r")
+    read_began = datetime(2026, 1, 1, tzinfo=UTC)
+    assert warehouse.mark_missing(INVOICES, TENANT, set(), read_began) == 1
+    marked = {r.xero_id: (r.status, r.deleted_utc) for r in rows(warehouse)}
+    assert marked[old["InvoiceID"]] == ("DELETED", datetime(2026, 1, 1))
+    assert marked[new["InvoiceID"]] == ("AUTHORISED", None)  # stored during the read
+    assert warehouse.figures(INVOICES, TENANT)["ids"] == {new["InvoiceID"]}
