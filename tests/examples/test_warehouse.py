@@ -37,8 +37,17 @@ def invoice(number: int, *, updated_ms: int, status: str = "AUTHORISED", total: 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def warehouse(request, tmp_path):
-    if request.param == "sqlite":
-        store = Warehouse(f"sqlite:///{tmp_path}/w.db")
+    yield from _warehouse(request.param, tmp_path, history=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def history_warehouse(request, tmp_path):
+    yield from _warehouse(request.param, tmp_path, history=True)
+
+
+def _warehouse(dialect: str, tmp_path, history: bool):
+    if dialect == "sqlite":
+        store = Warehouse(f"sqlite:///{tmp_path}/w.db", history=history)
         store.create_tables()
         yield store
         store.dispose()
@@ -47,7 +56,7 @@ def warehouse(request, tmp_path):
 
     try:
         with postgres_database("xero_wh_test") as url:
-            store = Warehouse(url)
+            store = Warehouse(url, history=history)
             store.create_tables()
             yield store
             store.dispose()
@@ -267,19 +276,15 @@ def test_concurrent_writers_never_mix_versions(warehouse: Warehouse) -> None:
         assert {c for p, c in children if p == row.xero_id} == expected
 
 
-def test_history_keeps_every_version_type_2(tmp_path) -> None:
-    store = Warehouse(f"sqlite:///{tmp_path}/h.db", history=True)
-    store.create_tables()
-    try:
-        for ms, status in ((1_000, "DRAFT"), (2_000, "AUTHORISED"), (2_000, "AUTHORISED")):
-            store.upsert(INVOICES, TENANT, [invoice(1, updated_ms=ms, status=status)], "r")
-        store.upsert(INVOICES, TENANT, [invoice(1, updated_ms=500, status="OLD")], "late")
-        store.upsert(INVOICES, TENANT, [invoice(1, updated_ms=3_000, status="PAID")], "r")
-        history = store.history_tables["Invoices"]
-        with store.engine.connect() as conn:
-            versions = conn.execute(sa.select(history).order_by(history.c.valid_from)).all()
-    finally:
-        store.dispose()
+def test_history_keeps_every_version_type_2(history_warehouse: Warehouse) -> None:
+    store = history_warehouse
+    for ms, status in ((1_000, "DRAFT"), (2_000, "AUTHORISED"), (2_000, "AUTHORISED")):
+        store.upsert(INVOICES, TENANT, [invoice(1, updated_ms=ms, status=status)], "r")
+    store.upsert(INVOICES, TENANT, [invoice(1, updated_ms=500, status="OLD")], "late")
+    store.upsert(INVOICES, TENANT, [invoice(1, updated_ms=3_000, status="PAID")], "r")
+    history = store.history_tables["Invoices"]
+    with store.engine.connect() as conn:
+        versions = conn.execute(sa.select(history).order_by(history.c.valid_from)).all()
     assert [v.status for v in versions] == ["DRAFT", "AUTHORISED", "PAID"]
     assert [v.is_current for v in versions] == [False, False, True]
     assert versions[0].valid_to == versions[1].valid_from and versions[2].valid_to is None
