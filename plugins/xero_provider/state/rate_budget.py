@@ -39,7 +39,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from xero_provider.auth.token_store import TokenStore
+from xero_provider.state.token_store import TokenStore
 
 MARGIN = 0.03  # of a window's length, for the delay between taking a unit and arriving
 # What is kept of the margin once Xero said when its window began: for clocks that differ
