@@ -782,7 +782,7 @@ class XeroAsyncHook(_XeroHookBase):
                             response = await client.request(
                                 method, target, params=params, json=json, headers=request_headers
                             )
-                    budget.observe(tenant, response.status_code, response.headers)
+                    await budget.aobserve(tenant, response.status_code, response.headers)
                     self._check(runtime, response, resource, positions, json)
         except httpx.TransportError as error:
             raise self._network_error(error, method, target, attempts) from error
