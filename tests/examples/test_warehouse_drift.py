@@ -49,6 +49,14 @@ def store(tmp_path) -> Iterator[Warehouse]:
     warehouse.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request, tmp_path) -> Iterator[Warehouse]:
+    """The warehouse on each dialect the example supports."""
+    from tests.examples.test_warehouse import _warehouse
+
+    yield from _warehouse(request.param, tmp_path, history=True)
+
+
 class StopAfterPages:
     """The real hook; after ``pages`` pages have been handed to the sync, ``stop`` changes
     the sandbox (a 500 fault, the daily limit) so the next page's real call fails."""
@@ -107,8 +115,8 @@ def test_unitdp_is_checked_before_any_call() -> None:
 
 
 @pytest.mark.parametrize("failing_page", [0, 1, 2])
-def test_a_failure_at_any_page_leaves_no_gap(sandbox, hook, store, failing_page) -> None:
-    tenant = sandbox.demo.tenant_id
+def test_a_failure_at_any_page_leaves_no_gap(sandbox, hook, any_store, failing_page) -> None:
+    tenant, store = sandbox.demo.tenant_id, any_store
     sync(hook, store, CONTACTS, tenant, "full")
     rename_in_reverse(hook, 3 * PAGE - 1)  # three pages of changes
     fault = {"status": 500, "count": 100, "path": "/api.xro/2.0/Contacts"}
@@ -287,8 +295,8 @@ def test_the_drift_check_sees_an_older_version_and_goes_red(sandbox, hook, store
     assert stale(store, tenant, 36, now=later)  # nothing read to the end for a year
 
 
-def test_trial_balance_from_the_warehouse_equals_xero_to_the_cent(sandbox, hook, store) -> None:
-    tenant = sandbox.demo.tenant_id
+def test_trial_balance_from_the_warehouse_equals_xero_to_the_cent(sandbox, hook, any_store) -> None:
+    tenant, store = sandbox.demo.tenant_id, any_store
     journals = get_resource("Journals")
     sync(hook, store, journals, tenant, "full")
     today = datetime.now(UTC).date()
