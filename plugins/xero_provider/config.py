@@ -8,6 +8,7 @@ Production defaults point at Xero; the sandbox sets the three base URLs to itsel
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,3 +170,7 @@ class XeroConnectionConfig:
             concurrent_calls=int(_number(extra, "concurrent_calls", 5, conn_id, zero_ok=True)),
             app_tier=app_tier,
         )
+
+
+# Maps a connection's configuration to the one to use instead (the connection test).
+ConfigResolver = Callable[[XeroConnectionConfig], XeroConnectionConfig]

@@ -60,6 +60,10 @@ class Resource:
     # The list takes ``summaryOnly=true`` (spec: GET Contacts and Invoices): Xero leaves out
     # the heavy fields (addresses, phones, line items, payments...), so fewer bytes come back.
     summary_only: bool = False
+    # The list takes ``unitdp=4`` (unit amounts at 4 places instead of Xero's rounded 2):
+    # per the spec, GET /Invoices, /CreditNotes, /BankTransactions, /Overpayments,
+    # /Prepayments, /Items and /Receipts.
+    takes_unitdp: bool = False
 
     @property
     def page_size(self) -> int | None:
@@ -105,6 +109,7 @@ _ROWS = [
         "InvoiceID",
         "Invoices",
         number_field="InvoiceNumber",
+        takes_unitdp=True,
         statuses_param="Statuses",
         ids_param=True,
         hidden_flag=INCLUDE_ARCHIVED,
@@ -116,6 +121,7 @@ _ROWS = [
         "InvoiceID",
         "Invoices",
         number_field="InvoiceNumber",
+        takes_unitdp=True,
         type_filter="ACCPAY",
         statuses_param="Statuses",
         ids_param=True,
@@ -128,13 +134,21 @@ _ROWS = [
         "InvoiceID",
         "Invoices",
         number_field="InvoiceNumber",
+        takes_unitdp=True,
         type_filter="ACCREC",
         statuses_param="Statuses",
         ids_param=True,
         hidden_flag=INCLUDE_ARCHIVED,
         summary_only=True,
     ),
-    Resource("CreditNotes", "CreditNotes", "CreditNoteID", "CreditNotes", "CreditNoteNumber"),
+    Resource(
+        "CreditNotes",
+        "CreditNotes",
+        "CreditNoteID",
+        "CreditNotes",
+        "CreditNoteNumber",
+        takes_unitdp=True,
+    ),
     Resource(
         "Payments", "Payments", "PaymentID", "Payments", date_fields=("UpdatedDateUTC", "Date")
     ),
@@ -144,6 +158,7 @@ _ROWS = [
         "BankTransactionID",
         "BankTransactions",
         date_fields=("UpdatedDateUTC", "Date"),
+        takes_unitdp=True,
     ),
     Resource(
         "BankTransfers",
@@ -195,6 +210,7 @@ _ROWS = [
         paging="none",
         status_field=None,
         date_fields=("UpdatedDateUTC",),
+        takes_unitdp=True,
     ),
     Resource(
         "TaxRates",
@@ -238,6 +254,7 @@ _ROWS = [
         "Overpayments",
         read_only=True,
         date_fields=("UpdatedDateUTC", "Date"),
+        takes_unitdp=True,
     ),
     Resource(
         "Prepayments",
@@ -246,6 +263,7 @@ _ROWS = [
         "Prepayments",
         read_only=True,
         date_fields=("UpdatedDateUTC", "Date"),
+        takes_unitdp=True,
     ),
     Resource(
         "Users",
@@ -337,6 +355,7 @@ _ROWS = [
         number_field="ReceiptNumber",
         paging="none",
         date_fields=("UpdatedDateUTC", "Date"),
+        takes_unitdp=True,
     ),
     Resource(
         "ExpenseClaims",

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from tests.provider.connections import xero_connection
-from xero_provider.egress import EgressLog
 from xero_provider.hooks import XeroHook
+from xero_provider.state.egress import EgressLog
 
 
 def _sandbox_bytes(sandbox: Any) -> dict[str, int]:
@@ -55,7 +55,7 @@ def test_the_hook_counts_what_xero_sent_and_logs_it_on_close(
 def test_cli_status_shows_todays_and_this_months_egress(
     sandbox: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
-    from xero_provider.auth import cli
+    from xero_provider.connect import cli
 
     conn_id = xero_connection(sandbox, monkeypatch, tmp_path / "t.db", app_tier="core")
     hook = XeroHook(conn_id)

@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from xero_provider.auth import oauth
-from xero_provider.auth.token_store import TokenSet, TokenStore
 from xero_provider.config import (
     DEFAULT_SCOPES,
     XERO_API_BASE,
@@ -28,6 +27,7 @@ from xero_provider.config import (
 )
 from xero_provider.connect import airflow_connections as conns
 from xero_provider.exceptions import XeroAuthError, XeroConfigurationError
+from xero_provider.state.token_store import TokenSet, TokenStore
 
 
 class ConnectError(XeroAuthError):
@@ -155,7 +155,7 @@ def pick_scopes(given: str | None, app_tier: str | None, broad: bool) -> tuple[s
     """``(scopes, note)``: the scopes a person typed, else exactly what this deployment's
     operators, sensors and warehouse reads need (granular, or broad for an app created
     before 2 March 2026), and a sentence saying which was chosen."""
-    from xero_provider.scopes import deployment_scopes
+    from xero_provider.connect.scopes import deployment_scopes
     from xero_provider.tiers import parse_tier
 
     typed = " ".join((given or "").replace(",", " ").split())

@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from xero_provider.connect import access, flow, grants, pages, preflight, settings, webhooks
 from xero_provider.connect import airflow_connections as conns
-from xero_provider.connect.state_db import PendingSignIns
+from xero_provider.state.connect_state import PendingSignIns
 
 log = logging.getLogger(__name__)
 STATE_COOKIE = "xero_connect_state"
@@ -76,8 +76,8 @@ async def _form_caller(
 
 def _egress_of(members: list[conns.StoredConnection]) -> dict[str, str]:
     """Each connection's egress today and this month, from the shared egress log."""
-    from xero_provider.auth.token_store import TokenStore
-    from xero_provider.egress import EgressLog
+    from xero_provider.state.egress import EgressLog
+    from xero_provider.state.token_store import TokenStore
 
     out = {}
     for conn in members:

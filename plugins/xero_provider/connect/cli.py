@@ -365,7 +365,7 @@ def status(conn_id: str, out: IO[str]) -> bool:
 
 def _print_budget(manager: TokenManager, out: IO[str]) -> None:
     """The calls left today, from the rate budget every process using the store shares."""
-    from xero_provider.rate_budget import Limits, budget_for
+    from xero_provider.state.rate_budget import Limits, budget_for
 
     config = manager.config
     tenant = config.tenant_id or f"app:{config.client_id}"
@@ -377,7 +377,7 @@ def _print_budget(manager: TokenManager, out: IO[str]) -> None:
         + f"; {left.minute} this minute; app: {left.app_minute} this minute",
         file=out,
     )
-    from xero_provider.egress import EgressLog
+    from xero_provider.state.egress import EgressLog
 
     usage = EgressLog(manager.store).usage(config.client_id, tenant)
     tier = config.app_tier

@@ -18,6 +18,9 @@ from xero_provider.resources import RESOURCES, Resource
 from xero_provider.tiers import Tier, at_least
 
 IDENTITY_SCOPES = ("openid", "profile", "email", "offline_access")
+# The warehouse's quality check compares with Xero's TrialBalance report: (granular, broad)
+# per API_NOTES section 2 (per-report granular scopes replace accounting.reports.read).
+TRIAL_BALANCE_SCOPES = ("accounting.reports.trialbalance.read", "accounting.reports.read")
 
 
 @dataclass(frozen=True)
@@ -89,8 +92,13 @@ def deployment_scopes(
     *, granular: bool = True, tier: Tier | None = None, read_everything: bool = True
 ) -> ScopeChoice:
     """What this deployment needs: its operators' writes, its sensors' reads, and (with
-    ``read_everything``, for the warehouse sync) a read of every resource in the table."""
+    ``read_everything``, for the warehouse sync) a read of every resource in the table and
+    the trial balance report its quality check compares with."""
     writes, reads = operator_resources()
     if read_everything:
         reads = [*reads, *RESOURCES.values()]
-    return choose_scopes(writes, reads, granular=granular, tier=tier)
+    choice = choose_scopes(writes, reads, granular=granular, tier=tier)
+    if not read_everything:
+        return choice
+    report = TRIAL_BALANCE_SCOPES[0 if granular else 1]
+    return ScopeChoice((*choice.scopes, report), choice.granular, choice.left_out)

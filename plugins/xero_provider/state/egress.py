@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from xero_provider.auth.token_store import TokenStore
+from xero_provider.state.token_store import TokenStore
 
 MB = 1_000_000
 
