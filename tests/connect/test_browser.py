@@ -1,7 +1,8 @@
 """The whole connect flow in a real browser: headless Chromium (Debian's ``chromium`` and
 ``chromium-driver``, driven by Selenium; no browser download) logs in to the Airflow UI,
 opens the Xero page from the Admin menu, signs in on the sandbox's consent page, sees the
-organisations, and presses Test in the connection list. Screenshots are kept in
+organisations, tests one on the page, sees Disconnect ask first, and presses Test in the
+connection list. Screenshots are kept in
 ``test-artefacts/browser/``."""
 
 from __future__ import annotations
@@ -109,6 +110,17 @@ def test_connect_in_a_real_browser(
     assert sandbox.demo.tenant_name in text and sandbox.demo.second_tenant_name in text
     assert "Access token expires" in text
     assert APP_SECRET not in driver.page_source
+    # the page's own Test shows its outcome in the page
+    click(driver, (By.CSS_SELECTOR, "button[data-test=xero_demo_company_nz]"))
+    wait_for(driver, lambda d: "Test of xero_demo_company_nz passed" in d.page_source)
+    # Disconnect asks first, naming what will be deleted; Cancel leaves everything as it was
+    click(driver, (By.CSS_SELECTOR, "button[data-conn=xero_sandbox_starter_ltd]"))
+    wait_for(driver, ec.presence_of_element_located((By.ID, "confirm-text")))
+    assert "xero_sandbox_starter_ltd" in driver.find_element(By.ID, "confirm-text").text
+    shot(driver, "05b-disconnect-asks-first")
+    click(driver, (By.LINK_TEXT, "Cancel"))
+    wait_for(driver, ec.presence_of_element_located((By.ID, "start-new")))
+    assert "xero_sandbox_starter_ltd" in driver.find_element(By.TAG_NAME, "body").text
 
     driver.get(airflow_site.url + "/connections")
     wait_for(
