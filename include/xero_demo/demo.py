@@ -204,6 +204,16 @@ def stack_config(home: Path, api_port: int | None) -> StackConfig:
     )
 
 
+def register_redirect_uri(sandbox: SandboxServer, stack: AirflowStack) -> str:
+    """The connect page's redirect URI on the port the UI really got, registered for the
+    sandbox's demo apps as a developer would for their app at developer.xero.com: so a
+    stack moved off 8080 (something else held it) still connects. Returns the URI."""
+    uri = f"{stack.url}/xero/callback"
+    for client_id in (sandbox.demo.web_client_id, sandbox.demo.pkce_client_id):
+        sandbox.control("POST", f"/apps/{client_id}/redirect_uris", json={"redirect_uri": uri})
+    return uri
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m xero_demo.demo", description=__doc__)
     parser.add_argument("--keep-running", action="store_true", help="keep the stack up (UI)")
@@ -245,7 +255,13 @@ def main(argv: list[str] | None = None) -> int:
         # the password stays in its file (0600), out of terminals and CI logs
         login = f"user {stack.config.admin_user}, password in {password_file}"
         if args.keep_running:
+            redirect = register_redirect_uri(sandbox, stack)
             print(f"\nAirflow UI: {stack.url}  ({login})", flush=True)
+            print(
+                f"Admin > Xero connections signs in with the redirect URI {redirect} (registered"
+                " for the sandbox's demo apps; register yours for a real Xero app).",
+                flush=True,
+            )
             print(f"DAGs: {', '.join(dag_ids)}\nCtrl-C stops everything.", flush=True)
             with contextlib.suppress(KeyboardInterrupt):
                 while not stop["now"]:
