@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 
 from xero_provider.auth import oauth
-from xero_provider.auth.token_store import TokenSet, TokenStore
 from xero_provider.auth.tokens import REFRESH_TOKEN_DAYS, TokenManager
 from xero_provider.config import XeroConnectionConfig
 from xero_provider.connect import airflow_connections as conns
 from xero_provider.exceptions import XeroAuthError, XeroConfigurationError
+from xero_provider.state.token_store import TokenSet, TokenStore
 
 
 def expose(conn_id: str) -> bool:

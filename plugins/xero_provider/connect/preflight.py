@@ -38,7 +38,7 @@ def check_fernet() -> str | None:
 
 
 def check_token_store(config: XeroConnectionConfig) -> str | None:
-    from xero_provider.auth.token_store import TokenStore
+    from xero_provider.state.token_store import TokenStore
 
     try:
         store = TokenStore.for_config(config)

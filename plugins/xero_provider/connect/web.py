@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from xero_provider.connect import access, flow, grants, pages, preflight, settings, webhooks
 from xero_provider.connect import airflow_connections as conns
-from xero_provider.connect.state_db import PendingSignIns
+from xero_provider.state.connect_state import PendingSignIns
 
 log = logging.getLogger(__name__)
 STATE_COOKIE = "xero_connect_state"

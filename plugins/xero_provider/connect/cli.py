@@ -381,7 +381,7 @@ def status(conn_id: str, out: IO[str]) -> bool:
 
 def _print_budget(manager: TokenManager, out: IO[str]) -> None:
     """The calls left today, from the rate budget every process using the store shares."""
-    from xero_provider.rate_budget import Limits, budget_for
+    from xero_provider.state.rate_budget import Limits, budget_for
 
     config = manager.config
     tenant = config.tenant_id or f"app:{config.client_id}"
