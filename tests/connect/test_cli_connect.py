@@ -292,12 +292,12 @@ def test_connect_a_pkce_app_without_a_secret(
     ids=["callback", "query", "login-next", "login-next-twice-encoded"],
 )
 def test_the_pasted_address_is_read_through_airflows_sign_in(address: str) -> None:
-    from xero_provider.auth.cli import redirect_query
+    from xero_provider.connect.cli import redirect_query
 
     assert redirect_query(address) == {"code": "abc", "state": "xyz"}
 
 
 def test_a_pasted_address_without_a_sign_in_gives_no_code() -> None:
-    from xero_provider.auth.cli import redirect_query
+    from xero_provider.connect.cli import redirect_query
 
     assert "code" not in redirect_query("http://127.0.0.1:8080/auth/login/?next=%2Fhome")
