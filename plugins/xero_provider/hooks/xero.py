@@ -527,6 +527,7 @@ class XeroHook(_XeroHookBase):
         page_size: int | None = None,
         include_archived: bool = False,
         include_deleted: bool = False,
+        unitdp: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Yield records lazily, a page at a time, at the largest page Xero allows.
 
@@ -538,6 +539,8 @@ class XeroHook(_XeroHookBase):
             TrackingCategories; any other resource is refused before a call).
         :param include_deleted: also list DELETED bank transfers (``includeDeleted=true``:
             BankTransfers only).
+        :param unitdp: 4 for unit amounts at 4 decimal places (Xero rounds them to 2
+            otherwise); only where the resource table's ``takes_unitdp`` says Xero takes it.
         """
         plans = self._list_plans(
             resource,
@@ -550,6 +553,7 @@ class XeroHook(_XeroHookBase):
                 "page_size": page_size,
                 "include_archived": include_archived,
                 "include_deleted": include_deleted,
+                "unitdp": unitdp,
             },
         )
         for plan in plans:
@@ -833,6 +837,7 @@ class XeroAsyncHook(_XeroHookBase):
         page_size: int | None = None,
         include_archived: bool = False,
         include_deleted: bool = False,
+        unitdp: int | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Yield records a page at a time; filters as for :meth:`XeroHook.iter_records`,
         all checked before the first call."""
@@ -845,6 +850,7 @@ class XeroAsyncHook(_XeroHookBase):
             "page_size": page_size,
             "include_archived": include_archived,
             "include_deleted": include_deleted,
+            "unitdp": unitdp,
         }
         for plan in self._list_plans(resource, filters):
             async for record in self._iter_plan(plan):
