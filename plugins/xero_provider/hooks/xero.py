@@ -413,6 +413,12 @@ class XeroHook(_XeroHookBase):
         """The parsed connection."""
         return self._ready().config
 
+    def write_ledger(self) -> tuple[WriteLedger, str]:
+        """The durable write ledger and the organisation key its rows are scoped by, for
+        callers that keep their own per-record index beside the hook's chunk entries."""
+        runtime = self._ready()
+        return runtime.ledger, runtime.tenant_id or "-"
+
     @property
     def client(self) -> httpx.Client:
         """The HTTP client (keep-alive connections), made on first use."""
