@@ -61,7 +61,12 @@ from xero_provider.hooks.planning import (
     results_to_ledger,
 )
 from xero_provider.hooks.reconcile import Reconciliation
-from xero_provider.hooks.responses import body_of, raise_for_xero
+from xero_provider.hooks.responses import (
+    body_of,
+    element_results,
+    element_wise,
+    raise_for_xero,
+)
 from xero_provider.hooks.retrying import MAX_TOTAL_SECONDS, SAFE_METHODS, retry_kwargs
 from xero_provider.hooks.serialise import json_value
 from xero_provider.rate_budget import Limits, RateBudget, Remaining, budget_for
@@ -497,7 +502,36 @@ class XeroHook(_XeroHookBase):
         under the connection's API base (anything else is refused: the token stays with
         Xero). Keyword arguments: ``params``, ``json``, ``headers``, ``idempotency_key``.
         """
-        return body_of(self._send(method.upper(), path, **kwargs))
+        method = method.upper()
+        if element_wise(method, kwargs.get("json")):
+            # Xero applies each element on its own: without this a refused element turns
+            # the whole answer into one 400 that hides the elements it applied.
+            kwargs["params"] = {"summarizeErrors": "false", **(kwargs.get("params") or {})}
+        return body_of(self._send(method, path, **kwargs))
+
+    def write_each(
+        self,
+        method: str,
+        path: str,
+        elements: Sequence[Any],
+        *,
+        list_key: str,
+        id_field: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> list[RecordResult]:
+        """One write of several elements (``PUT CreditNotes/{id}/Allocations`` with two
+        allocations...), one result per element: applied (``ok``) or refused with Xero's
+        message. Sent with ``summarizeErrors=false`` (the spec lists it on these
+        endpoints), so a refused element never hides one Xero applied."""
+        body = {list_key: [json_value(e, f"elements[{i}]") for i, e in enumerate(elements)]}
+        answer = self.call(
+            method,
+            path,
+            json=body,
+            params={"summarizeErrors": "false"},
+            idempotency_key=idempotency_key,
+        )
+        return element_results(answer, list_key, len(elements), id_field)
 
     def get_tenants(self) -> list[dict[str, Any]]:
         """The organisations this connection's authorisation may use (GET /connections)."""
