@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from tests.provider.connections import xero_connection
+from xero_provider.exceptions import XeroPartialWriteError, XeroValidationError
 from xero_provider.hooks import XeroHook
 
 
@@ -47,12 +48,17 @@ def _allocations(invoice_id: str, *amounts: float) -> list[dict]:
 
 def test_call_with_two_allocations_says_which_was_applied(hook, sandbox) -> None:
     note, bill = _credit_and_bill(hook, 50, 100)
-    body = hook.call(
-        "PUT", f"CreditNotes/{note}/Allocations", json={"Allocations": _allocations(bill, 30, 40)}
-    )
-    first, second = body["Allocations"]
-    assert first["StatusAttributeString"] == "OK"
-    assert second["StatusAttributeString"] == "ERROR" and second["ValidationErrors"]
+    with pytest.raises(XeroPartialWriteError) as caught:
+        hook.call(
+            "PUT",
+            f"CreditNotes/{note}/Allocations",
+            json={"Allocations": _allocations(bill, 30, 40)},
+        )
+    error = caught.value
+    assert isinstance(error, XeroValidationError)  # what callers already catch
+    assert [r.ok for r in error.results] == [True, False]
+    assert error.record_index == 1 and "applied: elements [0]" in str(error)
+    assert "remaining credit" in str(error)
     assert float(hook.get("CreditNotes", note)["RemainingCredit"]) == 20
 
 

@@ -34,11 +34,13 @@ from xero_provider.auth.tokens import TokenManager, XeroAuth, is_under
 from xero_provider.call_slots import LEASE_MARGIN_SECONDS, CallSlots, slots_for
 from xero_provider.config import XeroConnectionConfig
 from xero_provider.exceptions import (
+    RecordProblem,
     RecordResult,
     XeroForeignHostError,
     XeroInputError,
     XeroNetworkError,
     XeroNotFoundError,
+    XeroPartialWriteError,
     XeroValidationError,
 )
 from xero_provider.hooks import validation
@@ -503,11 +505,33 @@ class XeroHook(_XeroHookBase):
         Xero). Keyword arguments: ``params``, ``json``, ``headers``, ``idempotency_key``.
         """
         method = method.upper()
-        if element_wise(method, kwargs.get("json")):
-            # Xero applies each element on its own: without this a refused element turns
-            # the whole answer into one 400 that hides the elements it applied.
-            kwargs["params"] = {"summarizeErrors": "false", **(kwargs.get("params") or {})}
-        return body_of(self._send(method, path, **kwargs))
+        params = kwargs.get("params") or {}
+        if not element_wise(method, kwargs.get("json")) or "summarizeErrors" in params:
+            return body_of(self._send(method, path, **kwargs))
+        # Xero applies each element on its own: in its default mode a refused element turns
+        # the answer into one 400 that hides the elements it applied. Ask per element, and
+        # say which were applied when any was refused.
+        kwargs["params"] = {**params, "summarizeErrors": "false"}
+        body = body_of(self._send(method, path, **kwargs))
+        ((list_key, elements),) = kwargs["json"].items()
+        results = element_results(body, list_key, len(elements))
+        refused = [r for r in results if not r.ok]
+        if refused:
+            applied = [r.index for r in results if r.ok]
+            raise XeroPartialWriteError(
+                f"applied elements {applied}, refused {[r.index for r in refused]}",
+                results=results,
+                status=None,
+                method=method,
+                problems=[
+                    RecordProblem(
+                        f"{'; '.join(r.errors)} (applied: elements {applied or 'none'})",
+                        r.index,
+                    )
+                    for r in refused
+                ],
+            )
+        return body
 
     def write_each(
         self,
@@ -524,12 +548,14 @@ class XeroHook(_XeroHookBase):
         message. Sent with ``summarizeErrors=false`` (the spec lists it on these
         endpoints), so a refused element never hides one Xero applied."""
         body = {list_key: [json_value(e, f"elements[{i}]") for i, e in enumerate(elements)]}
-        answer = self.call(
-            method,
-            path,
-            json=body,
-            params={"summarizeErrors": "false"},
-            idempotency_key=idempotency_key,
+        answer = body_of(
+            self._send(
+                method.upper(),
+                path,
+                json=body,
+                params={"summarizeErrors": "false"},
+                idempotency_key=idempotency_key,
+            )
         )
         return element_results(answer, list_key, len(elements), id_field)
 

@@ -34,6 +34,7 @@ from xero_provider.exceptions import (
 )
 from xero_provider.hooks.responses import guess_field
 from xero_provider.hooks.serialise import json_value
+from xero_provider.hooks.text_limits import MAX_REQUEST_BYTES, oversized, resource_text_problems
 from xero_provider.hooks.xero import XeroHook
 from xero_provider.operators.inputs import as_rows
 from xero_provider.operators.links import LINKS_XCOM_KEY, XeroRecordLink, deep_link
@@ -283,7 +284,32 @@ class XeroBaseOperator(BaseOperator):
         else:
             problems = validate(schema, rows, self.resource)
         bad = {p.index for p in problems}
-        return problems + [p for i, r in enumerate(rows) if i not in bad for p in unwritable(r, i)]
+        problems += [p for i, r in enumerate(rows) if i not in bad for p in unwritable(r, i)]
+        bad = {p.index for p in problems}
+        if self.writes:
+            problems += [p for i, r in enumerate(rows) if i not in bad for p in self._limits(r, i)]
+        return problems
+
+    def _limits(self, row: Any, index: int) -> list[RecordProblem]:
+        """Text lengths from Xero's spec and its request size, per record (the hook checks
+        them too, but for the whole input at once)."""
+        problems = [
+            RecordProblem(message, index, None, field)
+            for field, message in resource_text_problems(self.spec, row)
+        ]
+        too_big = oversized(json_value(row, "record")) if not problems else None
+        if too_big is not None:
+            size, largest = too_big
+            problems.append(
+                RecordProblem(
+                    f"the record is {size} bytes; Xero takes at most {MAX_REQUEST_BYTES} "
+                    "bytes per request",
+                    index,
+                    None,
+                    largest,
+                )
+            )
+        return problems
 
     # --- reporting --------------------------------------------------------------------------
 
