@@ -29,7 +29,7 @@ from typing import Any
 
 from xero_provider.exceptions import RecordResult, XeroInputError
 from xero_provider.hooks.serialise import json_value
-from xero_provider.write_ledger import WriteLedger
+from xero_provider.state.write_ledger import WriteLedger
 
 
 def identities(rows: list[Any]) -> dict[int, str]:
