@@ -328,3 +328,26 @@ def test_any_sequence_leaves_each_effect_once(prop_conn, steps: list[str]) -> No
         assert ti.xcom["rejected"] == [], (op.task_id, ti.xcom["rejected"])
         assert ids == first.setdefault(op.task_id, ids), op.task_id
     assert _effects(sandbox, hook, tag, docs) == _once(tag), steps
+
+
+def test_a_fixed_record_is_written_on_rerun_and_nothing_else_again(prop_conn) -> None:
+    tag = uuid.uuid4().hex[:8]
+    rows = [{"Name": f"Fix {tag} {i}"} for i in range(3)]
+    taken = [*rows[:1], {"Name": "Bayside Club"}, *rows[2:]]  # Xero refuses the name
+
+    def run(records: list[dict]) -> tuple[list[str] | None, TaskInstance]:
+        op = XeroCreateContactOperator(task_id="fix", records=records, xero_conn_id=CONN)
+        ti = TaskInstance(run_id=f"manual__{tag}", task_id="fix")
+        try:
+            return op.execute({"ti": ti}), ti
+        except Exception:
+            return None, ti
+
+    ids, ti = run(taken)
+    assert ids is None and [e["index"] for e in ti.xcom["rejected"]] == [1]
+    puts = len(prop_conn.requests(path="/api.xro/2.0/Contacts", method="PUT"))
+    ids, ti = run(rows)  # the record fixed, the run cleared
+    assert ids is not None and len(ids) == 3 and ti.xcom["rejected"] == []
+    assert len(prop_conn.requests(path="/api.xro/2.0/Contacts", method="PUT")) == puts + 1
+    names = [c["Name"] for c in records(prop_conn, "Contacts")]
+    assert sorted(n for n in names if n.startswith(f"Fix {tag} ")) == [r["Name"] for r in rows]
