@@ -71,6 +71,12 @@ def build(org: Organisation):
             "max_stale_hours": Param(
                 36, type="integer", minimum=1, description="fail when older than this"
             ),
+            "lean": Param(
+                False,
+                type="boolean",
+                description="less egress: Xero's summaryOnly lists (no contact addresses, "
+                "no invoice line items or payments)",
+            ),
         },
         default_args=default_args(org),
         doc_md=__doc__,
@@ -108,7 +114,13 @@ def build(org: Organisation):
                     params["full_refresh"] or sweep,
                 )
                 return sync_resource(
-                    hook, warehouse, resource, org.tenant_id, context["run_id"], since
+                    hook,
+                    warehouse,
+                    resource,
+                    org.tenant_id,
+                    context["run_id"],
+                    since,
+                    lean=params.get("lean", False),
                 )
             finally:
                 hook.close()
@@ -128,18 +140,19 @@ def build(org: Organisation):
             if not params["quality_check"]:
                 raise AirflowSkipException("quality_check param is off for this run")
             loaded = {r["resource"] for r in results if r}
+            skipped = {r["resource"] for r in results if r and r.get("skipped")}  # app tier
             wanted = {r.name for r in sync_resources()}
             if loaded != wanted:
                 raise AirflowFailException(f"sync tasks failed for {sorted(wanted - loaded)}")
             warehouse = open_warehouse()
             try:
-                problems = stale(warehouse, org.tenant_id, params["max_stale_hours"])
+                problems = stale(warehouse, org.tenant_id, params["max_stale_hours"], skip=skipped)
                 if not problems and due(
                     context.get("logical_date"), params["quality_check_every_days"]
                 ):
                     hook = XeroHook(org.conn_id)
                     try:
-                        problems, report = drift(hook, warehouse, org.tenant_id)
+                        problems, report = drift(hook, warehouse, org.tenant_id, skip=skipped)
                     finally:
                         hook.close()
                 else:

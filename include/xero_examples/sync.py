@@ -12,21 +12,30 @@ run to start at the first change it did not store.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from xero_examples.warehouse import Warehouse, aware_utc, record_version
+from xero_provider.exceptions import XeroTierError
 from xero_provider.resources import INCLUDE_ARCHIVED, INCLUDE_DELETED, Resource
 
 UPSERT_BATCH = 1000  # rows per upsert transaction (one Xero page)
 ORDER = "UpdatedDateUTC ASC"
+log = logging.getLogger(__name__)
 
 
-def read_options(resource: Resource) -> dict[str, Any]:
+def read_options(resource: Resource, lean: bool = False) -> dict[str, Any]:
     """Everything Xero's list would hide or round: archived records where the list takes
     ``includeArchived``, deleted transfers (``includeDeleted``, BankTransfers), and unit
-    amounts at 4 places where it takes ``unitdp`` (all per Xero's spec)."""
+    amounts at 4 places where it takes ``unitdp`` (all per Xero's spec).
+
+    ``lean`` leaves out the bulky fields where Xero can (``summaryOnly``: a contact's
+    addresses, phones and people, an invoice's line items and payments): less egress, and
+    the warehouse keeps no line items for those resources."""
     options: dict[str, Any] = {"include_archived": resource.hidden_flag == INCLUDE_ARCHIVED}
+    if lean and resource.summary_only:
+        options["summary_only"] = True
     if resource.hidden_flag == INCLUDE_DELETED:
         options["include_deleted"] = True
     if resource.takes_unitdp:
@@ -91,14 +100,24 @@ def sync_resource(
     run_id: str,
     since: datetime | None = None,
     page_size: int | None = None,
+    lean: bool = False,
 ) -> dict[str, Any]:
     """Upsert every record changed since ``since``; return what was seen and written.
 
     :param page_size: records per Xero page (default: the largest the resource allows).
+    :param lean: leave out the bulky fields where Xero can (:func:`read_options`).
+
+    A resource the app's Xero tier does not include (Journals below Advanced) is skipped
+    with a note in the result and the log, not a failed task (:func:`skipped_for_tier`).
     """
     ordered = reads_in_update_order(resource)
     batch_size = min(page_size or UPSERT_BATCH, UPSERT_BATCH) if ordered else UPSERT_BATCH
-    filters: dict[str, Any] = {"modified_since": since, **read_options(resource)}
+    filters: dict[str, Any] = {"modified_since": since, **read_options(resource, lean)}
+    if since is not None and resource.paging == "offset":
+        # Journals never change once posted: read only those numbered above the newest
+        # stored (Xero's offset), not every journal of the watermark's second again.
+        filters["modified_since"] = None
+        filters["after_number"] = last_number(warehouse, resource, tenant_id)
     if ordered and resource.paging != "offset":
         filters["order"] = ORDER
     if page_size:
@@ -120,11 +139,14 @@ def sync_resource(
             warehouse.commit_position(resource, tenant_id, newest, run_id)
         batch = []
 
-    for record in hook.iter_records(resource, **filters):
-        listed.add(str(record.get(resource.id_field)))
-        batch.append(record)
-        if len(batch) >= batch_size:
-            store()
+    try:
+        for record in hook.iter_records(resource, **filters):
+            listed.add(str(record.get(resource.id_field)))
+            batch.append(record)
+            if len(batch) >= batch_size:
+                store()
+    except XeroTierError as refused:  # refused before any record: nothing to store
+        return skipped_for_tier(resource, since, refused)
     store()
     deleted = 0
     if since is None:  # a whole read: what Xero no longer lists was deleted
@@ -139,4 +161,32 @@ def sync_resource(
         "seen": seen,
         "written": written,
         "marked_deleted": deleted,
+    }
+
+
+def last_number(warehouse: Warehouse, resource: Resource, tenant_id: str) -> int:
+    """The highest number stored for an offset-paged resource (0: none yet)."""
+    import sqlalchemy as sa
+
+    table = warehouse.table(resource)
+    query = sa.select(sa.func.max(sa.cast(table.c.number, sa.Integer))).where(
+        table.c.tenant_id == tenant_id
+    )
+    with warehouse.engine.connect() as conn:
+        return int(conn.execute(query).scalar() or 0)
+
+
+def skipped_for_tier(
+    resource: Resource, since: datetime | None, refused: XeroTierError
+) -> dict[str, Any]:
+    """The result of a sync step skipped because the app's tier lacks the endpoint."""
+    note = f"skipped: {refused.message}"
+    log.warning("%s %s", resource.name, note)
+    return {
+        "resource": resource.name,
+        "since": since.isoformat() if since else None,
+        "seen": 0,
+        "written": 0,
+        "marked_deleted": 0,
+        "skipped": note,
     }

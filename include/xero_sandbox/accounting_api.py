@@ -16,13 +16,20 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from xero_sandbox import tiers
 from xero_sandbox.accounting import attachments, service
 from xero_sandbox.accounting.base import ResourceRules, WriteContext, query_flag
 from xero_sandbox.accounting.documents import round_unit, unit_places
 from xero_sandbox.accounting.registry import rules_for
-from xero_sandbox.bodies import parse_json, require_json
 from xero_sandbox.dates import DateParseError, parse_datetime
-from xero_sandbox.errors import ApiException, Forbidden, InsufficientScope, NotFound, SandboxError
+from xero_sandbox.errors import (
+    ApiException,
+    Forbidden,
+    InsufficientScope,
+    NotFound,
+    NotOnThisTier,
+    SandboxError,
+)
 from xero_sandbox.formats import PDF_RESOURCES, document_pdf, to_xml, wants_json, wants_pdf
 from xero_sandbox.idempotency import fingerprint
 from xero_sandbox.identity import AccessGrant, scope_allows
@@ -30,6 +37,7 @@ from xero_sandbox.identity.scopes import missing_scope_message
 from xero_sandbox.organisation import Organisation
 from xero_sandbox.responses import Outcome, outcome_of
 from xero_sandbox.state import SandboxState
+from xero_sandbox.xml_bodies import read_write_body
 
 API_PREFIX = "/api.xro/2.0"
 WRITE_METHODS = {"PUT", "POST", "DELETE"}
@@ -68,7 +76,9 @@ async def _handle(state: SandboxState, request: Request, rest: str) -> Response:
         grant = state.identity.authenticate(request.headers.get("authorization"))
         request.state.log_extra = {"client_id": grant.client_id, "token_id": grant.token_id}
         org = _resolve_tenant(state, grant, request.headers.get("xero-tenant-id"))
-        starter = org.tier.upper() == "STARTER"
+        app = state.identity.app(grant.client_id)
+        app_tier = app.tier if app else None
+        starter = org.tier.upper() == "STARTER" or app_tier == "starter"
         try:
             ticket = state.limits.acquire(grant.client_id, org.tenant_id, starter)
         finally:
@@ -158,6 +168,11 @@ def _dispatch(
     rules = rules_for(segments[0])
     if rules is None:
         raise NotFound()
+    app = state.identity.app(grant.client_id)
+    if not tiers.allows(app.tier if app else None, segments[0]):
+        # Xero's answer to a Journals read below Advanced (support.databuzz.com.au
+        # article 742, API_NOTES section 5): 401 "AuthorizationUnsuccessful".
+        raise NotOnThisTier()
     write = method in WRITE_METHODS
     files = attachments.is_attachment_route(segments)
     family = "attachments" if files else rules.scope
@@ -180,8 +195,7 @@ def _dispatch(
         )
     body = None
     if write:
-        require_json(request.headers.get("content-type"), body_bytes)
-        body = parse_json(body_bytes)
+        body = read_write_body(request.headers.get("content-type"), body_bytes)
 
     if len(segments) == 1:
         if method == "GET":

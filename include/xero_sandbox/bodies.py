@@ -37,14 +37,15 @@ class PayloadTooLarge(SandboxError):
 
 
 class UnsupportedMediaType(SandboxError):
-    """415 for a write whose Content-Type is not JSON (the sandbox speaks JSON only)."""
+    """415 for a write whose Content-Type is neither JSON nor XML."""
 
     status = 415
 
     def __init__(self, content_type: str) -> None:
         shown = content_type or "(none)"
         super().__init__(
-            f"Content-Type '{shown}' is not supported: send the body as application/json."
+            f"Content-Type '{shown}' is not supported: "
+            "send the body as application/json or application/xml."
         )
 
     def body(self) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from xero_sandbox import seed
+from xero_sandbox import seed, tiers
 from xero_sandbox.bodies import check_value
 from xero_sandbox.dates import DateParseError, parse_datetime
 from xero_sandbox.errors import SandboxError
@@ -38,6 +38,12 @@ class FaultRequest(BaseModel):
     path: str | None = None
     retry_after: int | None = None
     seed: int | None = None
+
+
+class AppChange(BaseModel):
+    """``PUT /__sandbox/apps/{client_id}``: the app's tier."""
+
+    tier: str = Field(min_length=1, max_length=20)
 
 
 class OrganisationChange(BaseModel):
@@ -118,7 +124,37 @@ def build_control_router(state: SandboxState) -> APIRouter:
 
     @router.get("/apps")
     def apps() -> list[dict[str, Any]]:
-        return [app.public() for app in state.identity.apps()]
+        return [
+            {**app.public(), "connections": state.identity.connection_count(app.client_id)}
+            for app in state.identity.apps()
+        ]
+
+    @router.put("/apps/{client_id}")
+    def change_app(client_id: str, change: AppChange) -> dict[str, Any]:
+        """Move an app to another tier (``starter`` ... ``enterprise``)."""
+        try:
+            app = state.identity.set_tier(client_id, change.tier)
+        except KeyError:
+            raise HTTPException(404, f"unknown app '{client_id}'") from None
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return app.public()
+
+    @router.get("/egress")
+    def egress(client_id: str | None = None, month: str | None = None) -> dict[str, Any]:
+        """Response bytes per app, month and organisation, with the app's tier and its
+        included GB a month, like Xero's developer dashboard."""
+        report = state.egress.report(client_id, month)
+        out = {}
+        for app_id, months in report.items():
+            app = state.identity.app(app_id)
+            limits = tiers.tier(app.tier if app else None)
+            out[app_id] = {
+                "tier": limits.name,
+                "included_gb_per_month": limits.egress_included_gb,
+                "months": months,
+            }
+        return out
 
     @router.post("/apps/{client_id}/redirect_uris")
     def add_redirect_uri(client_id: str, request: RedirectUriRequest) -> dict[str, Any]:

@@ -128,6 +128,15 @@ class Unauthorized(SandboxError):
         return _problem("Unauthorized", 401, self.message)
 
 
+class NotOnThisTier(Unauthorized):
+    """401 ``AuthorizationUnsuccessful`` for an endpoint the app's tier does not include
+    (Journals below Advanced). The token itself is fine, so no ``invalid_token``."""
+
+    def __init__(self) -> None:
+        super().__init__("AuthorizationUnsuccessful")
+        self.headers = {}
+
+
 class InsufficientScope(SandboxError):
     """401 for a token that lacks the scope the endpoint needs.
 

@@ -117,6 +117,11 @@ class SandboxMiddleware:
             "fault": box["fault"],
         }
         entry.update(scope.get("state", {}).get("log_extra", {}))
+        if entry.get("client_id") and scope["path"].startswith("/api.xro/"):
+            sent = sum(len(chunk) for chunk in box.get("body", []))
+            self.state.egress.add(
+                entry["client_id"], entry["tenant_id"] or "", self.state.clock.now(), sent
+            )
         content_type = headers.get("content-type", "")
         if body and "x-www-form-urlencoded" in content_type:
             entry["form"] = redact_form(body)

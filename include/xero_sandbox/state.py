@@ -8,6 +8,7 @@ from typing import Any
 
 from xero_sandbox.accounting.journals import post_change
 from xero_sandbox.clock import Clock
+from xero_sandbox.egress import EgressMeter
 from xero_sandbox.faults import FaultPlan
 from xero_sandbox.idempotency import IdempotencyCache
 from xero_sandbox.identity import IdentityService
@@ -27,6 +28,7 @@ class SandboxState:
         self.limits = RateLimiter(self.clock)
         self.faults = FaultPlan()
         self.requests = RequestLog()
+        self.egress = EgressMeter()
         self.idempotency = IdempotencyCache(self.clock)
         self.webhooks = WebhookService(self.identity.connected_tenants)
         self.webhooks.check = self._check_webhook
@@ -43,6 +45,7 @@ class SandboxState:
         self.limits.reset()
         self.faults.clear()
         self.requests.clear()
+        self.egress.reset()
         self.idempotency.reset()
         self.webhooks.reset()
         self.clock.reset()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from xero_provider.exceptions import XeroConfigurationError
+from xero_provider.tiers import Tier, parse_tier
 
 XERO_API_BASE = "https://api.xero.com"
 XERO_IDENTITY_BASE = "https://identity.xero.com"
@@ -77,6 +78,7 @@ class XeroConnectionConfig:
     rate_limit_per_day: int = 5000
     app_rate_limit_per_minute: int = 10000
     concurrent_calls: int = 5
+    app_tier: Tier | None = None  # the Xero app's tier (extra ``app_tier``); None: not said
 
     @property
     def accounting_url(self) -> str:
@@ -126,6 +128,13 @@ class XeroConnectionConfig:
             )
         scopes = " ".join((_text(extra, "scopes", DEFAULT_SCOPES) or "").replace(",", " ").split())
         api_base = _text(extra, "api_base_url", XERO_API_BASE).rstrip("/")
+        try:
+            app_tier = parse_tier(
+                _text(extra, "app_tier"), f"connection '{conn_id}': extra field 'app_tier'"
+            )
+        except ValueError as exc:
+            raise XeroConfigurationError(str(exc)) from None
+        day_default = app_tier.calls_per_day if app_tier else 5000
         if api_base.lower().endswith(ACCOUNTING_PATH):
             api_base = api_base[: -len(ACCOUNTING_PATH)]
         return cls(
@@ -150,14 +159,16 @@ class XeroConnectionConfig:
             max_retries=int(_number(extra, "max_retries", 6, conn_id)),
             rate_window_seconds=_number(extra, "rate_window_seconds", 60.0, conn_id),
             ledger_retention_days=_number(extra, "ledger_retention_days", 30.0, conn_id),
-            # Xero's limits (API_NOTES.md "Rate limits"); 1,000 a day on a Starter org.
+            # Xero's limits (API_NOTES.md "Rate limits"); the day's follows the app's tier
+            # (1,000 a day per organisation on Starter) unless the extra sets it.
             rate_limit_per_minute=int(_number(extra, "rate_limit_per_minute", 60, conn_id)),
-            rate_limit_per_day=int(_number(extra, "rate_limit_per_day", 5000, conn_id)),
+            rate_limit_per_day=int(_number(extra, "rate_limit_per_day", day_default, conn_id)),
             app_rate_limit_per_minute=int(
                 _number(extra, "app_rate_limit_per_minute", 10000, conn_id)
             ),
             # Xero's 5 calls in progress per organisation; 0 turns the shared slots off.
             concurrent_calls=int(_number(extra, "concurrent_calls", 5, conn_id, zero_ok=True)),
+            app_tier=app_tier,
         )
 
 

@@ -124,6 +124,19 @@ class XeroForbiddenError(XeroError):
     """403: the organisation is not connected to this grant, or a scope is missing."""
 
 
+class XeroTierError(XeroForbiddenError):
+    """The app's Xero tier does not include this endpoint (Journals below Advanced).
+
+    ``needed`` names the lowest tier that does, ``app_tier`` the connection's (None when
+    the connection does not say and Xero's refusal told us).
+    """
+
+    def __init__(self, message: str, *, needed: str, app_tier: str | None, **kw) -> None:
+        self.needed = needed
+        self.app_tier = app_tier
+        super().__init__(message, **kw)
+
+
 class XeroAuthError(XeroError):
     """401 or a token-endpoint refusal: the credentials no longer work."""
 

@@ -31,6 +31,18 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
             "default": "authorization_code",
         },
     ),
+    "app_tier": _field(
+        "App tier",
+        "Your Xero app's tier since March 2026 (developer.xero.com/pricing): starter, core, "
+        "plus, advanced or enterprise. Sets the day limit (1,000 a day per organisation on "
+        "Starter) and refuses endpoints the tier lacks (Journals below Advanced) before a call. "
+        "The connect page records it.",
+        {
+            "type": ["string", "null"],
+            "enum": [None, "starter", "core", "plus", "advanced", "enterprise"],
+            "default": None,
+        },
+    ),
     "scopes": _field(
         "Scopes",
         "Space-separated OAuth scopes. Apps created from March 2026 must use granular scopes "
@@ -88,9 +100,9 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     ),
     "rate_limit_per_day": _field(
         "Calls per day",
-        "Calls per day per organisation the shared rate budget keeps to (Xero's 5,000; "
-        "1,000 for a Starter organisation).",
-        {"type": ["integer", "null"], "default": 5000},
+        "Calls per day per organisation the shared rate budget keeps to (default from the "
+        "app tier: 1,000 on Starter, else Xero's 5,000).",
+        {"type": ["integer", "null"], "default": None},
     ),
     "app_rate_limit_per_minute": _field(
         "App calls per minute",

@@ -55,6 +55,11 @@ class Resource:
     read_only: bool = False  # Xero offers no write endpoint (Journals, Users, ...)
     # The list flag that shows records Xero otherwise hides (None: the list hides none).
     hidden_flag: HiddenFlag | None = None
+    # The lowest app tier Xero serves this resource to (None: every tier); see tiers.py.
+    min_tier: str | None = None
+    # The list takes ``summaryOnly=true`` (spec: GET Contacts and Invoices): Xero leaves out
+    # the heavy fields (addresses, phones, line items, payments...), so fewer bytes come back.
+    summary_only: bool = False
     # The list takes ``unitdp=4`` (unit amounts at 4 places instead of Xero's rounded 2):
     # per the spec, GET /Invoices, /CreditNotes, /BankTransactions, /Overpayments,
     # /Prepayments, /Items and /Receipts.
@@ -75,6 +80,15 @@ class Resource:
     def type_where(self) -> str | None:
         return f'Type=="{self.type_filter}"' if self.type_filter else None
 
+    def scope(self, *, write: bool, granular: bool = True) -> str:
+        """The OAuth scope this endpoint needs: granular (apps created since 2 March 2026)
+        or broad (older apps), the ``.read`` variant for reads."""
+        granular_name, broad_name = SCOPES_BY_PATH[self.path]
+        name = granular_name if granular else broad_name
+        if name.endswith(".read") or not write:
+            return name if name.endswith(".read") else f"{name}.read"
+        return name
+
 
 _ROWS = [
     Resource(
@@ -87,6 +101,7 @@ _ROWS = [
         date_fields=("UpdatedDateUTC",),
         ids_param=True,
         hidden_flag=INCLUDE_ARCHIVED,
+        summary_only=True,
     ),
     Resource(
         "Invoices",
@@ -98,6 +113,7 @@ _ROWS = [
         statuses_param="Statuses",
         ids_param=True,
         hidden_flag=INCLUDE_ARCHIVED,
+        summary_only=True,
     ),
     Resource(
         "Bills",
@@ -110,6 +126,7 @@ _ROWS = [
         statuses_param="Statuses",
         ids_param=True,
         hidden_flag=INCLUDE_ARCHIVED,
+        summary_only=True,
     ),
     Resource(
         "SalesInvoices",
@@ -122,6 +139,7 @@ _ROWS = [
         statuses_param="Statuses",
         ids_param=True,
         hidden_flag=INCLUDE_ARCHIVED,
+        summary_only=True,
     ),
     Resource(
         "CreditNotes",
@@ -218,6 +236,7 @@ _ROWS = [
         "Journals",
         "JournalID",
         "Journals",
+        number_field="JournalNumber",  # spec: GET /Journals/{JournalNumber}
         paging="offset",
         offset_field="JournalNumber",
         supports_where=False,
@@ -225,6 +244,7 @@ _ROWS = [
         history=False,
         read_only=True,
         status_field=None,
+        min_tier="advanced",  # Journals only on Advanced and Enterprise since March 2026
         date_fields=("CreatedDateUTC", "JournalDate"),
     ),
     Resource(
@@ -348,6 +368,41 @@ _ROWS = [
 ]
 
 RESOURCES: dict[str, Resource] = {row.name.lower(): row for row in _ROWS}
+
+# The scope each endpoint needs: (granular since 2 March 2026, broad before). Sources:
+# API_NOTES section 2 scope table (granular: apideck.com/blog/xero-scopes; broad: the spec's
+# ``security`` of each path; Journals stay ``accounting.journals.read``).
+_INVOICES = ("accounting.invoices", "accounting.transactions")
+_PAYMENTS = ("accounting.payments", "accounting.transactions")
+_BANK = ("accounting.banktransactions", "accounting.transactions")
+_SETTINGS = ("accounting.settings", "accounting.settings")
+_CONTACTS = ("accounting.contacts", "accounting.contacts")
+SCOPES_BY_PATH: dict[str, tuple[str, str]] = {
+    "Contacts": _CONTACTS,
+    "ContactGroups": _CONTACTS,
+    "Invoices": _INVOICES,
+    "CreditNotes": _INVOICES,
+    "Quotes": _INVOICES,
+    "PurchaseOrders": _INVOICES,
+    "RepeatingInvoices": _INVOICES,
+    "LinkedTransactions": _INVOICES,
+    "Items": ("accounting.invoices", "accounting.settings"),
+    "Payments": _PAYMENTS,
+    "Overpayments": _PAYMENTS,
+    "Prepayments": _PAYMENTS,
+    "BankTransactions": _BANK,
+    "BankTransfers": _BANK,
+    "ManualJournals": ("accounting.manualjournals", "accounting.transactions"),
+    "Journals": ("accounting.journals.read", "accounting.journals.read"),
+    "Receipts": ("accounting.classicexpenses", "accounting.transactions"),
+    "ExpenseClaims": ("accounting.classicexpenses", "accounting.transactions"),
+    "Accounts": _SETTINGS,
+    "TaxRates": _SETTINGS,
+    "Currencies": _SETTINGS,
+    "TrackingCategories": _SETTINGS,
+    "BrandingThemes": _SETTINGS,
+    "Users": _SETTINGS,
+}
 
 
 def get_resource(name: str | Resource) -> Resource:

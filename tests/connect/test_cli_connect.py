@@ -278,6 +278,49 @@ def test_connect_a_pkce_app_without_a_secret(
         assert api.get(f"/connections/{conn_id}").json()["password"] in (None, "")
 
 
+def test_the_app_tier_is_recorded_and_its_connection_cap_checked_before_consent(
+    airflow_site: AirflowSite, sandbox: SandboxServer, cli_app: dict, clean_connections: None
+) -> None:
+    """Starter connects at most 5 organisations (developer.xero.com/pricing): the sixth is
+    refused here, before anyone goes to Xero; the tier given is kept on each connection."""
+    cli = Running(
+        connect_argv(sandbox, cli_app, "--paste", "--app-tier", "starter"), airflow_site.env
+    )
+    back = approve(cli.authorize_url(), [sandbox.demo.tenant_id])
+    assert cli.finish(back.headers["location"] + "\n") == 0, cli.output
+    assert "Scopes: asking Xero for granular scopes" in cli.output
+    assert "left out for the app's tier: Journals" in cli.output
+    [extra] = stored(airflow_site).values()
+    assert extra["app_tier"] == "starter" and "accounting.journals.read" not in extra["scopes"]
+    with airflow_site.api() as api:  # four more organisations connected by this app
+        for n in range(4):
+            extra = {"tenant_id": f"00000000-0000-0000-0000-00000000000{n}", "app_tier": "starter"}
+            body = {
+                "connection_id": f"cli_other_{n}",
+                "conn_type": "xero",
+                "login": CLI_CLIENT_ID,
+                "extra": json.dumps(extra),
+            }
+            assert api.post("/connections", json=body).status_code == 201
+    before = sandbox.control("GET", "/identity/stats").json()
+    argv = connect_argv(sandbox, cli_app, "--paste", "--app-tier", "starter")
+    done = subprocess.run(argv, env=airflow_site.env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "on the Starter tier, which connects at most 5 organisations" in done.stderr
+    assert "cli_other_0" in done.stderr
+    assert "/identity/connect/authorize?" not in done.stdout  # nobody was sent to Xero
+    assert sandbox.control("GET", "/identity/stats").json() == before
+    again = subprocess.run(
+        [*argv[:2], "connect", "--from-conn-id", "cli_demo_company_nz", "--paste"],
+        env=airflow_site.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        input="\n",
+    )
+    assert "connects at most" not in again.stderr  # re-authorising takes no new slot
+
+
 @pytest.mark.parametrize(
     "address",
     [

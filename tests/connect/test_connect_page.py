@@ -97,6 +97,8 @@ def test_connect_creates_one_connection_per_organisation_sharing_the_grant(
     assert sandbox.demo.tenant_name in page.text and sandbox.demo.second_tenant_name in page.text
     assert "Access token expires" in page.text and "last refresh" in page.text
     assert "also ends it for every organisation" in page.text
+    assert "asking Xero for granular scopes" in page.text  # which scopes it chose
+    assert "Egress (UTC)" in page.text and "this month 0.00 MB in 0 calls" in page.text
     assert APP_SECRET not in page.text
     for conn_id in created:
         result = ui_test(airflow_site, conn_id)

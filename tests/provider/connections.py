@@ -21,6 +21,7 @@ def xero_connection(
     tenant_id: str | None = None,
     conn_id: str | None = None,
     grant_tenants: list[str] | None = None,
+    grant_scopes: list[str] | None = None,
     **extra: Any,
 ) -> str:
     """Register ``AIRFLOW_CONN_<ID>`` for the demo web app and return the connection id.
@@ -30,7 +31,7 @@ def xero_connection(
     """
     tenant = tenant_id or sandbox.demo.tenant_id
     conn_id = conn_id or f"xero_{uuid.uuid4().hex[:8]}"
-    tokens = sandbox.tokens(tenant_ids=grant_tenants or [tenant])
+    tokens = sandbox.tokens(tenant_ids=grant_tenants or [tenant], scopes=grant_scopes)
     store = str(token_store)
     if "://" not in store:
         store = f"sqlite:///{store}"

@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "config": 0,
     "resources": 0,
     "formats": 0,
+    "tiers": 0,
     "get_provider_info": 0,
     "state": 1,
     "batch_claims": 1,  # the documented public name of state.batch_claims

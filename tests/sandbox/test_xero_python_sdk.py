@@ -77,7 +77,9 @@ def test_sdk_creates_and_reads_contacts_and_invoices(sandbox, sdk) -> None:
         tenant, Contacts(contacts=[Contact(name="SDK Stationers", email_address="sdk@example.com")])
     )
     contact_id = created.contacts[0].contact_id
-    assert api.get_contact(tenant, contact_id).contacts[0].name == "SDK Stationers"
+    fetched = api.get_contact(tenant, contact_id).contacts[0]
+    assert fetched.name == "SDK Stationers"
+    assert fetched.contact_groups == []  # Xero sends the empty list; code indexes it
     invoice = Invoice(
         type="ACCREC",
         contact=ContactRef(contact_id=contact_id),

@@ -203,6 +203,31 @@ def test_failed_task_cleared_and_rerun_creates_nothing_twice(
     assert warehouse_differences(url, sandbox_server, tenant) == []
 
 
+@pytest.mark.parametrize("tier", ["starter", "core"])
+def test_a_starter_or_core_app_syncs_the_warehouse_skipping_journals_with_a_note(
+    local_stack: AirflowStack, sandbox_server: SandboxServer, tier: str
+) -> None:
+    """Since March 2026 Journals are Advanced-only (the Advanced app is the first test's):
+    on a Starter or Core app the sync skips them (a note in the task's result), the
+    quality check leaves them out, Starter's 1,000 calls a day suffice, nothing fails."""
+    client_id = sandbox_server.demo.web_client_id
+    local_stack.wait_for_dags([DEMO_DAG])
+    local_stack.unpause(DEMO_DAG)  # also when this test runs on its own
+    sandbox_server.control("PUT", f"/apps/{client_id}", json={"tier": tier})
+    try:
+        run_id = local_stack.trigger(DEMO_DAG, conf={"full_refresh": True, "lean": True})
+        assert local_stack.wait_for_run(DEMO_DAG, run_id, timeout=600) == "success"
+    finally:
+        sandbox_server.control("PUT", f"/apps/{client_id}", json={"tier": "advanced"})
+    tasks = {t["task_id"]: t["state"] for t in local_stack.task_instances(DEMO_DAG, run_id)}
+    assert set(tasks.values()) == {"success"}, tasks
+    journals = local_stack.xcom(DEMO_DAG, run_id, "sync_journals")
+    assert "needs a Xero app on the Advanced tier" in journals["skipped"]
+    report = local_stack.xcom(DEMO_DAG, run_id, "quality_check")
+    assert report["Journals"] == {"skipped": "not in the app's Xero tier"}
+    assert report["Invoices"]["rows"] > 0
+
+
 def test_example_dags_on_celery_with_two_workers_on_postgres_and_redis(
     sandbox_server: SandboxServer, tmp_path: Path
 ) -> None:

@@ -143,7 +143,27 @@ class ContactRules(ResourceRules):
         return "Contact"
 
     def render(self, org: Organisation, record: dict[str, Any]) -> dict[str, Any]:
-        return to_wire(record)
+        out = to_wire(record)
+        # Xero always sends these collections, empty or not (spec examples of GET
+        # /Contacts: ``ContactGroups: []``, ``ContactPersons: []``).
+        for key in ("Addresses", "Phones", "ContactPersons"):
+            out.setdefault(key, [])
+        out["ContactGroups"] = groups_of(org, record.get("ContactID", ""))
+        return out
+
+
+def groups_of(org: Organisation, contact_id: str) -> list[dict[str, Any]]:
+    """The active contact groups ``contact_id`` belongs to, as Xero embeds them."""
+    return [
+        {
+            "ContactGroupID": group["ContactGroupID"],
+            "Name": group.get("Name", ""),
+            "Status": group.get("Status", "ACTIVE"),
+            "Contacts": [],
+        }
+        for group in org.table("ContactGroups").values()
+        if group.get("Status") == "ACTIVE" and contact_id in group.get("Contacts", [])
+    ]
 
 
 def contact_reference(org: Organisation, data: Any, errors: list[str]) -> dict[str, Any] | None:

@@ -38,8 +38,12 @@ _ALL: list[type[ResourceRules]] = [
 ]
 
 RULES: dict[str, ResourceRules] = {(cls.path or cls.name).lower(): cls() for cls in _ALL}
+# Xero answers the plural too, and clients call it: pyxero's ``xero.organisations.all()``
+# sends GET /Organisations (freakboy3742/pyxero issue 17, PR 75).
+ALIASES = {"organisations": "organisation"}
 
 
 def rules_for(segment: str) -> ResourceRules | None:
     """The rules for a path segment such as ``contacts`` or ``Invoices``."""
-    return RULES.get(segment.lower())
+    lowered = segment.lower()
+    return RULES.get(ALIASES.get(lowered, lowered))

@@ -17,6 +17,7 @@ from xero_sandbox.identity.consent import render_consent, render_error
 from xero_sandbox.identity.scopes import needs_tenant
 from xero_sandbox.identity.service import (
     AuthorizeError,
+    ConnectionLimitReached,
     ConsentRequest,
     IdentityService,
     NoOrganisationChosen,
@@ -124,6 +125,9 @@ def build_identity_router(state: SandboxState) -> APIRouter:
                 url = identity.decide(consent.request_id, decision == "approve", chosen)
             except NoOrganisationChosen as problem:
                 return _consent_page(identity, consent, str(problem), chosen)
+            except ConnectionLimitReached as problem:  # Xero's connectionLimit page
+                page = render_error(str(problem), "connection_limit")
+                return HTMLResponse(page, status_code=403, headers=NO_STORE)
         except AuthorizeError as error:
             return _authorize_failure(error)
         return Response(status_code=302, headers={"Location": url, **NO_STORE})

@@ -39,6 +39,7 @@ from xero_sandbox.identity.scopes import (
     unknown_scopes,
 )
 from xero_sandbox.organisation import Organisation
+from xero_sandbox.tiers import DEFAULT_TIER, connection_limit_message, tier
 
 ISSUER = "https://identity.xero.com"
 AUDIENCE = "https://identity.xero.com/resources"
@@ -87,6 +88,7 @@ class App:
     redirect_uris: list[str] = field(default_factory=list)
     custom_tenant_id: str | None = None  # the one organisation a custom connection is bound to
     granular_only: bool = False  # app created on/after 2026-03-02: broad scopes refused
+    tier: str = DEFAULT_TIER  # starter, core, plus, advanced, enterprise (see tiers.py)
 
     def public(self) -> dict[str, Any]:
         """The app for ``GET /__sandbox/apps``; the secret is a fixed sandbox credential."""
@@ -148,6 +150,11 @@ class AuthorizeError(OAuthError):
 
 class NoOrganisationChosen(ValueError):
     """Consent approved without a valid organisation: the page is shown again with this."""
+
+
+class ConnectionLimitReached(ValueError):
+    """The consent would connect more organisations than the app's tier allows (Xero
+    shows its connection-limit page; the user does not go back to the app)."""
 
 
 @dataclass
@@ -321,9 +328,28 @@ class IdentityService:
             raise ValueError(f"app kind must be web, pkce or custom, not {app.kind!r}")
         if app.custom_tenant_id:
             app.custom_tenant_id = app.custom_tenant_id.lower()
+        app.tier = tier(app.tier).name
         with self._lock:
             self._apps[app.client_id] = app
         return app
+
+    def app(self, client_id: str) -> App | None:
+        with self._lock:
+            return self._apps.get(client_id)
+
+    def set_tier(self, client_id: str, name: str) -> App:
+        """Move an app to another tier (existing connections stay, as on Xero)."""
+        with self._lock:
+            app = self._apps.get(client_id)
+            if app is None:
+                raise KeyError(client_id)
+            app.tier = tier(name).name
+            return app
+
+    def connection_count(self, client_id: str) -> int:
+        """Organisations connected to the app, by any user (what the tier's cap counts)."""
+        with self._lock:
+            return len(self.connected_tenants(client_id) & set(self._orgs))
 
     def apps(self) -> list[App]:
         with self._lock:
@@ -438,6 +464,7 @@ class IdentityService:
                 chosen = []  # identity-only scopes connect no organisation
             elif not chosen:
                 raise NoOrganisationChosen("Choose at least one organisation to connect.")
+            self._check_tier(request.app, chosen, ConnectionLimitReached)
             del self._consents[request.request_id]
             now = self._clock.now()
             auth_event_id = str(uuid.uuid4())
@@ -596,6 +623,24 @@ class IdentityService:
                 "unauthorized_client",
                 f"Apps created on or after 2026-03-02 cannot use {' '.join(broad)}",
             )
+
+    def _check_tier(self, app: App, tenant_ids: list[str], error: Any) -> None:
+        """Refuse a consent past the tier's connection cap, or a bulk one below Advanced.
+
+        Counts organisations not yet connected to the app; reconnecting one is free.
+        "Bulk" is the sandbox's reading of Xero's bulk connections: more than one new
+        organisation in one consent (an assumption; Xero does not define it publicly).
+        """
+        limits = tier(app.tier)
+        new = [t for t in tenant_ids if t not in self.connected_tenants(app.client_id)]
+        if len(new) > 1 and not limits.bulk_connections:
+            raise error(
+                f"Connecting {len(new)} organisations at once (a bulk connection) needs the "
+                f"Advanced tier; {app.name} is on {limits.name.title()}. Connect one at a time."
+            )
+        cap = limits.connections
+        if cap is not None and new and self.connection_count(app.client_id) + len(new) > cap:
+            raise error(connection_limit_message(app.name))
 
     def _new_grant(
         self,
@@ -860,6 +905,7 @@ class IdentityService:
                 scopes = [*_TEST_IDENTITY_SCOPES, *default_accounting_scopes(app.granular_only)]
             requested = parse_scope(" ".join(scopes))
             self._check_scopes(app, requested, OAuthError)
+            self._check_tier(app, tenants, lambda text: OAuthError("access_denied", text, 403))
             now = self._clock.now()
             auth_event_id = str(uuid.uuid4())
             self._connect(app.client_id, DEMO_USER.user_id, tenants, auth_event_id, now)

@@ -28,6 +28,7 @@ from xero_provider.connect import airflow_connections as conns
 from xero_provider.connect import flow, grants, preflight
 from xero_provider.connect.settings import DEFAULT_REDIRECT_URI
 from xero_provider.exceptions import XeroAuthError, XeroConfigurationError
+from xero_provider.tiers import ORDER as TIER_ORDER
 
 CALLBACK_SECONDS = 300
 
@@ -160,8 +161,16 @@ def _wait_for_redirect(
     return server.wait(CALLBACK_SECONDS)
 
 
-def _check(config: Any, redirect: str, listen: bool, metadata_database: bool) -> None:
-    problems = preflight.run(config, redirect, listen=listen, metadata_database=metadata_database)
+def _check(
+    config: Any, redirect: str, listen: bool, metadata_database: bool, reconnecting: bool = False
+) -> None:
+    problems = preflight.run(
+        config,
+        redirect,
+        listen=listen,
+        metadata_database=metadata_database,
+        reconnecting=reconnecting,
+    )
     if problems:
         raise XeroConfigurationError(
             "not sending you to Xero yet, because the sign-in could not be stored:\n  - "
@@ -194,6 +203,7 @@ def connect(args: argparse.Namespace, stdin: IO[str], out: IO[str]) -> None:
             conns.secret_of(stored.conn_id),
             redirect,
             conn_id_prefix=args.conn_id_prefix,
+            app_tier=args.app_tier,
         )
     else:
         base = (args.base_url or "").rstrip("/")
@@ -202,18 +212,29 @@ def connect(args: argparse.Namespace, stdin: IO[str], out: IO[str]) -> None:
             if base
             else {}
         )
+        scopes, note = flow.pick_scopes(args.scopes, args.app_tier, args.broad_scopes)
         request = flow.ConnectRequest(
             client_id=args.client_id,
             client_secret=_read_secret(args.client_secret_file, stdin, out),
             redirect_uri=redirect or DEFAULT_REDIRECT_URI,
-            scopes=" ".join((args.scopes or flow.DEFAULT_SCOPES).replace(",", " ").split()),
+            scopes=scopes,
+            scope_note=note,
             credential_store=args.credential_store,
             conn_id_prefix=args.conn_id_prefix,
+            app_tier=args.app_tier,
             **bases,
         )
     listen = not args.paste
-    _check(request.config(), request.redirect_uri, listen=listen, metadata_database=True)
+    _check(
+        request.config(),
+        request.redirect_uri,
+        listen=listen,
+        metadata_database=True,
+        reconnecting=bool(args.from_conn_id),
+    )
     url, pending = flow.begin(request)
+    if request.scope_note:
+        print(f"Scopes: {request.scope_note}", file=out)
     answer = _wait_for_redirect(url, request.redirect_uri, args.port, args.paste, stdin, out)
     result = flow.complete(pending, answer, user=getpass.getuser())
     print(
@@ -394,6 +415,16 @@ def _print_budget(manager: TokenManager, out: IO[str]) -> None:
         + f"; {left.minute} this minute; app: {left.app_minute} this minute",
         file=out,
     )
+    from xero_provider.state.egress import EgressLog
+
+    usage = EgressLog(manager.store).usage(config.client_id, tenant)
+    tier = config.app_tier
+    included = (
+        f" ({tier.title} includes {tier.egress_included_gb} GB a month)"
+        if tier and tier.egress_included_gb
+        else ""
+    )
+    print(f"egress:          {usage.describe()}{included}", file=out)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -413,9 +444,23 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--from-conn-id", help="start from an existing xero connection")
     con.add_argument("--client-secret-file", help="read the client secret from this file")
     con.add_argument("--base-url", help="one origin for Xero's API, identity and login (sandbox)")
-    con.add_argument("--scopes", help="space-separated scopes (default: the provider's)")
+    con.add_argument(
+        "--scopes",
+        help="space-separated scopes (default: what this deployment's operators, sensors and "
+        "warehouse reads need, from the resource table)",
+    )
+    con.add_argument(
+        "--broad-scopes",
+        action="store_true",
+        help="the app was created before 2 March 2026: ask for broad scopes",
+    )
     con.add_argument("--credential-store", help="token store URL or connection id")
     con.add_argument("--conn-id-prefix", default="xero", help="new connections: PREFIX_<org>")
+    con.add_argument(
+        "--app-tier",
+        choices=TIER_ORDER,
+        help="the Xero app's tier (recorded on each connection; checks its connection cap)",
+    )
     for command in (con, sub("authorize", "authorise one existing connection in a browser")):
         if command.prog.endswith("authorize"):
             command.add_argument("--conn-id", required=True)

@@ -55,6 +55,8 @@ class ConnectRequest:
     credential_store: str | None = None
     conn_id_prefix: str = "xero"
     from_conn_id: str | None = None
+    app_tier: str | None = None  # the Xero app's tier; recorded on every connection
+    scope_note: str = ""  # which scopes were chosen and why (shown to the person)
 
     @classmethod
     def from_connection(
@@ -71,6 +73,7 @@ class ConnectRequest:
             login_base_url=str(extra.get("login_base_url") or XERO_LOGIN_BASE),
             credential_store=conn.store,
             from_conn_id=conn.conn_id,
+            app_tier=kw.pop("app_tier", None) or extra.get("app_tier") or None,
             **kw,
         )
 
@@ -89,6 +92,8 @@ class ConnectRequest:
             extra["credential_store"] = self.credential_store
         if self.redirect_uri:
             extra["redirect_uri"] = self.redirect_uri
+        if self.app_tier:
+            extra["app_tier"] = self.app_tier.strip().lower()
         return extra
 
     def config(self, conn_id: str = "xero_connect", **extra: Any) -> XeroConnectionConfig:
@@ -143,6 +148,22 @@ class ConnectResult:
     grant_key: str
     expires_at: datetime
     organisations: list[ConnectedOrganisation]
+    scope_note: str = ""
+
+
+def pick_scopes(given: str | None, app_tier: str | None, broad: bool) -> tuple[str, str]:
+    """``(scopes, note)``: the scopes a person typed, else exactly what this deployment's
+    operators, sensors and warehouse reads need (granular, or broad for an app created
+    before 2 March 2026), and a sentence saying which was chosen."""
+    from xero_provider.connect.scopes import deployment_scopes
+    from xero_provider.tiers import parse_tier
+
+    typed = " ".join((given or "").replace(",", " ").split())
+    if typed:
+        return typed, f"asking Xero for the scopes you gave: {typed}"
+    tier = parse_tier(app_tier, "app tier")
+    choice = deployment_scopes(granular=not broad, tier=tier)
+    return choice.text, choice.describe()
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -224,7 +245,7 @@ def complete(
     except Exception:
         store.delete(grant_key)  # no tokens without the connections that use them
         raise
-    return ConnectResult(grant_key, tokens.expires_at, written)
+    return ConnectResult(grant_key, tokens.expires_at, written, request.scope_note)
 
 
 def write_connections(

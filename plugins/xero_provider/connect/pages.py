@@ -13,6 +13,7 @@ from html import escape
 from xero_provider.connect.airflow_connections import StoredConnection
 from xero_provider.connect.grants import GrantTimes
 from xero_provider.connect.settings import URL_PREFIX
+from xero_provider.tiers import ORDER as TIER_ORDER
 
 # Airflow 3's look (its UI is Chakra: a system font stack, grey-bordered cards with rounded
 # corners, a blue primary button, a red one for what cannot be undone), light and dark.
@@ -93,6 +94,7 @@ class GrantView:
     times: GrantTimes | None
     problem: str | None = None
     client_id: str = ""
+    egress: dict[str, str] = field(default_factory=dict)  # conn id -> today / this month
 
 
 @dataclass
@@ -151,7 +153,9 @@ def _grant(view: GrantView, model: PageModel) -> str:
             )
         rows.append(
             f"<tr><td>{escape(conn.tenant_name or '-')}</td><td><code>{escape(conn.conn_id)}"
-            f"</code></td><td>{escape(conn.tenant_id or '-')}</td><td>{button}</td></tr>"
+            f"</code></td><td>{escape(conn.tenant_id or '-')}</td>"
+            f"<td class='egress'>{escape(view.egress.get(conn.conn_id, '-'))}</td>"
+            f"<td>{button}</td></tr>"
         )
     revoke = ""
     if model.can_edit and view.times is not None:
@@ -166,9 +170,8 @@ def _grant(view: GrantView, model: PageModel) -> str:
     return (
         f"<div class='grant'><h3>Authorisation <code>{escape(view.key)}</code> "
         f"(client {escape(view.client_id)})</h3>{times}"
-        "<table><tr><th>Organisation</th><th>Connection</th><th>Tenant ID</th><th></th></tr>"
-        + "".join(rows)
-        + f"</table>{revoke}</div>"
+        "<table><tr><th>Organisation</th><th>Connection</th><th>Tenant ID</th>"
+        "<th>Egress (UTC)</th><th></th></tr>" + "".join(rows) + f"</table>{revoke}</div>"
     )
 
 
@@ -200,9 +203,22 @@ def _connect_form(model: PageModel) -> str:
         "type='password' autocomplete='new-password'></label>"
         "<label>Xero base URL (leave empty for Xero; the sandbox's URL in tests) "
         "<input name='base_url' placeholder='https://api.xero.com'></label>"
-        "<label>Scopes (empty: the provider's defaults) <input name='scopes'></label>"
+        "<label>Scopes (empty: exactly what this deployment's operators, sensors and "
+        "warehouse reads need) <input name='scopes'></label>"
+        "<label><input type='checkbox' name='broad_scopes' value='1'> The app was created "
+        "before 2 March 2026 (ask for broad scopes)</label>"
         "<label>Connection id prefix <input name='conn_id_prefix' value='xero'></label>"
-        "<button type='submit'>Sign in to Xero</button></form>"
+        + _tier_select()
+        + "<button type='submit'>Sign in to Xero</button></form>"
+    )
+
+
+def _tier_select() -> str:
+    """The app's Xero tier (developer.xero.com/pricing): recorded on each connection."""
+    options = "".join(f"<option value='{t}'>{t.title()}</option>" for t in TIER_ORDER)
+    return (
+        "<label>App tier (since March 2026; sets limits and gated endpoints) "
+        f"<select name='app_tier'><option value=''>not set</option>{options}</select></label>"
     )
 
 

@@ -132,12 +132,44 @@ def check_authorize_request(config: XeroConnectionConfig, redirect_uri: str) -> 
     return None
 
 
+def check_connection_cap(config: XeroConnectionConfig, reconnecting: bool) -> str | None:
+    """Say, before consent, that Xero would refuse another organisation: the app's tier
+    caps its connections (Starter 5, Core 50, Plus 1,000, Advanced 10,000; tiers.py).
+
+    Counts the organisations this Airflow holds a connection to for the app; another
+    deployment of the same app counts at Xero but not here, so this can only warn early.
+    Re-authorising a connection already made takes no new slot and is not refused.
+    """
+    tier = config.app_tier
+    if tier is None or tier.connections is None or reconnecting:
+        return None
+    from xero_provider.connect.airflow_connections import list_connections
+
+    mine = sorted(
+        {
+            (c.tenant_id or "").lower(): c.conn_id
+            for c in list_connections()
+            if c.client_id == config.client_id and c.tenant_id
+        }.values()
+    )
+    if len(mine) < tier.connections:
+        return None
+    shown = ", ".join(mine[:10]) + (f" and {len(mine) - 10} more" if len(mine) > 10 else "")
+    return (
+        f"this Xero app is on the {tier.title} tier, which connects at most "
+        f"{tier.connections:,} organisations, and {len(mine):,} are connected ({shown}): "
+        "Xero would refuse another at its consent page. Disconnect one, re-authorise an "
+        "existing connection instead, or move the app to a higher tier at developer.xero.com"
+    )
+
+
 def run(
     config: XeroConnectionConfig,
     redirect_uri: str,
     *,
     listen: bool = False,
     metadata_database: bool = True,
+    reconnecting: bool = False,
 ) -> list[str]:
     """Every problem found, in the order a person should fix them (empty: good to go)."""
     problems = [
@@ -146,6 +178,8 @@ def run(
         check_metadata_database() if metadata_database else None,
         check_redirect_uri(redirect_uri, listen=listen),
     ]
+    if metadata_database and not problems[2]:
+        problems.append(check_connection_cap(config, reconnecting))
     found = [p for p in problems if p]
     if not found:
         found = [p for p in [check_authorize_request(config, redirect_uri)] if p]

@@ -74,6 +74,20 @@ async def _form_caller(
     return caller, fields
 
 
+def _egress_of(members: list[conns.StoredConnection]) -> dict[str, str]:
+    """Each connection's egress today and this month, from the shared egress log."""
+    from xero_provider.state.egress import EgressLog
+    from xero_provider.state.token_store import TokenStore
+
+    out = {}
+    for conn in members:
+        config = grants.config_for(conn.conn_id)
+        tenant = config.tenant_id or f"app:{config.client_id}"
+        usage = EgressLog(TokenStore.for_config(config)).usage(config.client_id, tenant)
+        out[conn.conn_id] = usage.describe()
+    return out
+
+
 def _grant_views() -> list[pages.GrantView]:
     groups: dict[tuple[Any, ...], list[conns.StoredConnection]] = defaultdict(list)
     for conn in conns.list_connections():
@@ -83,6 +97,7 @@ def _grant_views() -> list[pages.GrantView]:
         view = pages.GrantView(key=key, connections=members, times=None, client_id=client_id)
         try:
             view.times = grants.times(grants.config_for(members[0].conn_id))
+            view.egress = _egress_of(members)
         except Exception as error:  # show the grant anyway, with what is wrong
             view.problem = f"{type(error).__name__}: {str(error)[:300]}"
         views.append(view)
@@ -158,17 +173,21 @@ def _request_from(fields: dict[str, str], redirect_uri: str) -> flow.ConnectRequ
             raise flow.XeroConfigurationError(f"no xero connection '{fields['from_conn_id']}'")
         secret = conns.secret_of(stored.conn_id)
         return flow.ConnectRequest.from_connection(
-            stored, secret, redirect_uri, conn_id_prefix=prefix
+            stored, secret, redirect_uri, conn_id_prefix=prefix, app_tier=fields.get("app_tier")
         )
     base = (fields.get("base_url") or "").rstrip("/")
     bases = {f"{n}_base_url": base for n in ("api", "identity", "login")} if base else {}
-    scopes = " ".join((fields.get("scopes") or flow.DEFAULT_SCOPES).replace(",", " ").split())
+    scopes, note = flow.pick_scopes(
+        fields.get("scopes"), fields.get("app_tier"), bool(fields.get("broad_scopes"))
+    )
     return flow.ConnectRequest(
         client_id=fields.get("client_id", ""),
         client_secret=fields.get("client_secret") or None,
         redirect_uri=redirect_uri,
         scopes=scopes,
+        scope_note=note,
         conn_id_prefix=prefix,
+        app_tier=fields.get("app_tier") or None,
         **bases,
     )
 
@@ -181,7 +200,13 @@ def _start(fields: dict[str, str], user: str) -> tuple[str | None, str | None, l
         config = request.config()
     except Exception as error:
         return None, None, [str(error)]
-    problems = preflight.run(config, redirect_uri, listen=False, metadata_database=True)
+    problems = preflight.run(
+        config,
+        redirect_uri,
+        listen=False,
+        metadata_database=True,
+        reconnecting=bool(request.from_conn_id),
+    )
     if problems:
         return None, None, problems
     url, pending = flow.begin(request)
@@ -256,7 +281,8 @@ def create_app() -> FastAPI:
             response = await _main_page(request, caller, errors=[outcome], status=400)
         else:
             names = ", ".join(f"{o.tenant_name} ({o.conn_id})" for o in outcome.organisations)
-            response = _back(request, f"Connected {len(outcome.organisations)}: {names}")
+            note = f" ({outcome.scope_note})" if outcome.scope_note else ""
+            response = _back(request, f"Connected {len(outcome.organisations)}: {names}{note}")
         response.delete_cookie(STATE_COOKIE, path=_base(request) or "/")
         return response
 

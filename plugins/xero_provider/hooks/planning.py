@@ -140,6 +140,8 @@ class ListPlan:
         page_size: int | None = None,
         include_archived: bool = False,
         include_deleted: bool = False,
+        summary_only: bool = False,
+        after_number: int | None = None,
         unitdp: int | None = None,
     ) -> list[ListPlan]:
         """Check the filters against what Xero supports for the resource, then plan; one
@@ -147,6 +149,33 @@ class ListPlan:
         params = hidden_flags(
             resource, include_archived=include_archived, include_deleted=include_deleted
         )
+        if summary_only is not False:
+            if summary_only is not True:
+                raise XeroInputError(
+                    f"summary_only: give True or False, got {summary_only!r}",
+                    resource=resource.name,
+                )
+            if not resource.summary_only:
+                takers = sorted(r.name for r in RESOURCES.values() if r.summary_only)
+                raise XeroInputError(
+                    f"summary_only: Xero's {resource.name} list does not take summaryOnly; "
+                    f"only {', '.join(takers)} do",
+                    resource=resource.name,
+                )
+            params["summaryOnly"] = "true"
+        start = 0
+        if after_number is not None:
+            if resource.paging != "offset":
+                raise XeroInputError(
+                    f"after_number: {resource.name} is not read by number (only Journals are)",
+                    resource=resource.name,
+                )
+            if isinstance(after_number, bool) or not isinstance(after_number, int):
+                raise XeroInputError(
+                    f"after_number: give a whole number, got {after_number!r}",
+                    resource=resource.name,
+                )
+            start = max(0, after_number)
         clauses = [resource.type_where, validation.where(where)]
         if statuses:
             statuses = validation.statuses(statuses)
@@ -206,7 +235,7 @@ class ListPlan:
                         "filter; use statuses or modified_since instead"
                     )
                 batch_params["where"] = combined
-            return cls(resource, batch_params, headers, size)
+            return cls(resource, batch_params, headers, size, offset=start)
 
         if not id_list:
             single = plan(None)

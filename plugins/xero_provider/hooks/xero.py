@@ -30,7 +30,7 @@ from tenacity import AsyncRetrying, Retrying
 
 from xero_provider.auth import oauth
 from xero_provider.auth.tokens import TokenManager, XeroAuth, is_under
-from xero_provider.config import ConfigResolver, XeroConnectionConfig
+from xero_provider.config import ACCOUNTING_PATH, ConfigResolver, XeroConnectionConfig
 from xero_provider.exceptions import (
     RecordProblem,
     RecordResult,
@@ -73,9 +73,11 @@ from xero_provider.hooks.retrying import MAX_TOTAL_SECONDS, SAFE_METHODS, retry_
 from xero_provider.hooks.serialise import json_value
 from xero_provider.resources import Resource, get_resource
 from xero_provider.state.call_slots import LEASE_MARGIN_SECONDS, CallSlots, slots_for
+from xero_provider.state.egress import EgressLog, EgressTally
 from xero_provider.state.rate_budget import Limits, RateBudget, Remaining, budget_for
 from xero_provider.state.token_store import TokenStore
 from xero_provider.state.write_ledger import WriteLedger
+from xero_provider.tiers import at_least, tier_error
 
 log = logging.getLogger(__name__)
 _UNSAFE_PATH = re.compile(r"\.\.|\\|@|%2e|%2f|%5c", re.IGNORECASE)
@@ -94,6 +96,7 @@ class _Runtime:
     budget: RateBudget
     slots: CallSlots
     _ledger: WriteLedger | None = field(default=None, repr=False)
+    tally: EgressTally = field(default_factory=EgressTally, repr=False)
 
     @classmethod
     def build(cls, config: XeroConnectionConfig, tenant_id: str | None) -> _Runtime:
@@ -123,6 +126,45 @@ class _Runtime:
     @property
     def tenant_key(self) -> str:
         return tenant_key(self.tenant_id, self.config.client_id)
+
+    def count_egress(self, resource: Resource | None, url: str, response: httpx.Response) -> None:
+        """Tally one answer's bytes under its resource (no I/O: flushed on close)."""
+        if resource is not None:
+            label = resource.path
+        else:
+            path = httpx.URL(url).path
+            tail = path.split(ACCOUNTING_PATH, 1)[-1] if ACCOUNTING_PATH in path else path
+            label = next((p for p in tail.split("/") if p), "(root)")
+        self.tally.count(label, len(response.content), response.num_bytes_downloaded)
+
+    def flush_egress(self) -> None:
+        """Add this hook's tally to the shared egress log and say what it came to.
+
+        Never fails the task: the figures are for people, the data already arrived.
+        """
+        taken = self.tally.take()
+        if not taken:
+            return
+        total = sum(c.bytes for c in taken.values())
+        calls = sum(c.calls for c in taken.values())
+        parts = ", ".join(
+            f"{name} {c.bytes / 1e6:.2f} MB"
+            for name, c in sorted(taken.items(), key=lambda kv: -kv[1].bytes)[:6]
+        )
+        try:
+            log_table = EgressLog(self.store)
+            log_table.add(self.config.client_id, self.tenant_key, taken)
+            usage = log_table.usage(self.config.client_id, self.tenant_key).describe()
+        except Exception as error:  # the database is down: still say what this hook read
+            usage = f"not recorded ({type(error).__name__})"
+        log.info(
+            "Xero egress for %s: %.2f MB in %d calls (%s); organisation %s",
+            self.tenant_key,
+            total / 1e6,
+            calls,
+            parts,
+            usage,
+        )
 
     def client_options(self) -> dict[str, Any]:
         config = self.config
@@ -235,6 +277,15 @@ class _XeroHookBase(BaseHook):
         return out
 
     @staticmethod
+    def _check_tier(runtime: _Runtime, resource: Resource | None) -> None:
+        """Refuse, before any call, a resource the connection's app tier does not include."""
+        if resource is None or resource.min_tier is None:
+            return
+        tier = runtime.config.app_tier
+        if tier is not None and not at_least(tier, resource.min_tier):
+            raise tier_error(resource, tier.name, runtime.config.conn_id)
+
+    @staticmethod
     def _check(
         runtime: _Runtime,
         response: httpx.Response,
@@ -245,6 +296,10 @@ class _XeroHookBase(BaseHook):
         """Raise the typed error for a refusal (the body is only parsed when there is one)."""
         if response.status_code < 400:
             return
+        if response.status_code == 401 and resource is not None and resource.min_tier:
+            body = body_of(response)
+            if isinstance(body, dict) and body.get("Detail") == "AuthorizationUnsuccessful":
+                raise tier_error(resource, None, runtime.config.conn_id, status=401)
         sent = None
         if isinstance(json, dict) and len(json) == 1:
             only = next(iter(json.values()))
@@ -443,6 +498,7 @@ class XeroHook(_XeroHookBase):
         if self._runtime is not None:
             self._runtime.budget.release(self._runtime.tenant_key)
             self._runtime.slots.release_kept()
+            self._runtime.flush_egress()
 
     # --- the one pipeline -------------------------------------------------------------
 
@@ -460,6 +516,7 @@ class XeroHook(_XeroHookBase):
     ) -> httpx.Response:
         runtime = self._ready()
         target = runtime.target(url)
+        self._check_tier(runtime, resource)
         tenant = runtime.tenant_key
         governor, budget, slots = runtime.governor, runtime.budget, runtime.slots
         client = self.client
@@ -477,6 +534,7 @@ class XeroHook(_XeroHookBase):
                                 method, target, params=params, json=json, headers=request_headers
                             )
                     budget.observe(tenant, response.status_code, response.headers)
+                    runtime.count_egress(resource, target, response)
                     self._check(runtime, response, resource, positions, json)
         except httpx.TransportError as error:
             raise self._network_error(error, method, target, attempts) from error
@@ -569,6 +627,11 @@ class XeroHook(_XeroHookBase):
         """Revoke the refresh token at Xero (disconnects the app) and forget the tokens."""
         self._ready().tokens.revoke()
 
+    @property
+    def egress(self) -> EgressTally:
+        """Bytes Xero sent this hook so far, per resource (added to the shared log on close)."""
+        return self._ready().tally
+
     def remaining_calls(self) -> Remaining:
         """What is left of this organisation's minute and day and the app's minute, as the
         budget shared by every process using the token store knows it (no call made)."""
@@ -593,6 +656,8 @@ class XeroHook(_XeroHookBase):
         page_size: int | None = None,
         include_archived: bool = False,
         include_deleted: bool = False,
+        summary_only: bool = False,
+        after_number: int | None = None,
         unitdp: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Yield records lazily, a page at a time, at the largest page Xero allows.
@@ -605,6 +670,12 @@ class XeroHook(_XeroHookBase):
             TrackingCategories; any other resource is refused before a call).
         :param include_deleted: also list DELETED bank transfers (``includeDeleted=true``:
             BankTransfers only).
+        :param summary_only: ask Xero for its light records (``summaryOnly=true``: Contacts,
+            Invoices and their typed views), without addresses, line items, payments:
+            fewer bytes of egress when those are not needed.
+        :param after_number: only journals numbered above this (Xero's ``offset``: "journals
+            with a JournalNumber greater than the offset will be returned", spec): an
+            incremental read of Journals that re-reads none.
         :param unitdp: 4 for unit amounts at 4 decimal places (Xero rounds them to 2
             otherwise); only where the resource table's ``takes_unitdp`` says Xero takes it.
         """
@@ -619,6 +690,8 @@ class XeroHook(_XeroHookBase):
                 "page_size": page_size,
                 "include_archived": include_archived,
                 "include_deleted": include_deleted,
+                "summary_only": summary_only,
+                "after_number": after_number,
                 "unitdp": unitdp,
             },
         )
@@ -817,6 +890,7 @@ class XeroAsyncHook(_XeroHookBase):
         if self._runtime is not None:
             await asyncio.to_thread(self._runtime.budget.release, self._runtime.tenant_key)
             await asyncio.to_thread(self._runtime.slots.release_kept)
+            await asyncio.to_thread(self._runtime.flush_egress)
 
     async def _send(
         self,
@@ -832,6 +906,7 @@ class XeroAsyncHook(_XeroHookBase):
     ) -> httpx.Response:
         runtime = await self._aready()
         target = runtime.target(url)
+        self._check_tier(runtime, resource)
         tenant = runtime.tenant_key
         governor, budget, slots = runtime.governor, runtime.budget, runtime.slots
         if self._async_client is None:
@@ -854,6 +929,7 @@ class XeroAsyncHook(_XeroHookBase):
                                 method, target, params=params, json=json, headers=request_headers
                             )
                     await budget.aobserve(tenant, response.status_code, response.headers)
+                    runtime.count_egress(resource, target, response)
                     self._check(runtime, response, resource, positions, json)
         except httpx.TransportError as error:
             raise self._network_error(error, method, target, attempts) from error
@@ -903,6 +979,8 @@ class XeroAsyncHook(_XeroHookBase):
         page_size: int | None = None,
         include_archived: bool = False,
         include_deleted: bool = False,
+        summary_only: bool = False,
+        after_number: int | None = None,
         unitdp: int | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Yield records a page at a time; filters as for :meth:`XeroHook.iter_records`,
@@ -916,6 +994,8 @@ class XeroAsyncHook(_XeroHookBase):
             "page_size": page_size,
             "include_archived": include_archived,
             "include_deleted": include_deleted,
+            "summary_only": summary_only,
+            "after_number": after_number,
             "unitdp": unitdp,
         }
         for plan in self._list_plans(resource, filters):
