@@ -85,12 +85,12 @@ def test_dates_in_xero_forms() -> None:
         Position.from_json({"ts": "1"})
 
 
-def test_the_query_rounds_if_modified_since_down_and_bounds_the_top() -> None:
+def test_the_query_asks_if_modified_since_a_second_early_and_bounds_the_top() -> None:
     feed = Feed.build("Bills", where='Contact.Name=="A"')
     lower = Position.at(datetime(2026, 3, 1, 10, 0, 0, 700000, tzinfo=UTC))
     upper = Position.at(datetime(2026, 3, 1, 11, 0, 0, tzinfo=UTC))
     plan = list_plan(feed, lower, upper)
-    assert plan.headers["If-Modified-Since"] == "2026-03-01T10:00:00"
+    assert plan.headers["If-Modified-Since"] == "2026-03-01T09:59:59"  # floor, less 1 s
     assert "UpdatedDateUTC<DateTime(2026,03,01,11,00,00)" in plan.params["where"]
     assert 'Type=="ACCPAY"' in plan.params["where"]
     assert plan.params["order"] == "UpdatedDateUTC ASC,InvoiceID ASC"

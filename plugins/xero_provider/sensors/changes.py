@@ -42,7 +42,8 @@ committed only when a next run starts, and runs of one watermark task are serial
 range always ends at least ``settle_seconds`` in the past, so a record changed while pages
 are read leaves the range instead of shifting it; pages are ordered by ``UpdatedDateUTC``
 then ID, so ties across a page boundary keep their order; ``If-Modified-Since`` is sent
-rounded down to the second and the exact millisecond bounds are applied per record;
+rounded down to the second, one second early, and the exact millisecond bounds are
+applied per record;
 multi-page reads are checked (``itemCount`` per page, or two agreeing passes) and read
 again if Xero's records moved. Ties at a cut (``max_records``) are handled by keeping the
 IDs already delivered at the cut's instant.
