@@ -14,9 +14,9 @@ from typing import Any
 
 from xero_sandbox.accounting import service
 from xero_sandbox.accounting.base import WriteContext
-from xero_sandbox.dates import whole_ms
 from xero_sandbox.accounting.reference import seed_reference
 from xero_sandbox.accounting.registry import rules_for
+from xero_sandbox.dates import whole_ms
 from xero_sandbox.errors import ElementsRejected
 from xero_sandbox.identity import App
 from xero_sandbox.organisation import Organisation, new_id
