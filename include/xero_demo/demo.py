@@ -84,6 +84,16 @@ def touch_contacts(sandbox: SandboxServer, tenant_ids: list[str], made: dict[str
         made[tenant] = response.json()["Contacts"][0]["ContactID"]
 
 
+def subscribe_webhooks(stack: AirflowStack, sandbox: SandboxServer) -> dict[str, Any]:
+    """Point the sandbox's webhooks at the stack's ``/xero/webhooks``, as a Xero app's
+    Webhooks settings would, and pass Xero's intent-to-receive check (else raise)."""
+    body = {"url": f"{stack.url}/xero/webhooks", "key": stack.webhook_key, "batch_seconds": 1}
+    answer = sandbox.control("PUT", "/webhooks", json=body).json()
+    if answer.get("status") != "OK":
+        raise RuntimeError(f"the stack failed Xero's intent to receive: {answer}")
+    return answer
+
+
 def run_all(
     stack: AirflowStack,
     dag_ids: list[str],
@@ -201,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         authorise(sandbox.url, env=stack.env)
         dag_ids = expected_dag_ids(stack)
         stack.wait_for_dags(dag_ids)
+        subscribe_webhooks(stack, sandbox)
+        print(f"Sandbox webhooks -> {stack.url}/xero/webhooks (intent to receive: OK)")
         login = f"user {stack.config.admin_user}, password {stack.password}"
         if args.keep_running:
             print(f"\nAirflow UI: {stack.url}  ({login})", flush=True)

@@ -33,6 +33,8 @@ import httpx
 
 from xero_sandbox.testing import free_port
 
+PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
+
 MARKER = "XERO_STACK_ID"
 TERMINAL_RUN_STATES = {"success", "failed"}
 
@@ -149,6 +151,10 @@ class AirflowStack:
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
             "AIRFLOW__TRIGGERER__CAPACITY": "100",
+            # the provider's plugin: the connect page and Xero's webhook endpoint
+            # (/xero/webhooks), signed with this stack's own webhook key
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS),
+            "AIRFLOW__XERO_CONNECT__WEBHOOK_KEY": self.webhook_key,
             MARKER: self.stack_id,
             **cfg.env,
         }
@@ -166,6 +172,11 @@ class AirflowStack:
                     cfg.broker_prefix
                 )
         return env
+
+    @property
+    def webhook_key(self) -> str:
+        """The key Xero (the sandbox) signs webhook deliveries to this stack with."""
+        return self._secret("webhook_key", lambda: secrets.token_urlsafe(32))
 
     def run(
         self, *args: str, timeout: float = 300, check: bool = False

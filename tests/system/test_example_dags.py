@@ -9,7 +9,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,7 @@ from tests.system.stack_helpers import (
     warehouse_differences,
     warehouse_rows,
 )
-from xero_demo.demo import expected_dag_ids, run_all
+from xero_demo.demo import expected_dag_ids, run_all, subscribe_webhooks, touch_contacts
 from xero_demo.stack import AirflowStack, postgres_database, redis_broker
 from xero_examples.automations import plan_allocations, split_emailable
 from xero_sandbox.testing import SandboxServer
@@ -112,6 +112,69 @@ def test_every_example_dag_runs_to_success_on_local_executor(
     run = runs[DEMO_DAG][0]["dag_run_id"]
     report = local_stack.xcom(DEMO_DAG, run, "quality_check")
     assert report["Contacts"]["rows"] > 0
+
+
+def webhook_runs(stack: AirflowStack, dag_id: str, contact_id: str) -> list[dict]:
+    """The DAG's runs started by a webhook asset event naming ``contact_id``."""
+    found = []
+    for run in stack.runs(dag_id):
+        path = f"/dags/{dag_id}/dagRuns/{run['dag_run_id']}/upstreamAssetEvents"
+        for event in stack.api("GET", path)["asset_events"]:
+            extra = event.get("extra") or {}
+            if extra.get("source") == "xero_webhook" and contact_id in extra.get(
+                "resource_ids", []
+            ):
+                found.append(run)
+                break
+    return found
+
+
+def test_a_sandbox_webhook_starts_the_contact_asset_dag(
+    local_stack: AirflowStack, sandbox_server: SandboxServer
+) -> None:
+    """A contact created in the sandbox -> the sandbox's signed delivery -> the running
+    api-server's /xero/webhooks -> an asset event on the example DAG's asset -> a run
+    (nobody triggered it) that upserts the contact into the warehouse."""
+    dag_id = "xero_contact_changes_asset_demo"
+    tenant = sandbox_server.demo.tenant_id
+    subscription = subscribe_webhooks(local_stack, sandbox_server)
+    assert subscription["status"] == "OK"  # Xero's intent to receive passed
+    local_stack.unpause(dag_id)
+    try:
+        made: dict[str, str] = {}
+        touch_contacts(sandbox_server, [tenant], made)
+        changed_at = time.time()
+        contact = made[tenant]
+        deadline = time.monotonic() + 300
+        runs: list[dict] = []
+        while not runs and time.monotonic() < deadline:
+            time.sleep(1)
+            runs = webhook_runs(local_stack, dag_id, contact)
+        assert runs, local_stack.log_tail("api-server")
+        run = runs[0]
+        assert run["run_type"] == "asset_triggered"
+        assert local_stack.wait_for_run(dag_id, run["dag_run_id"]) == "success"
+        queued = datetime.fromisoformat(run["queued_at"].replace("Z", "+00:00")).timestamp()
+        print(f"webhook: contact change -> run queued in {queued - changed_at:.1f} s")
+        written = local_stack.xcom(dag_id, run["dag_run_id"], "upsert_changed_contacts")
+        assert written["ids"] >= 1 and written["written"] >= 1
+        rows = sa_rows(local_warehouse(local_stack), "xero_contacts", contact)
+        assert rows == 1
+    finally:
+        local_stack.unpause(dag_id, paused=True)
+        sandbox_server.control("DELETE", "/webhooks")
+
+
+def sa_rows(url: str, table: str, record_id: str) -> int:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            query = sa.text(f'SELECT COUNT(*) FROM "{table}" WHERE xero_id = :id')
+            return conn.execute(query, {"id": record_id}).scalar()
+    finally:
+        engine.dispose()
 
 
 def test_backfill_of_three_intervals_rewrites_nothing_twice(
