@@ -385,10 +385,17 @@ class AirflowStack:
         """Call the REST API; raise with the body on an error status.
 
         A 5xx (e.g. SQLite busy under load; the request's transaction was rolled back) is
-        retried twice.
+        retried twice; so is a read timeout of a call that is safe to repeat (a GET, or
+        pausing/unpausing a DAG), which a busy SQLite can cause on a loaded machine.
         """
+        repeatable = method == "GET" or (method == "PATCH" and path.count("/") == 2)
         for attempt in range(3):
-            response = self.client.request(method, path, **kwargs)
+            try:
+                response = self.client.request(method, path, **kwargs)
+            except httpx.ReadTimeout:
+                if not repeatable or attempt == 2:
+                    raise
+                continue
             if response.status_code < 500:
                 break
             time.sleep(2 * (attempt + 1))
