@@ -81,7 +81,7 @@ class Writer:
 
 
 def _ms(record: dict[str, Any]) -> int:
-    from xero_provider.triggers.feed import parse_ms
+    from xero_provider.state.feed import parse_ms
 
     return parse_ms(record["UpdatedDateUTC"])
 

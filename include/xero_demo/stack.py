@@ -33,8 +33,6 @@ import httpx
 
 from xero_sandbox.testing import free_port
 
-PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
-
 MARKER = "XERO_STACK_ID"
 TERMINAL_RUN_STATES = {"success", "failed"}
 
@@ -151,9 +149,8 @@ class AirflowStack:
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
             "AIRFLOW__TRIGGERER__CAPACITY": "100",
-            # the provider's plugin: the connect page and Xero's webhook endpoint
-            # (/xero/webhooks), signed with this stack's own webhook key
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS),
+            # the key Xero's webhook deliveries to this stack's /xero/webhooks are signed
+            # with (the endpoint is the plugin's: demo.stack_config loads it)
             "AIRFLOW__XERO_CONNECT__WEBHOOK_KEY": self.webhook_key,
             MARKER: self.stack_id,
             **cfg.env,
@@ -206,10 +203,12 @@ class AirflowStack:
         """Migrate the database, start every component, wait until all report healthy."""
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "stack-logs").mkdir(exist_ok=True)
-        (self.home / "admin_password.txt").write_text(self.password)
-        (self.home / "passwords.json").write_text(
-            json.dumps({self.config.admin_user: self.password})
-        )
+        for name, text in (
+            ("admin_password.txt", self.password),
+            ("passwords.json", json.dumps({self.config.admin_user: self.password})),
+        ):
+            (self.home / name).write_text(text)
+            (self.home / name).chmod(0o600)  # the UI login: for this machine's user only
         self.cli("db", "migrate", timeout=600)
         try:
             for name in self.components:

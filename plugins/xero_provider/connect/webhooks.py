@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from xero_provider.assets import SCHEME, asset_uri, xero_asset
-from xero_provider.connect.state_db import SeenSequences
+from xero_provider.state.connect_state import SeenSequences
 
 __all__ = ["SCHEME", "asset_uri", "sign", "signed_with", "xero_asset"]
 CATEGORY_RESOURCES = {"CONTACT": "Contacts", "INVOICE": "Invoices", "CREDITNOTE": "CreditNotes"}
