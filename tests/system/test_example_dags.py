@@ -22,7 +22,7 @@ from tests.system.stack_helpers import (
     warehouse_rows,
 )
 from xero_demo.changes import Reaction, Writer, delay_table
-from xero_demo.demo import expected_dag_ids, run_all, subscribe_webhooks, touch_contacts
+from xero_demo.demo import expected_dag_ids, run_all, subscribe_webhooks
 from xero_demo.stack import AirflowStack, postgres_database, redis_broker
 from xero_sandbox.testing import SandboxServer
 
@@ -151,10 +151,10 @@ def test_a_sandbox_webhook_starts_the_contact_asset_dag(
     assert subscription["status"] == "OK"  # Xero's intent to receive passed
     local_stack.unpause(dag_id)
     try:
-        made: dict[str, str] = {}
-        touch_contacts(sandbox_server, [tenant], made)
+        writer = Writer(sandbox_server, [tenant])
+        (made,) = writer.put(tenant, "Contacts", [{"Name": f"Webhook Demo {time.time_ns()}"}])
         changed_at = time.time()
-        contact = made[tenant]
+        contact = made["ContactID"]
         deadline = time.monotonic() + 300
         runs: list[dict] = []
         while not runs and time.monotonic() < deadline:
