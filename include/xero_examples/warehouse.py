@@ -22,6 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from xero_provider.formats import parse_ms_date
 from xero_provider.resources import RESOURCES, Resource
 
 CHILD_KEYS = ("LineItems", "JournalLines", "Allocations", "Payments", "CreditNotes",
@@ -55,7 +56,6 @@ class ExactAmount(sa.types.TypeDecorator):
 
 
 AMOUNT = ExactAmount()
-_MS_DATE = re.compile(r"^/Date\((-?\d+)(?:[+-]\d{4})?\)/$")
 
 
 def sync_resources() -> list[Resource]:
@@ -77,9 +77,9 @@ def parse_xero_date(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     text = str(value)
-    match = _MS_DATE.match(text)
-    if match:
-        return datetime.fromtimestamp(int(match.group(1)) / 1000, tz=UTC)
+    when = parse_ms_date(text)
+    if when is not None:
+        return when.astimezone(UTC)
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 

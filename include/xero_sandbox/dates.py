@@ -54,13 +54,30 @@ def date_to_ms(day: date) -> str:
     return to_ms_date(datetime(day.year, day.month, day.day, tzinfo=UTC))
 
 
+def ms_date(value: object) -> datetime | None:
+    """``/Date(ms+HHMM)/`` as an aware datetime at that instant, in the offset's zone (UTC
+    without one); None for anything else. The milliseconds are UTC and the offset only
+    says which zone the value was written in (Microsoft's JSON date form), so it picks a
+    date-only field's day and never moves the instant. The one parser of this form here.
+    """
+    match = _MS_DATE.match(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        return None
+    when = datetime.fromtimestamp(int(match.group(1)) / 1000, UTC)
+    offset = match.group(2)
+    if offset and offset[1:] != "0000":
+        sign = 1 if offset[0] == "+" else -1
+        delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5]))
+        when = when.astimezone(timezone(sign * delta))
+    return when
+
+
 def parse_datetime(text: str) -> datetime:
     """Parse any date form a client sends into an aware UTC datetime."""
     value = text.strip()
-    match = _MS_DATE.match(value)
-    if match:
-        when = datetime.fromtimestamp(int(match.group(1)) / 1000, UTC)
-        return when
+    wire = ms_date(value)
+    if wire is not None:
+        return wire.astimezone(UTC)
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -84,15 +101,9 @@ def parse_date(value: object) -> date:
     if not isinstance(value, str) or not value.strip():
         raise DateParseError(f"'{value}' is not a valid date")
     text = value.strip()
-    match = _MS_DATE.match(text)
-    if match:
-        when = datetime.fromtimestamp(int(match.group(1)) / 1000, UTC)
-        offset = match.group(2)
-        if offset:
-            sign = 1 if offset[0] == "+" else -1
-            delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5]))
-            when = when.astimezone(timezone(sign * delta))
-        return when.date()
+    wire = ms_date(text)
+    if wire is not None:
+        return wire.date()
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
     except ValueError:

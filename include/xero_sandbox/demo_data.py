@@ -8,6 +8,7 @@ from xero_sandbox.demo_documents_ar_ap import create_ar_ap_demo
 from xero_sandbox.demo_documents_other import create_other_demo
 from xero_sandbox.demo_extraction import create_extraction_demo
 from xero_sandbox.organisation import Organisation
+from xero_sandbox.seed_writes import write
 from xero_sandbox.state import SandboxState
 
 DEMO_CONTACTS = [
@@ -40,8 +41,6 @@ DEMO_CONTACTS = [
 
 def demo_records(state: SandboxState, org: Organisation) -> dict[str, Any]:
     """Create the demo contacts and documents in ``org``."""
-    from xero_sandbox.seed import write
-
     contacts = write(state, org, "Contacts", [dict(c) for c in DEMO_CONTACTS])
     by_name = {c["Name"]: c for c in contacts}
     create_ar_ap_demo(state, org, by_name)

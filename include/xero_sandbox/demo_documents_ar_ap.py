@@ -14,13 +14,12 @@ from typing import Any
 from xero_sandbox.accounting.credit_notes import CreditNoteRules
 from xero_sandbox.organisation import Organisation
 from xero_sandbox.responses import outcome_of
+from xero_sandbox.seed_writes import SeedError, context, write
 from xero_sandbox.state import SandboxState
 
 
 def create_ar_ap_demo(state: SandboxState, org: Organisation, contacts: dict[str, dict]) -> None:
     """Create the AR/AP demo documents in ``org`` for the demo contacts (keyed by Name)."""
-    from xero_sandbox.seed import SeedError, context, write
-
     today = state.clock.now().date()
 
     def day(offset: int) -> str:

@@ -11,8 +11,10 @@ from datetime import timedelta
 from typing import Any
 
 from xero_sandbox.accounting import service
+from xero_sandbox.accounting.registry import rules_for
 from xero_sandbox.organisation import Organisation
 from xero_sandbox.responses import outcome_of
+from xero_sandbox.seed_writes import SeedError, context, write
 from xero_sandbox.state import SandboxState
 
 CUSTOMERS = ("Ridgeway University", "Bayside Club", "City Limousines")
@@ -40,8 +42,6 @@ def create_other_demo(state: SandboxState, org: Organisation, contacts: dict[str
 
 
 def _write(state: SandboxState, org: Organisation, resource: str, records: list[dict]) -> list:
-    from xero_sandbox.seed import write  # seed imports the registry, which imports us
-
     return write(state, org, resource, records)
 
 
@@ -248,9 +248,6 @@ def _bank_transactions(state: SandboxState, org: Organisation, ref: Any, day: An
 
 def _bank_transfer(state: SandboxState, org: Organisation, day: Any) -> None:
     """PUT, not the seed's POST: a POST to BankTransfers only deletes, as in Xero."""
-    from xero_sandbox.accounting.registry import rules_for
-    from xero_sandbox.seed import SeedError, context
-
     rules = rules_for("BankTransfers")
     if rules is None:
         raise SeedError("unknown resource 'BankTransfers'")

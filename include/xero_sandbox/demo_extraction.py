@@ -11,6 +11,7 @@ from xero_sandbox.accounting import service
 from xero_sandbox.accounting.registry import rules_for
 from xero_sandbox.organisation import Organisation
 from xero_sandbox.responses import outcome_of
+from xero_sandbox.seed_writes import SeedError, context, write
 from xero_sandbox.state import SandboxState
 
 
@@ -18,8 +19,6 @@ def create_extraction_demo(
     state: SandboxState, org: Organisation, contacts: dict[str, dict[str, Any]]
 ) -> None:
     """Create one or more records of each extraction-only resource in ``org``."""
-    from xero_sandbox.seed import SeedError, context, write
-
     today = state.clock.now().date()
 
     def day(offset: int) -> str:

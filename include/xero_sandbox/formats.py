@@ -16,15 +16,15 @@ invoice template.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape
+
+from xero_sandbox.dates import ms_date
 
 PDF_RESOURCES = {"invoices", "creditnotes", "quotes", "purchaseorders"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # not allowed in XML 1.0
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_.-]")
 _NAME_START = re.compile(r"[A-Za-z_]")
-_MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 _SINGULAR = {
     "Addresses": "Address",
     "Tracking": "TrackingCategory",
@@ -60,9 +60,8 @@ def _xml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        match = _MS_DATE.match(value)
-        if match:
-            when = datetime.fromtimestamp(int(match.group(1)) / 1000, UTC)
+        when = ms_date(value)
+        if when is not None:  # the wall time in the value's own offset
             return when.strftime("%Y-%m-%dT%H:%M:%S")
         return escape(_CONTROL.sub("", value))
     return escape(str(value))

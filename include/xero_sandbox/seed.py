@@ -12,19 +12,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from xero_sandbox.accounting import service
-from xero_sandbox.accounting.base import WriteContext
 from xero_sandbox.accounting.reference import seed_reference
 from xero_sandbox.accounting.registry import rules_for
 from xero_sandbox.dates import whole_ms
-from xero_sandbox.errors import ElementsRejected
+from xero_sandbox.demo_data import demo_records
 from xero_sandbox.identity import App
 from xero_sandbox.organisation import Organisation, new_id
+from xero_sandbox.seed_writes import SeedError, context, write
 from xero_sandbox.state import SandboxState
 
-
-class SeedError(ValueError):
-    """A seed that names an unknown organisation or resource, or holds invalid records."""
+__all__ = ["DEMO", "DemoCredentials", "SeedError", "context", "load", "seed_demo", "write"]
 
 
 @dataclass(frozen=True)
@@ -220,30 +217,9 @@ def seed_demo(state: SandboxState) -> DemoCredentials:
             custom_tenant_id=DEMO.tenant_id,
         )
     )
-    from xero_sandbox.demo_data import demo_records  # documents in every status
-
     for org in (first, second):
         demo_records(state, org)
     return DEMO
-
-
-def context(state: SandboxState, org: Organisation) -> WriteContext:
-    return WriteContext(org=org, now=state.clock.now(), user="seed", app_name="Xero sandbox seed")
-
-
-def write(state: SandboxState, org: Organisation, resource: str, records: list[dict]) -> list[dict]:
-    """Create records through the resource's rules; a rejected record is a SeedError."""
-    rules = rules_for(resource)
-    if rules is None:
-        raise SeedError(f"unknown resource '{resource}'")
-    with org.transaction():  # a seed is all or nothing, unlike a Xero batch
-        try:
-            result = service.write_records(
-                context(state, org), rules, records, mode="post", summarize_errors=True
-            )
-        except ElementsRejected as rejected:
-            raise SeedError(f"{resource} rejected: {json.dumps(rejected.body())[:2000]}") from None
-    return result.records
 
 
 def load(state: SandboxState, payload: dict[str, Any]) -> dict[str, Any]:

@@ -41,6 +41,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, NoReturn
 
+from xero_sandbox.dates import ms_date
+
 __all__ = ["WhereSyntaxError", "compile_where", "parse_xero_datetime", "where_fields"]
 
 Predicate = Callable[[Mapping[str, Any]], bool]
@@ -162,10 +164,6 @@ class _Guid:
     value: uuid.UUID
 
 
-_WIRE_DATE_RE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 def parse_xero_datetime(value: Any) -> datetime | None:
     """Turn a record's date value into an aware UTC datetime, or None if it is not a date.
 
@@ -180,9 +178,9 @@ def parse_xero_datetime(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     text = value.strip()
-    wire = _WIRE_DATE_RE.match(text)
-    if wire:
-        return _EPOCH + timedelta(milliseconds=int(wire.group(1)))
+    wire = ms_date(text)
+    if wire is not None:
+        return wire.astimezone(UTC)
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:

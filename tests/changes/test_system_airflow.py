@@ -267,6 +267,7 @@ def test_backfill_of_three_intervals_gives_each_its_window(stack) -> None:
 
 def _watch(airflow: AirflowStack, hook: XeroHook, dag_id: str) -> None:
     """Unpause an asset DAG; wait until its watcher stored its start position (``now``)."""
+    from xero_provider.state.token_store import TokenStore
     from xero_provider.state.watermarks import WatermarkStore, watermarks_table
 
     airflow.run("dags", "unpause", dag_id, check=True)
@@ -276,7 +277,7 @@ def _watch(airflow: AirflowStack, hook: XeroHook, dag_id: str) -> None:
     )
 
     def started() -> bool:
-        with store._engine.connect() as conn:
+        with TokenStore(store.url).transaction(write=False) as conn:
             return conn.execute(query).first() is not None
 
     airflow.wait(started, 180, f"the {dag_id} watcher to start")

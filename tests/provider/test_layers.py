@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "config": 0,
     "resources": 0,
     "assets": 0,  # one asset name per organisation and resource (webhooks, watchers, DAGs)
+    "formats": 0,
     "get_provider_info": 0,
     "state": 1,
     "batch_claims": 1,  # the documented public name of state.batch_claims
@@ -130,3 +131,84 @@ def test_the_check_catches_upward_peer_and_outside_imports() -> None:
     peer = PACKAGE / "sensors" / "probe.py"
     assert violations(peer, "from xero_provider.operators.base import XeroOperator\n")
     assert violations(peer, "from xero_provider.triggers.changes import MODES\n") == []
+
+
+# --- no import loops (run-time imports: ``TYPE_CHECKING`` blocks never run) -------------
+
+SANDBOX = PACKAGE.parents[1] / "include" / "xero_sandbox"
+
+
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    found, todo = [], [tree]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            todo.extend(node.orelse)
+            continue
+        found.append(node)
+        todo.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """Module -> the package's modules it imports at run time (a ``from pkg import mod``
+    counts as importing ``pkg.mod``, not ``pkg``'s ``__init__``)."""
+    paths = {}
+    for path in root.rglob("*.py"):
+        parts = list(path.relative_to(root.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        paths[".".join(parts)] = path
+    graph: dict[str, set[str]] = {name: set() for name in paths}
+    for name, path in paths.items():
+        base = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                target = node.module or ""
+                if node.level:
+                    target = ".".join(base[: len(base) - node.level + 1] + [target] * bool(target))
+                subs = [f"{target}.{a.name}" for a in node.names if f"{target}.{a.name}" in paths]
+                targets = subs if len(subs) == len(node.names) else [target, *subs]
+            else:
+                continue
+            for target in targets:
+                while target and target not in paths:
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    graph[name].add(target)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Each import loop once, as the modules on it (depth-first, colours)."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(name: str) -> None:
+        state[name] = 1
+        stack.append(name)
+        for other in sorted(graph[name]):
+            if state.get(other) == 1:
+                found.append(stack[stack.index(other) :])
+            elif other not in state:
+                visit(other)
+        stack.pop()
+        state[name] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name)
+    return found
+
+
+@pytest.mark.parametrize("root", [PACKAGE, SANDBOX], ids=["provider", "sandbox"])
+def test_no_import_loops(root: Path) -> None:
+    assert cycles(import_graph(root)) == []
+
+
+def test_the_loop_check_finds_a_loop() -> None:
+    graph = {"p.seed": {"p.demo"}, "p.demo": {"p.seed"}, "p.base": set()}
+    assert cycles(graph) == [["p.demo", "p.seed"]]

@@ -185,14 +185,16 @@ class CreditRules(ResourceRules):
             "Date": when,
             "Invoice": {"InvoiceID": invoice["InvoiceID"]},
         }
-        invoices.RULES.add_money(
+        invoices.apply_credit(
             ctx,
             invoice["InvoiceID"],
-            invoice,
             amount,
-            self.name,
-            {self.id_field: credit_id, "AppliedAmount": amount, "Date": when},
-            (f"{self.kind} Applied", f"{amount_text(amount)} applied from a {self.kind.lower()}."),
+            {self.id_field: credit_id, "Date": when},
+            key=self.name,
+            history=(
+                f"{self.kind} Applied",
+                f"{amount_text(amount)} applied from a {self.kind.lower()}.",
+            ),
         )
         state = org.get(self.state_table, credit_id) or {"Allocations": []}
         org.put(

@@ -198,23 +198,33 @@ def reverse_payment(ctx: WriteContext, invoice_id: str, payment_id: str) -> dict
 
 
 def apply_credit(
-    ctx: WriteContext, invoice_id: str, amount: Decimal, allocation_summary: dict[str, Any]
+    ctx: WriteContext,
+    invoice_id: str,
+    amount: Decimal,
+    allocation_summary: dict[str, Any],
+    *,
+    key: str = "CreditNotes",
+    history: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Record a credit note (or other credit) allocated to an invoice: AmountCredited.
+    """Record credit allocated to an invoice (AmountCredited): the one way credit notes,
+    overpayments and prepayments put their allocations on an invoice.
 
-    ``allocation_summary`` is how the invoice lists it: CreditNoteID, CreditNoteNumber,
-    ID, Date, Total and ``_allocation_id`` (internal, used to reverse it).
+    ``allocation_summary`` is how the invoice lists it under ``key`` (``CreditNotes``:
+    CreditNoteID, CreditNoteNumber, ID, Date, Total and ``_allocation_id``, internal, to
+    reverse it; ``Overpayments``/``Prepayments``: their ID and Date).
     """
     invoice = _require(ctx, invoice_id)
-    number = allocation_summary.get("CreditNoteNumber") or "a credit note"
+    if history is None:
+        number = allocation_summary.get("CreditNoteNumber") or "a credit note"
+        history = ("Credit Applied", f"Credit of {amount_text(amount)} applied from {number}.")
     return RULES.add_money(
         ctx,
         invoice_id,
         invoice,
         amount,
-        "CreditNotes",
+        key,
         {**allocation_summary, "AppliedAmount": amount},
-        ("Credit Applied", f"Credit of {amount_text(amount)} applied from {number}."),
+        history,
     )
 
 

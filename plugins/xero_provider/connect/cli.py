@@ -381,10 +381,11 @@ def status(conn_id: str, out: IO[str]) -> bool:
 
 def _print_budget(manager: TokenManager, out: IO[str]) -> None:
     """The calls left today, from the rate budget every process using the store shares."""
+    from xero_provider.formats import tenant_key
     from xero_provider.state.rate_budget import Limits, budget_for
 
     config = manager.config
-    tenant = config.tenant_id or f"app:{config.client_id}"
+    tenant = tenant_key(config.tenant_id, config.client_id)
     left = budget_for(manager.store, config.client_id, Limits.from_config(config)).remaining(tenant)
     said = left.day_reported_by_xero
     print(

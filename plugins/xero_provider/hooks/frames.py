@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from xero_provider.formats import MS_DATE
 from xero_provider.resources import Resource
-
-_MS_DATE = r"^/Date\((-?\d+)(?:[+-]\d{4})?\)/$"
 
 
 def records_to_dataframe(records: Iterable[dict[str, Any]], resource: Resource) -> Any:
@@ -22,10 +21,10 @@ def records_to_dataframe(records: Iterable[dict[str, Any]], resource: Resource) 
         sample = series.dropna()
         if sample.empty or not sample.map(lambda v: isinstance(v, str)).all():
             continue
-        millis = sample.str.extract(_MS_DATE, expand=False)
+        millis = sample.str.extract(MS_DATE.pattern)["ms"]
         if millis.notna().all() or column in resource.date_fields:
             parsed = pd.to_datetime(
-                series.str.extract(_MS_DATE, expand=False).astype("float64"), unit="ms", utc=True
+                series.str.extract(MS_DATE.pattern)["ms"].astype("float64"), unit="ms", utc=True
             )
             if parsed.notna().sum() == sample.size:
                 frame[column] = parsed

@@ -22,8 +22,8 @@ from typing import Any
 from urllib.parse import quote
 
 from xero_provider.exceptions import XeroInputError
+from xero_provider.formats import is_guid
 
-GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _STATUS = re.compile(r"^[A-Z][A-Z_]*$")
 _ORDER = re.compile(r"^\s*[A-Za-z][A-Za-z0-9.]*(\s+(ASC|DESC))?\s*$", re.IGNORECASE)
 # Characters a record number may not hold: they would change the URL's path or query.
@@ -35,7 +35,7 @@ def guid(value: Any, what: str) -> str:
     """``value`` as a lower-case GUID string, or a clear error naming ``what``."""
     if isinstance(value, uuid.UUID):
         return str(value)
-    if not isinstance(value, str) or not GUID.match(value.strip()):
+    if not isinstance(value, str) or not is_guid(value.strip()):
         raise XeroInputError(f"{what}: expected a GUID like 'f7d6e0a4-...', got {value!r}")
     return value.strip().lower()
 
@@ -59,7 +59,7 @@ def record_path(value: Any, *, allow_number: bool, what: str = "record_id") -> s
     text = str(value).strip()
     if not text:
         raise XeroInputError(f"{what}: empty; give the record's ID")
-    if GUID.match(text):
+    if is_guid(text):
         return text.lower()
     if not allow_number:
         raise XeroInputError(f"{what}: expected a GUID, got {value!r}")

@@ -40,6 +40,7 @@ from xero_provider.exceptions import (
     XeroNotFoundError,
     XeroValidationError,
 )
+from xero_provider.formats import tenant_key
 from xero_provider.hooks import validation
 from xero_provider.hooks.actions import (
     action_result,
@@ -114,7 +115,7 @@ class _Runtime:
 
     @property
     def tenant_key(self) -> str:
-        return self.tenant_id or f"app:{self.config.client_id}"
+        return tenant_key(self.tenant_id, self.config.client_id)
 
     def client_options(self) -> dict[str, Any]:
         config = self.config

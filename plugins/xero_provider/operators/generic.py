@@ -5,11 +5,11 @@ resource and a schema filled in."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from xero_provider.exceptions import RecordProblem, RecordResult, XeroNotFoundError
+from xero_provider.formats import is_guid
 from xero_provider.hooks.xero import XeroHook
 from xero_provider.operators.base import (
     XeroActionOperator,
@@ -28,7 +28,6 @@ from xero_provider.operators.validation import (
     id_update,
 )
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 FIND_CHUNK = 25  # values ORed into one where filter
 
 
@@ -123,7 +122,7 @@ class XeroGetOperator(_IdsInputMixin, XeroBaseOperator):
                 problems.append(
                     RecordProblem(f"needs an ID, got {value!r}", index, None, spec.id_field)
                 )
-            elif not _GUID.match(value) and not spec.number_field:
+            elif not is_guid(value) and not spec.number_field:
                 problems.append(
                     RecordProblem(f"must be a GUID, got {value!r}", index, None, spec.id_field)
                 )
@@ -143,7 +142,7 @@ class XeroGetOperator(_IdsInputMixin, XeroBaseOperator):
         by_number = []
         for index, row in todo:
             value = row.get(spec.id_field) or row.get(spec.number_field or "")
-            if not _GUID.match(value):
+            if not is_guid(value):
                 by_number.append((index, {spec.number_field: value}))
                 continue
             try:

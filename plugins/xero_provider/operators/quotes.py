@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
 from typing import Any
 
 from xero_provider.exceptions import RecordResult
+from xero_provider.formats import parse_ms_date
 from xero_provider.hooks.xero import XeroHook
 from xero_provider.operators.generic import XeroCreateOperator, XeroUpdateOperator
 from xero_provider.operators.validation import PURCHASE_ORDER_CREATE, QUOTE_CREATE, QUOTE_UPDATE
@@ -67,10 +66,9 @@ class XeroCreatePurchaseOrderOperator(XeroCreateOperator):
 
 
 def _day(value: Any) -> str | None:
-    """``YYYY-MM-DD`` from Xero's ``2026-01-31T00:00:00`` or ``/Date(ms+0000)/``."""
+    """``YYYY-MM-DD`` from Xero's ``2026-01-31T00:00:00`` or ``/Date(ms+zzzz)/`` (the day
+    in the value's own offset)."""
     if not isinstance(value, str) or not value:
         return None
-    match = re.match(r"^/Date\((-?\d+)", value)
-    if match:
-        return datetime.fromtimestamp(int(match.group(1)) / 1000, UTC).date().isoformat()
-    return value[:10]
+    when = parse_ms_date(value)
+    return when.date().isoformat() if when is not None else value[:10]

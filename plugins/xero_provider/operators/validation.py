@@ -31,10 +31,9 @@ from numbers import Number
 from typing import Any
 
 from xero_provider.exceptions import RecordProblem
+from xero_provider.formats import MS_DATE, is_guid
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
-_MS_DATE = re.compile(r"^/Date\(-?\d+([+-]\d{4})?\)/$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
@@ -122,7 +121,7 @@ def text(max_length: int | None = None) -> Check:
 
 
 def guid(value: Any) -> str | None:
-    if not isinstance(value, str) or not _GUID.match(value):
+    if not is_guid(value):
         return f"must be a GUID like 00000000-0000-0000-0000-000000000000, got {value!r}"
     return None
 
@@ -145,7 +144,7 @@ def a_date(value: Any) -> str | None:
     if isinstance(value, date | datetime) or type(value).__name__ in ("Timestamp", "datetime64"):
         return None
     if isinstance(value, str):
-        if _MS_DATE.match(value):
+        if MS_DATE.match(value):
             return None
         if _DATE.match(value):
             try:

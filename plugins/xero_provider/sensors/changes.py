@@ -29,8 +29,9 @@ token store's database). It moves only when the run that received the changes su
 * the run records a *pending* delivery ``(run, from, to)`` when it receives changes
   (and claims the feed with an empty one while it waits);
 * the next run's first check asks Airflow for that run's state: ``success`` commits the
-  pending position, ``failed`` drops it (so this run receives the same changes again),
-  anything else (the run is still going) makes this run wait;
+  pending position, ``failed`` or "no such run" (Airflow's 404) drops it (so this run
+  receives the same changes again), anything else (the run is still going, or Airflow
+  could not be asked, e.g. a timeout) makes this run wait;
 * a retry or clear of the run that holds the pending delivery reads the same range again.
 
 This "commit at the next start" keeps the rule inside the sensor (no listener plugin or
@@ -64,14 +65,22 @@ under the XCom key ``ids``: ``process.expand(record=sensor.output)`` or
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.configuration import conf
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import (
+    AirflowException,
+    AirflowFailException,
+    AirflowRuntimeError,
+    AirflowSkipException,
+)
 
+from xero_provider.formats import tenant_key
 from xero_provider.resources import get_resource
 from xero_provider.state.feed import Feed, Position, settled_upper
 from xero_provider.triggers.changes import MODES, XeroChangesTrigger, batch_of
@@ -230,11 +239,31 @@ class XeroChangesSensor(BaseSensorOperator):
         return feed
 
     def _hook(self) -> Any:
-        from xero_provider.hooks import XeroHook
+        """The task's one hook, made on first use; :meth:`_task_scope` closes it."""
+        hook = getattr(self, "_task_hook", None)
+        if hook is None:
+            from xero_provider.hooks import XeroHook
 
-        hook = XeroHook(self.xero_conn_id, tenant_id=self.tenant_id)
-        hook.config  # noqa: B018 - load the connection (and its tenant) now
+            hook = self._task_hook = XeroHook(self.xero_conn_id, tenant_id=self.tenant_id)
         return hook
+
+    @contextmanager
+    def _task_scope(self) -> Iterator[None]:
+        """Around every entry point: when the outermost one ends (done, deferred,
+        rescheduled or failed) the hook is closed, so the rate units and call slots it
+        keeps go back at once instead of waiting for their leases to run out."""
+        self._scopes = getattr(self, "_scopes", 0) + 1
+        try:
+            yield
+        finally:
+            self._scopes -= 1
+            hook = getattr(self, "_task_hook", None)
+            if self._scopes == 0 and hook is not None:
+                self._task_hook = None
+                try:
+                    hook.close()
+                except Exception as error:  # never hide the task's own outcome
+                    log.warning("Closing the Xero hook failed: %s", error)
 
     def _window(self, context: Any) -> tuple[Position, Position]:
         start, end = context.get("data_interval_start"), context.get("data_interval_end")
@@ -256,10 +285,9 @@ class XeroChangesSensor(BaseSensorOperator):
             if getattr(ti, "map_index", -1) in (-1, None)
             else (f"{ti.task_id}[{ti.map_index}]")
         )
-        tenant = hook.tenant_id or f"app:{hook.config.client_id}"
-        return WatermarkStore.for_config(hook.config), watermark_key(
-            ti.dag_id, task, tenant, feed.key()
-        )
+        config = hook.config  # loads the connection, and with it the tenant
+        tenant = tenant_key(hook.tenant_id, config.client_id)
+        return WatermarkStore.for_config(config), watermark_key(ti.dag_id, task, tenant, feed.key())
 
     def _start_position(self) -> Position:
         if self.start_from in (None, "", "now"):
@@ -318,12 +346,17 @@ class XeroChangesSensor(BaseSensorOperator):
         return self._finish(context, batch)
 
     def _resolve_other_run(self, store: Any, key: str, other: str, context: Any) -> bool:
-        """Commit or drop another run's delivery by its final state; False while it runs."""
+        """Commit or drop another run's delivery by its final state; False while it runs,
+        and while Airflow cannot say (a timeout is no verdict: dropping then would
+        deliver that run's changes twice)."""
         try:
             state = context["ti"].get_dagrun_state(context["ti"].dag_id, other)
-        except Exception as error:  # the run is gone: its delivery never counted
-            log.warning("Run %s holding the feed cannot be found (%s); dropping it", other, error)
-            state = "failed"
+        except Exception as error:
+            if not _run_not_found(error):
+                log.warning("Cannot ask Airflow about run %s (%s); waiting", other, error)
+                return False
+            log.warning("Airflow has no run %s holding the feed; dropping its delivery", other)
+            state = "failed"  # the run is gone: its delivery never counted
         state = str(getattr(state, "value", state)).lower()
         if state == "success":
             store.resolve_pending(key, other, succeeded=True)
@@ -347,18 +380,20 @@ class XeroChangesSensor(BaseSensorOperator):
     # --- Airflow entry points -----------------------------------------------------------------
 
     def poke(self, context: Any) -> PokeReturnValue:
-        result = self._check(context)
+        with self._task_scope():
+            result = self._check(context)
         if result is _NOT_READY:
             return PokeReturnValue(is_done=False)
         return PokeReturnValue(is_done=True, xcom_value=result)
 
     def execute(self, context: Any) -> Any:
-        if not self.deferrable:
-            return super().execute(context)
-        result = self._check(context)
-        if result is not _NOT_READY:
-            return result
-        self._defer(context)
+        with self._task_scope():  # the pokes of a poke-mode task share one hook
+            if not self.deferrable:
+                return super().execute(context)
+            result = self._check(context)
+            if result is not _NOT_READY:
+                return result
+            self._defer(context)
 
     def _defer(self, context: Any) -> None:
         wait = getattr(self, "_wait", None)
@@ -389,6 +424,10 @@ class XeroChangesSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
         """Read the range the trigger found on the worker and deliver it."""
+        with self._task_scope():
+            return self._complete(context, event)
+
+    def _complete(self, context: Any, event: dict[str, Any] | None) -> Any:
         if not event or event.get("status") != "success":
             message = (event or {}).get("message", "no event")
             raise AirflowException(f"{self.task_id}: the Xero changes trigger failed: {message}")
@@ -407,6 +446,18 @@ class XeroChangesSensor(BaseSensorOperator):
             return self.execute(context)
         store.set_pending(key, run_id, lower, upper)
         return self._finish(context, records)
+
+
+def _run_not_found(error: Exception) -> bool:
+    """Whether ``get_dagrun_state`` failed because Airflow has no such run: the Execution
+    API answers 404, which a supervised task sees as an ``AirflowRuntimeError`` and an
+    in-process one (``dag.test()``) as the client's ``HTTPStatusError``."""
+    if isinstance(error, httpx.HTTPStatusError):
+        return error.response.status_code == 404
+    if isinstance(error, AirflowRuntimeError):
+        detail = getattr(error.error, "detail", None)
+        return isinstance(detail, dict) and detail.get("status_code") == 404
+    return False
 
 
 class XeroNewOrUpdatedContactSensor(XeroChangesSensor):

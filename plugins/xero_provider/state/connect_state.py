@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
-from xero_provider.exceptions import XeroConfigurationError
-from xero_provider.state.token_store import default_url, normalise_url
+from xero_provider.state.token_store import TokenStore, fernet
 
 PENDING_MINUTES = 15  # a sign-in must come back within this (Xero's codes live 5 minutes)
 
@@ -40,46 +37,16 @@ seen_table = sa.Table(
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
 )
 
-_engines: dict[str, Engine] = {}
-_lock = threading.Lock()
 
-
-def engine_for(url: str | None) -> Engine:
-    """One engine per URL per process, tables created on first use."""
-    url = normalise_url(url or default_url())
-    with _lock:
-        engine = _engines.get(url)
-        if engine is None:
-            if url.startswith("sqlite"):
-                engine = sa.create_engine(url, connect_args={"timeout": 30})
-            else:
-                engine = sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4)
-            metadata.create_all(engine, checkfirst=True)
-            _engines[url] = engine
-        return engine
+def _store(url: str | None) -> TokenStore:
+    """The token store's database (its engines, locks and transactions), these tables in it."""
+    store = TokenStore(url)
+    store.ensure_tables(metadata)
+    return store
 
 
 def _hash(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
-
-
-def _fernet() -> Any:
-    from airflow.sdk.crypto import get_fernet
-
-    fernet = get_fernet()
-    if not getattr(fernet, "is_encrypted", False):
-        raise XeroConfigurationError(
-            "Airflow has no Fernet key; set [core] fernet_key (AIRFLOW__CORE__FERNET_KEY)"
-        )
-    return fernet
-
-
-def _insert(engine: Engine, table: sa.Table) -> Any:
-    if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
 
 
 class PendingSignIns:
@@ -90,12 +57,13 @@ class PendingSignIns:
     """
 
     def __init__(self, url: str | None = None) -> None:
-        self.engine = engine_for(url)
+        self._store = _store(url)
+        self.engine = self._store.engine
 
     def put(self, state: str, payload: dict[str, Any], user_name: str | None) -> None:
         now = datetime.now(UTC)
-        ciphertext = _fernet().encrypt(json.dumps(payload).encode()).decode("ascii")
-        with self.engine.begin() as conn:
+        ciphertext = fernet().encrypt(json.dumps(payload).encode()).decode("ascii")
+        with self._store.transaction(write=True) as conn:
             conn.execute(sa.delete(pending_table).where(pending_table.c.expires_at < now))
             conn.execute(
                 sa.insert(pending_table).values(
@@ -109,14 +77,14 @@ class PendingSignIns:
     def take(self, state: str) -> tuple[dict[str, Any], str | None] | None:
         """The sign-in started with ``state`` and its user, removed; None if unknown or old."""
         where = pending_table.c.state_hash == _hash(state)
-        with self.engine.begin() as conn:
+        with self._store.transaction(write=True) as conn:
             row = conn.execute(sa.select(pending_table).where(where)).first()
             if row is None or not conn.execute(sa.delete(pending_table).where(where)).rowcount:
                 return None
         expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
         if expires < datetime.now(UTC):
             return None
-        payload = json.loads(_fernet().decrypt(row.ciphertext.encode("ascii")))
+        payload = json.loads(fernet().decrypt(row.ciphertext.encode("ascii")))
         return payload, row.user_name
 
 
@@ -124,7 +92,8 @@ class SeenSequences:
     """Webhook sequence numbers already turned into asset events, per webhook key."""
 
     def __init__(self, url: str | None = None) -> None:
-        self.engine = engine_for(url)
+        self._store = _store(url)
+        self.engine = self._store.engine
 
     def claim(self, key: str, ranges: list[tuple[int, int]]) -> set[tuple[int, int]]:
         """Record ``ranges``; return those not recorded before (atomic across processes)."""
@@ -137,18 +106,18 @@ class SeenSequences:
             for a, b in dict.fromkeys(ranges)
         ]
         statement = (
-            _insert(self.engine, seen_table)
+            self._store.insert(seen_table)
             .on_conflict_do_nothing(index_elements=["key_id", "first_seq", "last_seq"])
             .returning(seen_table.c.first_seq, seen_table.c.last_seq)
         )
-        with self.engine.begin() as conn:
+        with self._store.transaction(write=True) as conn:
             result = conn.execute(statement, rows)
             return {(r.first_seq, r.last_seq) for r in result}
 
     def release(self, key: str, ranges: set[tuple[int, int]]) -> None:
         """Forget ``ranges`` again (their asset events could not be written: Xero retries)."""
         key_id = _hash(key)[:16]
-        with self.engine.begin() as conn:
+        with self._store.transaction(write=True) as conn:
             for first, last in ranges:
                 conn.execute(
                     sa.delete(seen_table).where(

@@ -25,9 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from xero_provider.formats import ms_of
 from xero_provider.resources import Resource, get_resource
-
-_MS_DATE = re.compile(r"^/Date\((-?\d+)(?:[+-]\d{4})?\)/$")
 
 # Filters Xero offers per resource that a feed applies on the client:
 # resource -> (field holding the type, allowed type values).
@@ -70,9 +69,9 @@ def parse_ms(value: Any) -> int | None:
     if isinstance(value, int | float):
         return int(value)
     text = str(value)
-    match = _MS_DATE.match(text)
-    if match:
-        return int(match.group(1))
+    millis = ms_of(text)
+    if millis is not None:
+        return millis
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

@@ -257,6 +257,20 @@ def create_tables(engine: Engine, tables: sa.MetaData = metadata) -> None:
             tables.create_all(conn, checkfirst=True)
 
 
+def fernet() -> Any:
+    """Airflow's Fernet, or a clear error when it has none (nothing is stored in clear)."""
+    from airflow.sdk.crypto import get_fernet
+
+    found = get_fernet()
+    if not getattr(found, "is_encrypted", False):
+        raise XeroConfigurationError(
+            "Airflow has no Fernet key, so Xero tokens cannot be stored encrypted; set "
+            "[core] fernet_key (AIRFLOW__CORE__FERNET_KEY) the same on every Airflow "
+            "component"
+        )
+    return found
+
+
 class TokenStore:
     """Encrypted token sets in one SQLAlchemy database (other shared state, the write
     ledger and the rate budget, keep their own tables on the same engine)."""
@@ -281,21 +295,8 @@ class TokenStore:
 
     # --------------------------------------------------------------- encryption
 
-    @staticmethod
-    def _fernet() -> Any:
-        from airflow.sdk.crypto import get_fernet
-
-        fernet = get_fernet()
-        if not getattr(fernet, "is_encrypted", False):
-            raise XeroConfigurationError(
-                "Airflow has no Fernet key, so Xero tokens cannot be stored encrypted; set "
-                "[core] fernet_key (AIRFLOW__CORE__FERNET_KEY) the same on every Airflow "
-                "component"
-            )
-        return fernet
-
     def _encrypt(self, token_set: TokenSet) -> str:
-        return self._fernet().encrypt(token_set.to_json().encode("utf-8")).decode("ascii")
+        return fernet().encrypt(token_set.to_json().encode("utf-8")).decode("ascii")
 
     def _decrypt(self, key: str, ciphertext: str | None) -> TokenSet | None:
         if not ciphertext:
@@ -303,7 +304,7 @@ class TokenStore:
         from cryptography.fernet import InvalidToken
 
         try:
-            plain = self._fernet().decrypt(ciphertext.encode("ascii"))
+            plain = fernet().decrypt(ciphertext.encode("ascii"))
         except InvalidToken:
             raise XeroConfigurationError(
                 f"the stored Xero tokens for '{key}' cannot be decrypted: Airflow's Fernet key "

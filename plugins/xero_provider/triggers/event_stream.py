@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.shared_stream import AdvanceItem, SharedStreamProducer
 
+from xero_provider.formats import tenant_key
 from xero_provider.state.feed import Position, settled_upper
 from xero_provider.triggers.changes import batch_of
 from xero_provider.triggers.shared_poll import Membership
@@ -105,7 +106,7 @@ class BatchStream(SharedStreamProducer):
             hook = XeroAsyncHook(trigger.xero_conn_id, tenant_id=trigger.tenant_id)
             try:
                 config = await hook.aconfig()
-                tenant = hook.tenant_id or f"app:{config.client_id}"
+                tenant = tenant_key(hook.tenant_id, config.client_id)
             finally:
                 await hook.aclose()
             self._store = await asyncio.to_thread(WatermarkStore.for_config, config)
