@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from airflow.sdk.exceptions import AirflowException
 
@@ -80,6 +81,16 @@ class XeroError(AirflowException):
 
 class XeroValidationError(XeroError):
     """400: Xero refused the data (ValidationException, PostDataInvalid, QueryParse...)."""
+
+
+class XeroPartialWriteError(XeroValidationError):
+    """Xero applied some elements of one write and refused others. ``results`` has one
+    :class:`RecordResult` per element sent (applied ones carry their record), ``problems``
+    name the refused elements by index."""
+
+    def __init__(self, message: str, *, results: list[RecordResult], **kwargs: Any) -> None:
+        self.results = results
+        super().__init__(message, **kwargs)
 
 
 class XeroInputError(XeroValidationError, ValueError):

@@ -94,6 +94,7 @@ def test_a_rerun_of_the_same_run_creates_nothing_new(run_dag, xero_ops) -> None:
     assert all(first.state(t) == "success" for t in first.tis)
     assert count(xero_ops, "Contacts") == before + 120 + 3
     puts, emails = _puts(xero_ops), len(xero_ops.requests(path="/Email"))
+    puts_posts = len(xero_ops.requests(path="/api.xro/2.0/Contacts", method="POST"))
 
     again = run_dag("xero_ops_rerun", conf, logical_date=when)  # the same run, cleared
     assert again.dag_run.run_id == first.dag_run.run_id
@@ -105,9 +106,12 @@ def test_a_rerun_of_the_same_run_creates_nothing_new(run_dag, xero_ops) -> None:
     assert [r["Name"] for r in again.xcom("create_contacts", "records")] == [
         f"Rerun {tag} {i:03d}" for i in range(120)
     ]
-    # the upsert now matches the contacts it created and updates them instead
-    assert again.xcom("upsert_contacts", "upsert") == {"created": [], "updated": [0, 1, 2]}
+    # the upsert's rerun returns what its first run created, and writes nothing
+    created = {"created": [0, 1, 2], "updated": [], "unchanged": []}
+    assert first.xcom("upsert_contacts", "upsert") == created
+    assert again.xcom("upsert_contacts", "upsert") == created
     assert again.xcom("upsert_contacts") == first.xcom("upsert_contacts")
+    assert not xero_ops.requests(path="/api.xro/2.0/Contacts", method="POST")[puts_posts:]
 
 
 def test_lost_response_after_commit_then_retry_and_rerun(run_dag, xero_ops) -> None:
@@ -200,7 +204,7 @@ def test_upsert_matching_rules(run_dag, xero_ops) -> None:
     run = run_dag("xero_ops_upsert", conf)
 
     assert run.state("upsert") == "success"
-    assert run.xcom("upsert", "upsert") == {"created": [4], "updated": [0, 2, 3]}
+    assert run.xcom("upsert", "upsert") == {"created": [4], "updated": [0, 2, 3], "unchanged": []}
     ids = run.xcom("upsert")
     assert ids[0] == by_name["Archived Old Customer"]["ContactID"]
     assert ids[1] == by_name["Bayside Club"]["ContactID"]

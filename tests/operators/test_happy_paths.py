@@ -44,7 +44,7 @@ def test_every_operator_happy_path(run_dag, xero_ops) -> None:
     assert got[0]["FirstName"] == "Updated"
 
     # upsert: the first matched the customer by email (case-insensitive), the second is new
-    assert run.xcom("upsert_contact", "upsert") == {"created": [1], "updated": [0]}
+    assert run.xcom("upsert_contact", "upsert") == {"created": [1], "updated": [0], "unchanged": []}
     assert run.xcom("upsert_contact")[0] == customer_id
 
     invoice_id = run.xcom("create_invoice")[0]

@@ -203,3 +203,47 @@ def test_a_value_the_hook_cannot_write_names_its_record_and_field() -> None:
     ]
     found = [(p.index, p.field) for p in operator.validate_rows(rows)]
     assert found == [(1, "Url"), (2, "LineItems[0].Tracking")]
+
+
+INV = "11111111-2222-3333-4444-555555555555"
+NOTE = "66666666-7777-8888-9999-000000000000"
+
+
+def test_payments_are_summed_per_invoice_across_the_batch() -> None:
+    invoices = {INV: {"InvoiceID": INV, "Status": "AUTHORISED", "AmountDue": 115}}
+    pay = {"Invoice": {"InvoiceID": INV}, "Amount": 100}
+    found = v.payment_problems(
+        [pay, {**pay, "Amount": 10}, dict(pay), {**pay, "Amount": 5}], invoices
+    )
+    # 100 + 10 fit, the third 100 would make 210, the last 5 makes exactly 115
+    assert [(p.index, p.field) for p in found] == [(2, "Amount")]
+    assert "records[0] (100), records[1] (10)" in found[0].message
+    assert "makes 210, more than the 115 due" in found[0].message
+
+
+def test_allocations_are_summed_per_credit_note_and_per_invoice() -> None:
+    notes = {NOTE: {"CreditNoteID": NOTE, "Status": "AUTHORISED", "RemainingCredit": 50}}
+    invoices = {INV: {"InvoiceID": INV, "AmountDue": 40}}
+    row = {"CreditNoteID": NOTE, "Invoice": {"InvoiceID": INV}, "Amount": 30}
+    found = v.allocation_problems([row, {**row, "Amount": 15}], notes, invoices)
+    assert [(p.index, p.field) for p in found] == [(1, "Amount")]
+    assert "more than the 40 due on invoice" in found[0].message  # 45 > 40 due; credit 50 ok
+    other = "99999999-2222-3333-4444-555555555555"
+    found = v.allocation_problems(
+        [row, {**row, "Amount": 25, "Invoice": {"InvoiceID": other}}],
+        notes,
+        {**invoices, other: {"AmountDue": 100}},
+    )
+    assert [(p.index, p.field) for p in found] == [(1, "Amount")]
+    assert "credit left on credit note" in found[0].message  # 55 > 50 of credit
+    drafted = {NOTE: {**notes[NOTE], "Status": "DRAFT"}}
+    assert v.allocation_problems([row], drafted, invoices)[0].field == "CreditNoteID"
+
+
+def test_a_payment_deleted_twice_in_one_batch_is_refused() -> None:
+    from xero_provider.operators import XeroDeletePaymentOperator
+
+    op = XeroDeletePaymentOperator(task_id="d", record_ids=[INV, INV.upper(), NOTE])
+    found = op.validate_rows(op.input_rows())
+    assert [(p.index, p.field) for p in found] == [(1, "PaymentID")]
+    assert "records[0] already deletes" in found[0].message

@@ -61,7 +61,11 @@ EXPECTED = {
     "delete_deleted_payment": ("xero", None, "already been deleted"),
     "email_contact_without_email": ("xero", None, "no email address"),
     "email_draft_invoice": ("xero", None, "DRAFT"),
-    "over_allocation": ("xero", None, "exceeds the remaining credit"),
+    "over_allocation": (
+        "validation",
+        "Amount",
+        "60 is more than the 51.75 credit left on credit note",
+    ),
     "bank_transaction_unknown_bank_account": ("xero", "BankAccount", "999"),
     "bank_transfer_to_itself": ("validation", "ToBankAccount", "different account"),
     "bank_transfer_unknown_account": ("xero", None, "999"),

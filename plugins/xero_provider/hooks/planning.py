@@ -18,6 +18,11 @@ from urllib.parse import urlencode
 from xero_provider.exceptions import RecordResult, XeroInputError
 from xero_provider.hooks import validation
 from xero_provider.hooks.serialise import normalise_records
+from xero_provider.hooks.text_limits import (
+    MAX_REQUEST_BYTES,
+    oversized,
+    resource_text_problems,
+)
 from xero_provider.resources import (
     INCLUDE_ARCHIVED,
     INCLUDE_DELETED,
@@ -283,6 +288,15 @@ def check_records(resource: Resource, records: list[dict[str, Any]], *, update: 
             record[resource.id_field] = validation.guid(
                 record_id, f"records[{index}].{resource.id_field}"
             )
+        for field_path, message in resource_text_problems(resource, record):
+            raise XeroInputError(f"records[{index}].{field_path}: {message}")
+        too_big = oversized(record)
+        if too_big is not None:
+            size, largest = too_big
+            raise XeroInputError(
+                f"records[{index}]{'.' + largest if largest else ''}: the record is {size} "
+                f"bytes; Xero takes at most {MAX_REQUEST_BYTES} bytes per request"
+            )
         if update and not (
             record.get(resource.id_field)
             or (resource.number_field and record.get(resource.number_field))
@@ -328,8 +342,7 @@ def plan_writes(
     """
     size = batch_size or resource.batch_size
     chunks = []
-    for number, start in enumerate(range(0, len(records), size)):
-        part = records[start : start + size]
+    for number, (start, part) in enumerate(_parts(resource, records, size)):
         if idempotency_key:
             ledger_key = f"{tenant_id or '-'}:{method}:{resource.path}:{idempotency_key}:{number}"
             key = hashlib.sha256(ledger_key.encode()).hexdigest()
@@ -338,6 +351,26 @@ def plan_writes(
             key = uuid.uuid4().hex
         chunks.append(WriteChunk(start, part, key, ledger_key))
     return chunks
+
+
+def _parts(
+    resource: Resource, records: list[dict[str, Any]], size: int
+) -> list[tuple[int, list[dict[str, Any]]]]:
+    """``(offset, records)`` of at most ``size`` records, fewer where the body would pass
+    Xero's request size (each record fits alone: :func:`check_records`)."""
+    parts: list[tuple[int, list[dict[str, Any]]]] = []
+    start = 0
+    while start < len(records):
+        part = records[start : start + size]
+        while len(part) > 1 and body_bytes(resource, part) > MAX_REQUEST_BYTES:
+            part = part[: len(part) // 2]
+        parts.append((start, part))
+        start += len(part)
+    return parts
+
+
+def body_bytes(resource: Resource, records: list[dict[str, Any]]) -> int:
+    return len(json.dumps({resource.list_key: records}, default=str).encode())
 
 
 def chunk_results(

@@ -15,6 +15,7 @@ import httpx
 
 from xero_provider.exceptions import (
     RecordProblem,
+    RecordResult,
     XeroAuthError,
     XeroDailyLimitError,
     XeroError,
@@ -261,3 +262,36 @@ def raise_for_xero(
         text = body.get("Message") if isinstance(body, dict) else str(body or "")
         raise XeroServerError(f"Xero answered {status}: {str(text)[:300]}", **common)
     raise XeroError(f"unexpected answer {status}: {str(body)[:300]}", **common)
+
+
+def element_wise(method: str, body: Any) -> bool:
+    """A write whose body is one envelope holding several elements (``{"Allocations": [a,
+    b]}``): Xero answers it element by element when asked with ``summarizeErrors=false``."""
+    if method not in ("PUT", "POST") or not isinstance(body, dict) or len(body) != 1:
+        return False
+    (value,) = body.values()
+    return isinstance(value, list) and len(value) > 1
+
+
+def element_results(
+    body: Any, list_key: str, count: int, id_field: str | None = None
+) -> list[RecordResult]:
+    """One result per element sent, from a ``summarizeErrors=false`` answer."""
+    items = (body or {}).get(list_key) or [] if isinstance(body, dict) else []
+    results = []
+    for index in range(count):
+        item = items[index] if index < len(items) and isinstance(items[index], dict) else {}
+        errors = [str(e.get("Message", "")) for e in item.get("ValidationErrors") or []]
+        status = item.get("StatusAttributeString") or ("ERROR" if errors or not item else "OK")
+        ok = status != "ERROR"
+        results.append(
+            RecordResult(
+                index=index,
+                ok=ok,
+                record_id=item.get(id_field) if ok and id_field else None,
+                record=item if ok else None,
+                errors=errors or ([] if ok else ["Xero returned no result for this element"]),
+                status=status,
+            )
+        )
+    return results

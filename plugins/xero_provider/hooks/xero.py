@@ -32,12 +32,14 @@ from xero_provider.auth import oauth
 from xero_provider.auth.tokens import TokenManager, XeroAuth, is_under
 from xero_provider.config import ConfigResolver, XeroConnectionConfig
 from xero_provider.exceptions import (
+    RecordProblem,
     RecordResult,
     XeroError,
     XeroForeignHostError,
     XeroInputError,
     XeroNetworkError,
     XeroNotFoundError,
+    XeroPartialWriteError,
     XeroValidationError,
 )
 from xero_provider.formats import tenant_key
@@ -61,7 +63,12 @@ from xero_provider.hooks.planning import (
     results_to_ledger,
 )
 from xero_provider.hooks.reconcile import Reconciliation
-from xero_provider.hooks.responses import body_of, raise_for_xero
+from xero_provider.hooks.responses import (
+    body_of,
+    element_results,
+    element_wise,
+    raise_for_xero,
+)
 from xero_provider.hooks.retrying import MAX_TOTAL_SECONDS, SAFE_METHODS, retry_kwargs
 from xero_provider.hooks.serialise import json_value
 from xero_provider.resources import Resource, get_resource
@@ -415,6 +422,12 @@ class XeroHook(_XeroHookBase):
         """The parsed connection."""
         return self._ready().config
 
+    def write_ledger(self) -> tuple[WriteLedger, str]:
+        """The durable write ledger and the organisation key its rows are scoped by, for
+        callers that keep their own per-record index beside the hook's chunk entries."""
+        runtime = self._ready()
+        return runtime.ledger, runtime.tenant_id or "-"
+
     @property
     def client(self) -> httpx.Client:
         """The HTTP client (keep-alive connections), made on first use."""
@@ -493,7 +506,60 @@ class XeroHook(_XeroHookBase):
         under the connection's API base (anything else is refused: the token stays with
         Xero). Keyword arguments: ``params``, ``json``, ``headers``, ``idempotency_key``.
         """
-        return body_of(self._send(method.upper(), path, **kwargs))
+        method = method.upper()
+        params = kwargs.get("params") or {}
+        if not element_wise(method, kwargs.get("json")) or "summarizeErrors" in params:
+            return body_of(self._send(method, path, **kwargs))
+        # Xero applies each element on its own: in its default mode a refused element turns
+        # the answer into one 400 that hides the elements it applied. Ask per element, and
+        # say which were applied when any was refused.
+        kwargs["params"] = {**params, "summarizeErrors": "false"}
+        body = body_of(self._send(method, path, **kwargs))
+        ((list_key, elements),) = kwargs["json"].items()
+        results = element_results(body, list_key, len(elements))
+        refused = [r for r in results if not r.ok]
+        if refused:
+            applied = [r.index for r in results if r.ok]
+            raise XeroPartialWriteError(
+                f"applied elements {applied}, refused {[r.index for r in refused]}",
+                results=results,
+                status=None,
+                method=method,
+                problems=[
+                    RecordProblem(
+                        f"{'; '.join(r.errors)} (applied: elements {applied or 'none'})",
+                        r.index,
+                    )
+                    for r in refused
+                ],
+            )
+        return body
+
+    def write_each(
+        self,
+        method: str,
+        path: str,
+        elements: Sequence[Any],
+        *,
+        list_key: str,
+        id_field: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> list[RecordResult]:
+        """One write of several elements (``PUT CreditNotes/{id}/Allocations`` with two
+        allocations...), one result per element: applied (``ok``) or refused with Xero's
+        message. Sent with ``summarizeErrors=false`` (the spec lists it on these
+        endpoints), so a refused element never hides one Xero applied."""
+        body = {list_key: [json_value(e, f"elements[{i}]") for i, e in enumerate(elements)]}
+        answer = body_of(
+            self._send(
+                method.upper(),
+                path,
+                json=body,
+                params={"summarizeErrors": "false"},
+                idempotency_key=idempotency_key,
+            )
+        )
+        return element_results(answer, list_key, len(elements), id_field)
 
     def get_tenants(self) -> list[dict[str, Any]]:
         """The organisations this connection's authorisation may use (GET /connections)."""

@@ -34,9 +34,11 @@ from xero_provider.exceptions import (
 )
 from xero_provider.hooks.responses import guess_field
 from xero_provider.hooks.serialise import json_value
+from xero_provider.hooks.text_limits import MAX_REQUEST_BYTES, oversized, resource_text_problems
 from xero_provider.hooks.xero import XeroHook
 from xero_provider.operators.inputs import as_rows
 from xero_provider.operators.links import LINKS_XCOM_KEY, XeroRecordLink, deep_link
+from xero_provider.operators.run_records import Recorded, RunRecords, chunk_key, identities
 from xero_provider.operators.validation import Schema, codes_as_text, validate
 from xero_provider.resources import Resource, get_resource
 
@@ -96,6 +98,8 @@ class XeroBaseOperator(BaseOperator):
     # False for the operators that only read (or only add history notes): the rest refuse a
     # resource Xero offers no write endpoint for.
     writes: ClassVar[bool] = True
+    # True for the operators that write: they keep a per-record index of the run's writes.
+    indexed: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -175,24 +179,93 @@ class XeroBaseOperator(BaseOperator):
             bad = {p.index for p in problems}
             if problems and self.on_error == "fail":
                 self._fail(context, problems, "validation", "nothing was sent to Xero")
+            key = self.run_key(context)
+            earlier = self._earlier_writes(hook, rows, bad, key)
+            skip = bad | set(earlier)  # this run's own writes are never checked again
             problems.extend(
                 p
                 for p in self.check_with_xero(
-                    hook, [r if i not in bad else None for i, r in enumerate(rows)]
+                    hook, [r if i not in skip else None for i, r in enumerate(rows)]
                 )
-                if p.index not in bad
+                if p.index not in skip
             )
             bad = {p.index for p in problems}
             if problems and self.on_error == "fail":
                 self._fail(context, problems, "validation", "nothing was written")
             rejected = [self._entry(p, "validation") for p in problems]
-            todo = [(i, row) for i, row in enumerate(rows) if i not in bad]
-            results = self.send(hook, todo, self.run_key(context)) if todo else []
+            results = self._reuse(hook, earlier)
+            todo = [(i, row) for i, row in enumerate(rows) if i not in bad and i not in earlier]
+            if todo and (self.on_error == "continue" or all(r.ok for r in results)):
+                results += self.send(hook, todo, key)
             rejected.extend(self._xero_rejections(results, rows))
             rejected.sort(key=lambda entry: entry["index"])  # stable: per record, in order
             return self._publish(context, hook, results, rejected)
         finally:
             hook.close()
+
+    # --- what this run wrote before (retry, clear, rerun) ------------------------------------
+
+    def _earlier_writes(
+        self, hook: XeroHook, rows: list[Any], bad: set[int], key: str | None
+    ) -> dict[int, Recorded]:
+        """The valid rows an earlier try of this run sent, by input index (see
+        :mod:`~xero_provider.operators.run_records`); empty for readers and unkeyed runs."""
+        self._index = RunRecords.open(hook, self.resource, key) if self.indexed else None
+        self._ids = identities([r if i not in bad else None for i, r in enumerate(rows)])
+        if self._index is None:
+            return {}
+        found = {i: self._index.get(ident) for i, ident in self._ids.items()}
+        earlier = {i: rec for i, rec in found.items() if rec is not None}
+        if earlier:
+            done = sum(rec.result is not None for rec in earlier.values())
+            self.log.info(
+                "%s: %d record(s) were written by an earlier try of this run, %d sent without "
+                "a recorded answer; neither is checked or written again",
+                self.resource,
+                done,
+                len(earlier) - done,
+            )
+        return earlier
+
+    def _reuse(self, hook: XeroHook, earlier: dict[int, Recorded]) -> list[RecordResult]:
+        """Recorded outcomes as they are; chunks sent without one sent again whole, under
+        their own key, so the hook's ledger reconciles them instead of writing twice."""
+        results = [rec.as_result(i) for i, rec in earlier.items() if rec.result is not None]
+        pending: dict[str, list[tuple[int, Recorded]]] = {}
+        for i, rec in earlier.items():
+            if rec.result is None:
+                pending.setdefault(rec.chunk, []).append((i, rec))
+        for chunk, members in pending.items():
+            members.sort(key=lambda item: item[1].position)
+            op = members[0][1].op
+            results += self._write_chunk(hook, op, chunk, [(i, r.payload) for i, r in members])
+        return sorted(results, key=lambda r: r.index)
+
+    def _write_chunk(
+        self, hook: XeroHook, op: str, chunk: str | None, items: list[tuple[int, Any]]
+    ) -> list[RecordResult]:
+        """Send one chunk (keyed writes are entered in the run's index before and after)."""
+        index = self._index if chunk else None
+        if index is not None:
+            index.intend(chunk, op, [(self._ids[i], payload) for i, payload in items])
+        answers = self.write_chunk(hook, op, items, chunk)
+        for answer in answers:
+            answer.index = items[answer.index][0]
+        if index is not None:
+            # UNRECONCILED is no outcome: a later try looks again (the hook's ledger keeps trying)
+            index.record([(self._ids[a.index], a) for a in answers if a.status != "UNRECONCILED"])
+        return answers
+
+    def write_chunk(
+        self, hook: XeroHook, op: str, items: list[tuple[int, Any]], key: str | None
+    ) -> list[RecordResult]:
+        """Send one chunk; results indexed by position in ``items``. Writers fill it in."""
+        raise NotImplementedError
+
+    def _chunk_key(self, key: str | None, op: str, items: list[tuple[int, Any]]) -> str | None:
+        if not key or self._index is None:
+            return None
+        return chunk_key(key, op, [self._ids[i] for i, _ in items])
 
     def row_schema(self) -> Schema | None:
         """The schema each row is checked with (None: only that it is a dict)."""
@@ -211,7 +284,32 @@ class XeroBaseOperator(BaseOperator):
         else:
             problems = validate(schema, rows, self.resource)
         bad = {p.index for p in problems}
-        return problems + [p for i, r in enumerate(rows) if i not in bad for p in unwritable(r, i)]
+        problems += [p for i, r in enumerate(rows) if i not in bad for p in unwritable(r, i)]
+        bad = {p.index for p in problems}
+        if self.writes:
+            problems += [p for i, r in enumerate(rows) if i not in bad for p in self._limits(r, i)]
+        return problems
+
+    def _limits(self, row: Any, index: int) -> list[RecordProblem]:
+        """Text lengths from Xero's spec and its request size, per record (the hook checks
+        them too, but for the whole input at once)."""
+        problems = [
+            RecordProblem(message, index, None, field)
+            for field, message in resource_text_problems(self.spec, row)
+        ]
+        too_big = oversized(json_value(row, "record")) if not problems else None
+        if too_big is not None:
+            size, largest = too_big
+            problems.append(
+                RecordProblem(
+                    f"the record is {size} bytes; Xero takes at most {MAX_REQUEST_BYTES} "
+                    "bytes per request",
+                    index,
+                    None,
+                    largest,
+                )
+            )
+        return problems
 
     # --- reporting --------------------------------------------------------------------------
 
@@ -345,38 +443,45 @@ class XeroBaseOperator(BaseOperator):
 class XeroBatchWriteOperator(XeroBaseOperator):
     """Create or update through ``XeroHook.create``/``update``, a chunk at a time.
 
-    Each chunk gets the key ``<run key>/<chunk number>``: the hook derives the
-    Idempotency-Key from it and records the chunk's results in its durable ledger, so the
-    same chunk of the same run is never written twice. With ``on_error="fail"`` the
-    writes stop after the first chunk Xero refused a record of.
+    Each chunk's key is ``<run key>/<create|update>/<digest of its records' identities>``:
+    the hook derives the Idempotency-Key from it and records the chunk's results in its
+    durable ledger, and the run's record index remembers which record went out in which
+    chunk, so a retry never writes a record twice even when its chunks come out different
+    (see :mod:`~xero_provider.operators.run_records`). With ``on_error="fail"`` the writes
+    stop after the first chunk Xero refused a record of.
     """
 
     update: ClassVar[bool] = False
+    indexed = True
 
     def send(
         self, hook: XeroHook, todo: list[tuple[int, Any]], key: str | None
     ) -> list[RecordResult]:
         spec = self.spec
-        write = hook.update if self.update else hook.create
+        op = "update" if self.update else "create"
         results: list[RecordResult] = []
         for number, start in enumerate(range(0, len(todo), spec.batch_size)):
             part = todo[start : start + spec.batch_size]
-            chunk_key = f"{key}/{number}" if key else None
-            answers = write(spec, [row for _, row in part], idempotency_key=chunk_key)
-            for answer in answers:
-                answer.index = part[answer.index][0]
-                results.append(answer)
+            answers = self._write_chunk(hook, op, self._chunk_key(key, op, part), part)
+            results += answers
             if self.on_error == "fail" and any(not a.ok for a in answers):
                 self.log.error("Xero refused records in chunk %d; not sending the rest", number)
                 break
         return results
 
+    def write_chunk(
+        self, hook: XeroHook, op: str, items: list[tuple[int, Any]], key: str | None
+    ) -> list[RecordResult]:
+        write = hook.update if op == "update" else hook.create
+        return write(self.spec, [row for _, row in items], idempotency_key=key)
+
 
 class XeroActionOperator(XeroBaseOperator):
     """One call per record to ``{Resource}/{ID}[/{action}]`` through ``XeroHook.act``.
 
-    Each record's key is ``<run key>/<input index>``: a success is kept in the hook's
-    durable ledger, so a rerun of the same run does not email, note or delete again.
+    Each record's key is ``<run key>/act/<digest of its identity>``: the outcome is kept in
+    the hook's durable ledger and the run's record index, so a rerun of the same run does
+    not email, note, allocate or delete again.
     """
 
     method: ClassVar[str] = "POST"
@@ -387,23 +492,30 @@ class XeroActionOperator(XeroBaseOperator):
         """The record ID and the body of the call for one row."""
         raise NotImplementedError
 
+    indexed = True
+
     def send(
         self, hook: XeroHook, todo: list[tuple[int, Any]], key: str | None
     ) -> list[RecordResult]:
         results = []
         for index, row in todo:
-            answers = hook.act(
-                self.spec,
-                [self.item(row)],
-                method=self.method,
-                action=self.action,
-                list_key=self.list_key,
-                idempotency_key=f"{key}/{index}" if key else None,
+            answers = self._write_chunk(
+                hook, "act", self._chunk_key(key, "act", [(index, row)]), [(index, row)]
             )
-            for answer in answers:
-                answer.index = index
-                results.append(answer)
+            results += answers
             if self.on_error == "fail" and any(not a.ok for a in answers):
                 self.log.error("Xero refused record %d; not sending the rest", index)
                 break
         return results
+
+    def write_chunk(
+        self, hook: XeroHook, op: str, items: list[tuple[int, Any]], key: str | None
+    ) -> list[RecordResult]:
+        return hook.act(
+            self.spec,
+            [self.item(row) for _, row in items],
+            method=self.method,
+            action=self.action,
+            list_key=self.list_key,
+            idempotency_key=key,
+        )

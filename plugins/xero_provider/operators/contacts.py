@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -11,6 +10,7 @@ from xero_provider.exceptions import RecordProblem, RecordResult
 from xero_provider.hooks.xero import XeroHook
 from xero_provider.operators.base import XeroBatchWriteOperator
 from xero_provider.operators.generic import XeroCreateOperator, XeroGetOperator, XeroUpdateOperator
+from xero_provider.operators.run_records import Recorded
 from xero_provider.operators.validation import (
     CONTACT_CREATE,
     CONTACT_UPDATE,
@@ -55,7 +55,10 @@ class XeroUpsertContactOperator(XeroBatchWriteOperator):
     as ambiguous, naming the candidates. Two input records matching the same key are one
     contact: the second is rejected, never written twice.
 
-    XCom ``upsert`` holds ``created`` and ``updated`` lists of indexes.
+    A matched contact that already holds every value the record sets is not written
+    (nothing changes in Xero, ``UpdatedDateUTC`` stays put); its result says ``UNCHANGED``.
+    XCom ``upsert`` holds ``created``, ``updated`` and ``unchanged`` lists of indexes; a
+    retry or rerun reports the records an earlier try wrote as that try did.
 
     :param match_on: the keys to try, in order (default: ContactNumber, EmailAddress, Name).
     """
@@ -70,10 +73,14 @@ class XeroUpsertContactOperator(XeroBatchWriteOperator):
             raise ValueError(f"match_on must be some of {MATCH_ORDER}, got {match_on!r}")
         self.match_on = tuple(match_on)
         self._matched: dict[int, str] = {}
+        self._current: dict[int, dict] = {}
+        self._created: list[int] = []
+        self._updated: list[int] = []
+        self._unchanged: list[int] = []
 
     def check_with_xero(self, hook: XeroHook, rows: list[Any]) -> list[RecordProblem]:
         """Find each record's contact; ambiguous and duplicate records are problems."""
-        self._matched = {}
+        self._matched, self._current = {}, {}
         problems: list[RecordProblem] = []
         existing = self._lookup(hook, rows)
         claimed: dict[tuple[str, str], int] = {}
@@ -134,6 +141,7 @@ class XeroUpsertContactOperator(XeroBatchWriteOperator):
                     )
                 else:
                     self._matched[index] = chosen["ContactID"]
+                    self._current[index] = chosen
                 break
         return problems
 
@@ -169,31 +177,68 @@ class XeroUpsertContactOperator(XeroBatchWriteOperator):
         self, hook: XeroHook, todo: list[tuple[int, Any]], key: str | None
     ) -> list[RecordResult]:
         creates = [(i, row) for i, row in todo if i not in self._matched]
-        updates = [
-            (i, {**row, "ContactID": self._matched[i]}) for i, row in todo if i in self._matched
-        ]
+        updates: list[tuple[int, Any]] = []
         results: list[RecordResult] = []
+        for i, row in todo:
+            if i not in self._matched:
+                continue
+            current = self._current.get(i)
+            if current is not None and _unchanged(row, current):
+                # Xero already holds these values: no write, so UpdatedDateUTC stays put and
+                # change sensors do not deliver the contact again.
+                results.append(RecordResult(i, True, self._matched[i], current, [], "UNCHANGED"))
+                self._unchanged.append(i)
+            else:
+                updates.append((i, {**row, "ContactID": self._matched[i]}))
         self.update = False
-        results += super().send(hook, creates, f"{key}/create" if key else None)
+        results += super().send(hook, creates, key)
         if updates and (self.on_error == "continue" or all(r.ok for r in results)):
-            # An update sets the same values whenever it is replayed, so its key follows
-            # the data: a rerun that now matches the contacts it created is not refused.
-            digest = hashlib.sha256(
-                json.dumps([row for _, row in updates], sort_keys=True, default=str).encode()
-            ).hexdigest()[:16]
+            # chunk keys follow the records (run_records), so a retry that now finds the
+            # contacts an earlier try created does not collide with that try's chunks
             self.update = True
-            results += super().send(hook, updates, f"{key}/update-{digest}" if key else None)
-        self._created = sorted(i for i, _ in creates)
-        self._updated = sorted(i for i, _ in updates)
+            results += super().send(hook, updates, key)
+        self._created += [i for i, _ in creates]
+        self._updated += [i for i, _ in updates]
         return results
 
+    def _reuse(self, hook: XeroHook, earlier: dict[int, Recorded]) -> list[RecordResult]:
+        """An earlier try's records count as created or updated as that try sent them."""
+        for i, rec in earlier.items():
+            (self._created if rec.op == "create" else self._updated).append(i)
+        return super()._reuse(hook, earlier)
+
     def execute(self, context: Any) -> list[str]:
-        self._created, self._updated = [], []
+        self._created, self._updated, self._unchanged = [], [], []
         ids = super().execute(context)
         context["ti"].xcom_push(
-            key="upsert", value={"created": self._created, "updated": self._updated}
+            key="upsert",
+            value={
+                "created": sorted(self._created),
+                "updated": sorted(self._updated),
+                "unchanged": sorted(self._unchanged),
+            },
         )
         return ids
+
+
+def _same(wanted: Any, have: Any) -> bool:
+    """Whether Xero's value already is the record's (text exactly, numbers by value, objects
+    by the fields the record gives; a list is always sent)."""
+    if isinstance(wanted, Mapping):
+        return isinstance(have, Mapping) and all(_same(v, have.get(k)) for k, v in wanted.items())
+    if isinstance(wanted, bool) or isinstance(have, bool):
+        return wanted is have or (isinstance(have, bool) and wanted == have)
+    if isinstance(wanted, int | float) and isinstance(have, int | float):
+        return float(wanted) == float(have)
+    if isinstance(wanted, str) and isinstance(have, str):
+        return wanted == have
+    return False
+
+
+def _unchanged(row: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
+    """Every field the record sets already has that value in Xero."""
+    fields = {k: v for k, v in row.items() if k != "ContactID" and not is_missing(v)}
+    return all(_same(v, current.get(k)) for k, v in fields.items())
 
 
 def _match_where(key: str, values: list[str]) -> str:

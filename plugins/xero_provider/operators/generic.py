@@ -22,6 +22,7 @@ from xero_provider.operators.validation import (
     INVOICE_EMAIL,
     Field,
     Schema,
+    allocation_problems,
     editable_status_problems,
     guid,
     history_note,
@@ -303,6 +304,31 @@ class XeroDeleteOperator(_IdsInputMixin, XeroActionOperator):
     def row_schema(self) -> Schema | None:
         return Schema("delete", (Field(self.spec.id_field, guid, required=True),))
 
+    def validate_rows(self, rows: list[Any]) -> list[RecordProblem]:
+        """The schema, then one deletion per record: a second one of the same ID is refused
+        (Xero would refuse it once the first went through)."""
+        problems = super().validate_rows(rows)
+        bad = {p.index for p in problems}
+        first: dict[str, int] = {}
+        field = self.spec.id_field
+        for index, row in enumerate(rows):
+            if index in bad or not isinstance(row, Mapping):
+                continue
+            record_id = str(row.get(field)).lower()
+            if record_id in first:
+                problems.append(
+                    RecordProblem(
+                        f"records[{first[record_id]}] already deletes {row.get(field)}; "
+                        "each record is deleted once",
+                        index,
+                        str(row.get(field)),
+                        field,
+                    )
+                )
+            else:
+                first[record_id] = index
+        return problems
+
     def item(self, row: Mapping[str, Any]) -> tuple[str, Any]:
         body: dict[str, Any] = {"Status": self.status}
         if self.spec.name != "Payments":
@@ -387,6 +413,30 @@ class XeroAllocateOperator(XeroActionOperator):
     action = "Allocations"
     list_key = "Allocations"
     refetch_results = False
+
+    def check_with_xero(self, hook: XeroHook, rows: list[Any]) -> list[RecordProblem]:
+        """Read the credit notes and the invoices named by ID, then sum the batch's
+        allocations per credit note and per invoice (:func:`allocation_problems`)."""
+        valid = [r for r in rows if isinstance(r, Mapping)]
+        note_ids = sorted({str(r["CreditNoteID"]) for r in valid if r.get("CreditNoteID")})
+        notes: dict[str, Any] = {}
+        for note_id in note_ids:
+            try:
+                notes[note_id.lower()] = hook.get(self.spec, note_id)
+            except XeroNotFoundError:
+                continue  # Xero will say so, naming the record
+        invoice_ids = sorted(
+            {
+                str(r["Invoice"]["InvoiceID"])
+                for r in valid
+                if isinstance(r.get("Invoice"), Mapping) and r["Invoice"].get("InvoiceID")
+            }
+        )
+        invoices: dict[str, Any] = {}
+        if invoice_ids:
+            for invoice in hook.iter_records("Invoices", ids=invoice_ids):
+                invoices[str(invoice.get("InvoiceID")).lower()] = invoice
+        return allocation_problems([r if r is not None else {} for r in rows], notes, invoices)
 
     def item(self, row: Mapping[str, Any]) -> tuple[str, Any]:
         allocation = {k: v for k, v in row.items() if k != "CreditNoteID"}

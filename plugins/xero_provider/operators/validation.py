@@ -560,14 +560,19 @@ def editable_status_problems(
 def payment_problems(
     records: list[Mapping[str, Any]], invoices: Mapping[str, Mapping[str, Any]]
 ) -> list[RecordProblem]:
-    """A payment above the invoice's amount due, or on an invoice that is not AUTHORISED.
+    """Payments above what the invoice has due, alone or together, or on an invoice that is
+    not AUTHORISED.
 
     Xero: "Amount ... must be less than or equal to the outstanding amount" and payments
     apply only to AUTHORISED invoices (developer.xero.com/documentation/api/accounting/
-    payments). ``invoices`` maps lower-case InvoiceID to the invoice Xero returned; an
+    payments). Xero checks each payment as it applies it, so two payments of 100 on 115 due
+    would write the first and refuse the second: the batch is summed per invoice here,
+    before any write, and each payment that takes the sum over is refused naming the
+    others. ``invoices`` maps lower-case InvoiceID to the invoice Xero returned; an
     ``AmountDue`` given inside the record's ``Invoice`` is used when Xero's is not known.
     """
     problems = []
+    taken: dict[str, list[tuple[int, Decimal]]] = {}
     for index, record in enumerate(records):
         if not isinstance(record, Mapping) or not isinstance(record.get("Invoice"), Mapping):
             continue
@@ -587,13 +592,86 @@ def payment_problems(
             )
             continue
         amount = _decimal(record.get("Amount"))
-        if due is not None and amount is not None and amount > due:
+        if due is None or amount is None:
+            continue
+        before = taken.setdefault(str(invoice_id or ref.get("InvoiceNumber")).lower(), [])
+        problem = _over(amount, due, before, f"due on invoice {invoice_id}", "payment")
+        if problem:
+            problems.append(RecordProblem(problem, index, invoice_id, "Amount"))
+        else:
+            before.append((index, amount))
+    return problems
+
+
+def _over(
+    amount: Decimal, limit: Decimal, before: list[tuple[int, Decimal]], what: str, noun: str
+) -> str | None:
+    """Why ``amount`` does not fit ``limit`` after the batch's earlier ``before``, or None."""
+    total = sum((a for _, a in before), Decimal(0)) + amount
+    if total <= limit:
+        return None
+    if not before:
+        return f"{amount} is more than the {limit} {what}"
+    others = ", ".join(f"records[{i}] ({a})" for i, a in before)
+    return (
+        f"{amount} with this batch's earlier {noun}(s) {others} makes {total}, more than "
+        f"the {limit} {what}"
+    )
+
+
+def allocation_problems(
+    records: list[Mapping[str, Any]],
+    credit_notes: Mapping[str, Mapping[str, Any]],
+    invoices: Mapping[str, Mapping[str, Any]],
+) -> list[RecordProblem]:
+    """Allocations whose sum exceeds a credit note's remaining credit or an invoice's
+    amount due, or from a credit note that is not AUTHORISED.
+
+    Xero's credit notes docs: an allocation may exceed neither the credit note's
+    ``RemainingCredit`` nor the invoice's ``AmountDue``, and only AUTHORISED credit notes
+    allocate (developer.xero.com/documentation/api/accounting/creditnotes, "Allocating
+    credit notes"). Each allocation is its own call, so a batch is summed here before any.
+    """
+    problems = []
+    from_credit: dict[str, list[tuple[int, Decimal]]] = {}
+    to_invoice: dict[str, list[tuple[int, Decimal]]] = {}
+    for index, record in enumerate(records):
+        if not isinstance(record, Mapping):
+            continue
+        note_id = str(record.get("CreditNoteID") or "")
+        note = credit_notes.get(note_id.lower())
+        amount = _decimal(record.get("Amount"))
+        if note is None or amount is None:
+            continue
+        if note.get("Status") not in (None, "AUTHORISED"):
             problems.append(
                 RecordProblem(
-                    f"{amount} is more than the {due} due on invoice {invoice_id}",
+                    f"credit note {note_id} is {note.get('Status')}; only AUTHORISED credit "
+                    "notes can be allocated",
                     index,
-                    invoice_id,
-                    "Amount",
+                    note_id,
+                    "CreditNoteID",
                 )
             )
+            continue
+        credit = _decimal(note.get("RemainingCredit"))
+        before = from_credit.setdefault(note_id.lower(), [])
+        why = None
+        if credit is not None:
+            why = _over(
+                amount, credit, before, f"credit left on credit note {note_id}", "allocation"
+            )
+        ref = record.get("Invoice") if isinstance(record.get("Invoice"), Mapping) else {}
+        invoice_id = str(ref.get("InvoiceID") or "")
+        invoice = invoices.get(invoice_id.lower()) if invoice_id else None
+        due = _decimal(invoice.get("AmountDue")) if invoice else None
+        on_invoice = to_invoice.setdefault(invoice_id.lower(), [])
+        if why is None and due is not None:
+            why = _over(amount, due, on_invoice, f"due on invoice {invoice_id}", "allocation")
+        if why:
+            problems.append(RecordProblem(why, index, note_id, "Amount"))
+            continue
+        before.append((index, amount))
+        if invoice_id:
+            on_invoice.append((index, amount))
     return problems

@@ -28,7 +28,7 @@ from xero_provider.state.token_store import TokenStore
 
 DEFAULT_RETENTION_DAYS = 30.0
 PRUNE_EVERY_SECONDS = 3600.0
-SENT, DONE = "sent", "done"
+SENT, DONE, INDEX = "sent", "done", "index"
 
 metadata = sa.MetaData()
 ledger_table = sa.Table(
@@ -59,7 +59,7 @@ class LedgerEntry:
     payload_hash: str
     state: str
     attempt: int
-    results: list[dict[str, Any]] | None
+    results: Any  # a chunk's result list; a run index's dict
     created_at: datetime
     updated_at: datetime
 
@@ -127,6 +127,33 @@ class WriteLedger:
             index_elements=["key"],
             set_={"state": DONE, "result": text, "updated_at": now},
             where=ledger_table.c.state != DONE,
+        )
+        with self.store.transaction(write=True) as conn:
+            conn.execute(statement)
+
+    def load_index(self, key: str) -> dict[str, Any]:
+        """A run's record index (see :mod:`xero_provider.operators.run_records`); ``{}``
+        when the run has written nothing under this key yet."""
+        entry = self.get(key)
+        if entry is None or entry.state != INDEX or not isinstance(entry.results, dict):
+            return {}
+        return entry.results
+
+    def save_index(self, key: str, index: dict[str, Any]) -> None:
+        """Replace a run's record index (one task instance writes it at a time)."""
+        now = datetime.now(UTC)
+        text = json.dumps(index, default=str)
+        statement = self.store.insert(ledger_table).values(
+            key=key,
+            payload_hash="-",
+            state=INDEX,
+            attempt=1,
+            result=text,
+            created_at=now,
+            updated_at=now,
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["key"], set_={"result": text, "updated_at": now}
         )
         with self.store.transaction(write=True) as conn:
             conn.execute(statement)
