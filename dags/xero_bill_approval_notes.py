@@ -1,12 +1,13 @@
 """Bill changed -> find bill -> add a templated note such as "Sent for approval".
 
-One DAG per organisation (``xero_bill_approval_notes_<key>``). The sensor waits in the
-triggerer for bills (ACCPAY invoices) in the ``statuses`` param (default SUBMITTED, i.e.
-awaiting approval) changed after the last run that succeeded; the find step reads them
-again by ID (so a bill since deleted fails clearly instead of getting a note), and the
-note is rendered from the ``note`` param with the run's id, so a person reading the bill's
-History in Xero can find the run. A rerun never adds the note twice.
-"""
+One DAG per organisation (``xero_bill_approval_notes_<key>``). Always on
+(``@continuous``): unpause it and each run waits for the next changes, acts on them, and
+the next run starts at once. The sensor waits in the triggerer for bills (ACCPAY
+invoices) in the ``statuses`` param (default SUBMITTED, i.e. awaiting approval) changed
+after the last run that succeeded; the find step reads them again by ID (so a bill since
+deleted fails clearly instead of getting a note), and the note is rendered from the
+``note`` param with the run's id, so a person reading the bill's History in Xero can
+find the run. A rerun never adds the note twice."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def build(org: Organisation):
     @dag(
         dag_id=f"xero_bill_approval_notes_{org.key}",
         description=f"Bill awaiting approval -> note in its history ({org.name or org.conn_id})",
-        schedule=None,
+        schedule="@continuous",  # always on: unpausing is the only step
         start_date=datetime(2026, 1, 1),
         catchup=False,
         max_active_runs=1,

@@ -1,6 +1,7 @@
 """Event-driven: Xero contact changes -> an asset event -> this DAG upserts them.
 
-One asset and one DAG per organisation. The asset ``xero://<tenant>/contacts`` has an
+One asset and one DAG per organisation. The asset ``xero://<tenant>/Contacts``
+(``xero_provider.assets.xero_asset``: the name Xero's webhooks reach too) has an
 ``AssetWatcher`` whose ``XeroChangesEventTrigger`` polls Xero in the triggerer (every
 ``poll_interval`` seconds) and fires one asset event per batch of changed contacts, from
 a position it keeps in the provider's store and commits only once Airflow stored the event,
@@ -11,6 +12,11 @@ event starts a run of this DAG (no schedule to tune, no sensor slot
 held), which reads the contacts by ID and upserts them into the warehouse's
 ``xero_contacts`` table: the warehouse follows Xero within a minute between the nightly
 syncs. The watcher starts when the DAG is unpaused, from the changes after that moment.
+
+Where Xero's webhooks are set up (``/xero/webhooks``, see the README), each delivery for a
+contact is an asset event on the same asset, so a run starts within seconds of the change
+and the watcher's polling is only the safety net. A change seen by both arrives twice;
+the upsert is idempotent, so the second run rewrites the same row.
 """
 
 from __future__ import annotations
@@ -22,13 +28,14 @@ from airflow.sdk import Asset, AssetWatcher, dag, task
 
 from xero_examples.dag_support import default_args, tags
 from xero_examples.organisations import Organisation, organisations
+from xero_provider.assets import xero_asset
 from xero_provider.triggers import XeroChangesEventTrigger
 
 
 def contacts_asset(org: Organisation) -> Asset:
-    return Asset(
-        name=f"xero_contacts_{org.key}",
-        uri=f"xero://{org.tenant_id}/contacts",
+    return xero_asset(
+        org.tenant_id,
+        "Contacts",
         watchers=[
             AssetWatcher(
                 name=f"xero_contacts_{org.key}_watcher",

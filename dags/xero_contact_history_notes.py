@@ -1,10 +1,12 @@
 """Contact changed -> get contact -> add a history note (mapped per contact).
 
-One DAG per organisation (``xero_contact_history_notes_<key>``). The sensor waits in the
-triggerer for new or updated contacts after the last run that succeeded (archived
-contacts included), the contacts are read again by ID, and each gets its own note in its
-History, one mapped task per contact: a contact Xero refuses fails only its own task,
-and clearing it writes that note once (run-scoped idempotency keys).
+One DAG per organisation (``xero_contact_history_notes_<key>``). Always on
+(``@continuous``): unpause it and each run waits for the next changes, acts on them, and
+the next run starts at once. The sensor waits in the triggerer for new or updated
+contacts after the last run that succeeded (archived contacts included), the contacts
+are read again by ID, and each gets its own note in its History, one mapped task per
+contact: a contact Xero refuses fails only its own task, and clearing it writes that
+note once (run-scoped idempotency keys).
 
 Params: ``start_from`` (first run only: ``now`` or an ISO timestamp), ``note`` (text put
 before the contact's name and status).
@@ -29,7 +31,7 @@ def build(org: Organisation):
     @dag(
         dag_id=f"xero_contact_history_notes_{org.key}",
         description=f"Contact changed -> note in its history ({org.name or org.conn_id})",
-        schedule=None,
+        schedule="@continuous",  # always on: unpausing is the only step
         start_date=datetime(2026, 1, 1),
         catchup=False,
         max_active_runs=1,

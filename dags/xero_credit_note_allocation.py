@@ -1,7 +1,9 @@
 """Credit note changed -> allocate its remaining credit, oldest open document first.
 
-One DAG per organisation (``xero_credit_note_allocation_<key>``). The sensor waits in the
-triggerer for AUTHORISED credit notes changed after the last run that succeeded. Rules
+One DAG per organisation (``xero_credit_note_allocation_<key>``). Always on
+(``@continuous``): unpause it and each run waits for the next changes, acts on them, and
+the next run starts at once. The sensor waits in the triggerer for AUTHORISED credit
+notes changed after the last run that succeeded. Rules
 (``xero_examples.automations.plan_allocations``):
 
 * only AUTHORISED credit notes with ``RemainingCredit`` above zero;
@@ -38,7 +40,7 @@ def build(org: Organisation):
     @dag(
         dag_id=f"xero_credit_note_allocation_{org.key}",
         description=f"Credit note changed -> allocate credit ({org.name or org.conn_id})",
-        schedule=None,
+        schedule="@continuous",  # always on: unpausing is the only step
         start_date=datetime(2026, 1, 1),
         catchup=False,
         max_active_runs=1,

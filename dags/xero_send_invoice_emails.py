@@ -1,15 +1,16 @@
 """Sales invoice changed -> send the invoice email, only where Xero will send it.
 
-One DAG per organisation (``xero_send_invoice_emails_<key>``). The sensor waits in the
-triggerer for sales invoices (ACCREC) changed after the last run that succeeded. Xero
-emails only sales invoices in SUBMITTED, AUTHORISED or PAID whose contact has an email
-address (its own, or a contact person included in emails); the ``choose`` task reads
-the contacts and splits the invoices into those to send and those skipped, each with
-its reason. ``send_invoice_email`` sends the rest (``on_error="continue"``: one invoice
-Xero refuses does not stop the others), and ``report`` returns what was sent, skipped,
-and refused by Xero with Xero's message. A rerun or a cleared task never emails twice
-(run-scoped idempotency keys and the provider's write ledger).
-"""
+One DAG per organisation (``xero_send_invoice_emails_<key>``). Always on
+(``@continuous``): unpause it and each run waits for the next changes, acts on them, and
+the next run starts at once. The sensor waits in the triggerer for sales invoices
+(ACCREC) changed after the last run that succeeded. Xero emails only sales invoices in
+SUBMITTED, AUTHORISED or PAID whose contact has an email address (its own, or a contact
+person included in emails); the ``choose`` task reads the contacts and splits the
+invoices into those to send and those skipped, each with its reason.
+``send_invoice_email`` sends the rest (``on_error="continue"``: one invoice Xero refuses
+does not stop the others), and ``report`` returns what was sent, skipped, and refused by
+Xero with Xero's message. A rerun or a cleared task never emails twice (run-scoped
+idempotency keys and the provider's write ledger)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def build(org: Organisation):
     @dag(
         dag_id=f"xero_send_invoice_emails_{org.key}",
         description=f"Sales invoice changed -> invoice email ({org.name or org.conn_id})",
-        schedule=None,
+        schedule="@continuous",  # always on: unpausing is the only step
         start_date=datetime(2026, 1, 1),
         catchup=False,
         max_active_runs=1,

@@ -3,7 +3,9 @@
 ``python -m xero_demo.demo`` starts the Xero sandbox (demo data) and Airflow on SQLite
 (api-server, scheduler, dag-processor, triggerer; LocalExecutor) in ``.airflow/demo``,
 loads ``airflow_settings.yaml``, authorises the demo connections against the sandbox,
-unpauses and triggers every example DAG through the REST API, waits for the scheduler to
+subscribes the sandbox's webhooks to the stack, unpauses the always-on automations and
+makes changes in the sandbox for them (measuring how soon runs nobody triggered receive
+them), triggers the other example DAGs through the REST API, waits for the scheduler to
 run them, prints a summary, and stops everything it started.
 
 ``--keep-running`` (``make airflow``) stops after the set-up and keeps the stack up for a
@@ -27,6 +29,19 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from xero_demo.changes import (
+    APPROVAL_DAG,
+    FEEDS,
+    SENSOR_TASKS,
+    Change,
+    Reaction,
+    Writer,
+    answer,
+    delay_table,
+    make_changes,
+    pending_requests,
+    reactions,
+)
 from xero_demo.sandbox_grant import authorise
 from xero_demo.settings import load
 from xero_demo.stack import AirflowStack, StackConfig, airflow_executable
@@ -93,32 +108,152 @@ def touch_contacts(sandbox: SandboxServer, tenant_ids: list[str], made: dict[str
         made[tenant] = response.json()["Contacts"][0]["ContactID"]
 
 
+def subscribe_webhooks(stack: AirflowStack, sandbox: SandboxServer) -> dict[str, Any]:
+    """Point the sandbox's webhooks at the stack's ``/xero/webhooks``, as a Xero app's
+    Webhooks settings would, and pass Xero's intent-to-receive check (else raise)."""
+    body = {"url": f"{stack.url}/xero/webhooks", "key": stack.webhook_key, "batch_seconds": 1}
+    answer = sandbox.control("PUT", "/webhooks", json=body).json()
+    if answer.get("status") != "OK":
+        raise RuntimeError(f"the stack failed Xero's intent to receive: {answer}")
+    return answer
+
+
+def run_always_on(
+    stack: AirflowStack,
+    sandbox: SandboxServer,
+    dag_ids: list[str],
+    timeout: float,
+    rounds: int = 2,
+    gap: float = 20.0,
+) -> list[Reaction]:
+    """Unpause the automations (nothing else), make changes in the sandbox, and wait
+    until each change was received by a run nobody triggered; return who got what, when.
+    """
+    from xero_examples.organisations import organisations
+
+    deadline = time.monotonic() + timeout
+    keys = {o.key: o.tenant_id for o in organisations(REPO / "dags" / "xero_organisations.json")}
+    feed_of = {f"{p}{k}": f for f, p in FEEDS.items() for k in keys}
+    approvals = [d for d in dag_ids if d not in feed_of]  # xero_bill_approval_<org>
+    for dag_id in dag_ids:
+        stack.unpause(dag_id)
+
+    def all_waiting() -> bool:
+        for dag_id in dag_ids:
+            running = [r for r in stack.runs(dag_id) if r["state"] == "running"]
+            if not running:
+                return False
+            task = SENSOR_TASKS[feed_of[dag_id]][0] if dag_id in feed_of else "bill_submitted"
+            tis = stack.task_instances(dag_id, running[0]["dag_run_id"])
+            if not any(t["task_id"] == task and t["state"] == "deferred" for t in tis):
+                return False
+        return True
+
+    stack.wait(all_waiting, deadline - time.monotonic(), "the automations to wait", interval=2)
+    org_keys = sorted({d.rsplit("_", 1)[-1] for d in dag_ids})
+    tenants = [keys[k] for k in org_keys]
+    writer = Writer(sandbox, tenants)
+    changes: list[Change] = []
+    for round_number in range(rounds):
+        for tenant in tenants:
+            changes += make_changes(writer, tenant, f"{round_number}-{time.time_ns()}")
+        if round_number < rounds - 1:
+            time.sleep(gap)
+    key_of = {t.lower(): k for k, t in keys.items()}
+    dag_for = {c: FEEDS[c.feed] + key_of[c.tenant_id.lower()] for c in changes}
+
+    seen: dict = {}
+
+    def all_received() -> list[Reaction] | None:
+        done = reactions(stack, changes, dag_for, seen)
+        return done if len(done) == len(changes) else None
+
+    reacted = stack.wait(
+        all_received, deadline - time.monotonic(), "every change to reach its automation", 10
+    )
+    answered = answer_approvals(stack, approvals, changes, deadline)
+    return reacted, answered
+
+
+def answer_approvals(
+    stack: AirflowStack, dag_ids: list[str], changes: list[Change], deadline: float
+) -> dict[str, str]:
+    """Be the person: through Airflow's HITL REST API approve each organisation's first
+    submitted bill and reject the others (with a reason). Returns InvoiceID -> option."""
+    bills = [c.record_id for c in changes if c.feed == "bills"]
+    first = {}
+    for change in changes:
+        if change.feed == "bills":
+            first.setdefault(change.tenant_id, change.record_id)
+    answered: dict[str, str] = {}
+    if not dag_ids:
+        return answered
+
+    def asked() -> list[dict]:
+        """Requests about the demo's bills not answered yet (a run asks about the bills
+        it received; the next run, with the rest, starts once these are answered)."""
+        pending = [d for dag_id in dag_ids for d in pending_requests(stack, dag_id)]
+        return [
+            d
+            for d in pending
+            if any(b in (d.get("body") or "") and b not in answered for b in bills)
+        ]
+
+    while len(answered) < len(bills):
+        for detail in stack.wait(asked, deadline - time.monotonic(), "approval requests", 3):
+            (bill,) = [b for b in bills if b in detail["body"]]
+            if bill in answered:
+                continue
+            option = "Approve" if bill in first.values() else "Reject"
+            answer(stack, detail, option, "" if option == "Approve" else "Amount looks wrong")
+            answered[bill] = option
+    return answered
+
+
 def run_all(
     stack: AirflowStack,
     dag_ids: list[str],
     sandbox: SandboxServer | None = None,
     timeout: float = 900,
-) -> dict[str, list]:
-    """Run each DAG once through the scheduler; wait until all their runs are finished.
+) -> tuple[dict[str, list], list[Reaction], dict[str, str]]:
+    """Run each DAG through the scheduler; wait until the runs that matter are finished.
 
-    Scheduled and manual DAGs are triggered through the REST API (the automations with
-    ``start_from`` set to take the demo's changes) and unpaused. Asset-scheduled DAGs are
-    unpaused (which starts their watchers in the triggerer), then a contact is changed in
-    the sandbox until each has run.
+    The automations (always on) are only unpaused; changes are then made in the sandbox
+    and each must reach a run nobody triggered (:func:`run_always_on`). Other scheduled
+    and manual DAGs are triggered through the REST API and unpaused. Asset-scheduled DAGs
+    are unpaused (which starts their watchers in the triggerer), then a contact is changed
+    in the sandbox until each has run. Returns the finished runs per DAG (an automation's
+    next run, waiting for changes, is left out) and the automations' reactions.
     """
     details = {d: stack.api("GET", f"/dags/{d}/details") for d in dag_ids}
     by_asset = [d for d in dag_ids if details[d].get("asset_expression")]
+    keys = {d.rsplit("_", 1)[-1] for d in dag_ids}
+    prefixes = [*FEEDS.values(), APPROVAL_DAG]
+    always_on = [d for d in dag_ids if any(d == f"{p}{k}" for p in prefixes for k in keys)]
+    if (by_asset or always_on) and sandbox is None:
+        raise ValueError("asset-scheduled and always-on DAGs need the sandbox to make changes")
+    deadline = time.monotonic() + timeout
+    runs: dict[str, list] = {}
+    reacted: list[Reaction] = []
+    answered: dict[str, str] = {}
+    if always_on:  # first, so its new records do not land in the middle of a warehouse sync
+        reacted, answered = run_always_on(stack, sandbox, always_on, timeout)
+        for dag_id in always_on:
+            wanted = {r.run_id for r in reacted if r.dag_id == dag_id}
+            if dag_id.startswith(APPROVAL_DAG) and not dag_id.startswith(FEEDS["bills"]):
+                wanted = answered_runs(stack, dag_id)
+            for run_id in sorted(wanted):
+                stack.wait_for_run(dag_id, run_id, timeout=max(deadline - time.monotonic(), 10))
+            runs[dag_id] = [r for r in stack.runs(dag_id) if r["dag_run_id"] in wanted]
+            stack.unpause(dag_id, paused=True)  # no new run after the one waiting now
     for dag_id in dag_ids:
-        if dag_id in by_asset:
+        if dag_id in by_asset or dag_id in always_on:
             continue
         params = details[dag_id].get("params") or {}
         conf = {"start_from": DEMO_START_FROM} if "start_from" in params else {}
         stack.trigger(dag_id, conf=conf)
         stack.unpause(dag_id)
-    deadline = time.monotonic() + timeout
     if by_asset:
-        if sandbox is None:
-            raise ValueError("asset-scheduled DAGs need the sandbox to make a change")
         for dag_id in by_asset:
             stack.unpause(dag_id)
         tenants = [sandbox.demo.tenant_id, sandbox.demo.second_tenant_id]
@@ -128,10 +263,18 @@ def run_all(
                 raise TimeoutError(f"no asset-triggered run of {by_asset} within {timeout}s")
             touch_contacts(sandbox, tenants, made)
             time.sleep(20)
-    return {
-        dag_id: stack.wait_for_all_runs(dag_id, timeout=max(deadline - time.monotonic(), 10))
-        for dag_id in dag_ids
-    }
+    for dag_id in dag_ids:
+        if dag_id not in always_on:
+            runs[dag_id] = stack.wait_for_all_runs(
+                dag_id, timeout=max(deadline - time.monotonic(), 10)
+            )
+    return runs, reacted, answered
+
+
+def answered_runs(stack: AirflowStack, dag_id: str) -> set[str]:
+    """The runs of an approval DAG that asked a person something."""
+    listed = stack.api("GET", f"/dags/{dag_id}/dagRuns/~/hitlDetails", params={"limit": 100})
+    return {d["task_instance"]["dag_run_id"] for d in listed.get("hitl_details", [])}
 
 
 def summary(stack: AirflowStack, sandbox: SandboxServer, runs: dict[str, list]) -> dict[str, Any]:
@@ -252,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
         authorise(sandbox.url, env=stack.env)
         dag_ids = expected_dag_ids(stack)
         stack.wait_for_dags(dag_ids)
+        subscribe_webhooks(stack, sandbox)
+        print(f"Sandbox webhooks -> {stack.url}/xero/webhooks (intent to receive: OK)")
         # the password stays in its file (0600), out of terminals and CI logs
         login = f"user {stack.config.admin_user}, password in {password_file}"
         if args.keep_running:
@@ -268,11 +413,18 @@ def main(argv: list[str] | None = None) -> int:
                     time.sleep(1)
             return 0
         print(f"Running {len(dag_ids)} DAGs through the scheduler: {', '.join(dag_ids)}")
-        runs = run_all(stack, dag_ids, sandbox)
+        runs, reacted, answered = run_all(stack, dag_ids, sandbox)
         figures = summary(stack, sandbox, runs)
         print("\nSummary")
         for dag_id, dag_runs in runs.items():
-            print(f"  {dag_id}: {', '.join(r['state'] for r in dag_runs)}")
+            print(f"  {dag_id}: {', '.join(r['state'] + ' ' + r['run_type'] for r in dag_runs)}")
+        started_by = Counter(r.run_type for r in reacted)
+        print(f"\nAlways on: {len(reacted)} changes made after unpausing, received by runs")
+        print(f"  started by: {dict(started_by)} (none triggered by hand)")
+        print("  delay from a change to the run receiving it, per feed:")
+        for feed, row in delay_table(reacted).items():
+            print(f"    {feed}: p50 {row['p50_s']} s, max {row['max_s']} s ({row['changes']})")
+        print(f"  bill approvals answered through the HITL REST API: {Counter(answered.values())}")
         for key, value in figures.items():
             print(f"  {key.replace('_', ' ')}: {value}")
         print(

@@ -149,6 +149,9 @@ class AirflowStack:
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
             "AIRFLOW__TRIGGERER__CAPACITY": "100",
+            # the key Xero's webhook deliveries to this stack's /xero/webhooks are signed
+            # with (the endpoint is the plugin's: demo.stack_config loads it)
+            "AIRFLOW__XERO_CONNECT__WEBHOOK_KEY": self.webhook_key,
             MARKER: self.stack_id,
             **cfg.env,
         }
@@ -166,6 +169,11 @@ class AirflowStack:
                     cfg.broker_prefix
                 )
         return env
+
+    @property
+    def webhook_key(self) -> str:
+        """The key Xero (the sandbox) signs webhook deliveries to this stack with."""
+        return self._secret("webhook_key", lambda: secrets.token_urlsafe(32))
 
     def run(
         self, *args: str, timeout: float = 300, check: bool = False
@@ -376,10 +384,17 @@ class AirflowStack:
         """Call the REST API; raise with the body on an error status.
 
         A 5xx (e.g. SQLite busy under load; the request's transaction was rolled back) is
-        retried twice.
+        retried twice; so is a read timeout of a call that is safe to repeat (a GET, or
+        pausing/unpausing a DAG), which a busy SQLite can cause on a loaded machine.
         """
+        repeatable = method == "GET" or (method == "PATCH" and path.count("/") == 2)
         for attempt in range(3):
-            response = self.client.request(method, path, **kwargs)
+            try:
+                response = self.client.request(method, path, **kwargs)
+            except httpx.ReadTimeout:
+                if not repeatable or attempt == 2:
+                    raise
+                continue
             if response.status_code < 500:
                 break
             time.sleep(2 * (attempt + 1))

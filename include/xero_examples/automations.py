@@ -38,6 +38,10 @@ def email_decision(
     """None when Xero will email the invoice, else the reason it will not."""
     if invoice.get("Type") != "ACCREC":
         return f"type {invoice.get('Type')} (only sales invoices, ACCREC, are emailed)"
+    if invoice.get("SentToContact") is True:
+        # Xero marks an emailed invoice SentToContact (and moves UpdatedDateUTC, so an
+        # always-on automation sees it change again): once is enough
+        return "already sent to the contact (SentToContact)"
     status = invoice.get("Status")
     if status not in EMAILABLE_STATUSES:
         return f"status {status} (Xero emails {', '.join(EMAILABLE_STATUSES)} only)"

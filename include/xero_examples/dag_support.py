@@ -10,8 +10,9 @@ from airflow.sdk import Param
 from xero_examples.organisations import Organisation
 
 # The automations watch changes with a persisted position (``polling="watermark"``): a
-# run receives the changes after the last run that succeeded, so manual runs, reruns and
-# a failed run's retry work without a data interval. Waiting happens in the triggerer.
+# run receives the changes after the last run that succeeded, so continuous runs, manual
+# runs, reruns and a failed run's retry work without a data interval. Waiting happens in
+# the triggerer; a change reaches its run settle_seconds to settle + poke_interval after.
 WATCH: dict[str, Any] = {
     "polling": "watermark",
     "start_from": "{{ params.start_from }}",

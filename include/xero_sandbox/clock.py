@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 # The clock stays where date arithmetic (token lifetimes, 60-day refresh tokens,
 # Xero's /Date()/ values) cannot overflow: 1971 to 9000.
 EARLIEST = datetime(1971, 1, 1, tzinfo=UTC).timestamp()
 LATEST = datetime(9000, 1, 1, tzinfo=UTC).timestamp()
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _check(target: float) -> float:
@@ -40,9 +41,12 @@ class Clock:
             return time.time() + self._offset
 
     def now(self) -> datetime:
-        """The sandbox's current time as an aware UTC datetime (millisecond precision)."""
-        ts = round(self.timestamp(), 3)
-        return datetime.fromtimestamp(ts, UTC)
+        """The sandbox's current time as an aware UTC datetime, in whole milliseconds.
+
+        Xero shows record times to the millisecond; a finer stored time would compare
+        differently from the one clients see (integer arithmetic: no float rounding).
+        """
+        return _EPOCH + timedelta(milliseconds=round(self.timestamp() * 1000))
 
     def set(self, when: datetime) -> None:
         """Jump to ``when`` (aware or UTC-naive); the clock keeps running from there."""

@@ -18,6 +18,16 @@ class DateParseError(ValueError):
     """A date string in none of the forms Xero accepts."""
 
 
+def whole_ms(when: datetime) -> datetime:
+    """``when`` at the millisecond Xero shows for it (``/Date(ms)/``), nearest first.
+
+    Record times are stored at this precision so that If-Modified-Since and ``where``
+    compare the time a client sees, never a finer one hidden behind it.
+    """
+    millis = round(when.microsecond / 1000)
+    return when.replace(microsecond=0) + timedelta(milliseconds=millis)
+
+
 def to_ms_date(when: datetime) -> str:
     """Render ``/Date(1700000000000+0000)/``, the form Xero uses for timestamps."""
     millis = round(when.timestamp() * 1000)

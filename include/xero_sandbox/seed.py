@@ -14,6 +14,7 @@ from typing import Any
 
 from xero_sandbox.accounting.reference import seed_reference
 from xero_sandbox.accounting.registry import rules_for
+from xero_sandbox.dates import whole_ms
 from xero_sandbox.demo_data import demo_records
 from xero_sandbox.identity import App
 from xero_sandbox.organisation import Organisation, new_id
@@ -288,7 +289,9 @@ def generate(
     with org.lock:
         start = org.counters.get(f"generated:{rules.name}", 0)
         for i in range(count):
-            when = now - timedelta(seconds=spread_seconds * (count - 1 - i) / max(count, 1))
+            when = whole_ms(
+                now - timedelta(seconds=spread_seconds * (count - 1 - i) / max(count, 1))
+            )
             try:
                 record = factory(ctx, start + i + 1)
             except NotImplementedError:

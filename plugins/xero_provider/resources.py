@@ -24,6 +24,34 @@ INCLUDE_ARCHIVED = "includeArchived"
 INCLUDE_DELETED = "includeDeleted"
 HiddenFlag = Literal["includeArchived", "includeDeleted"]
 
+# The status enum of each resource's schema in Xero's spec (xero_accounting.yaml,
+# components/schemas/<Schema>/properties/Status or ContactStatus; Quotes: QuoteStatusCodes).
+# tests/provider/test_status_values.py checks this table against the spec file.
+_INVOICE_STATUSES = ("DRAFT", "SUBMITTED", "DELETED", "AUTHORISED", "PAID", "VOIDED")
+STATUS_VALUES: dict[str, tuple[str, ...]] = {
+    "Contacts": ("ACTIVE", "ARCHIVED", "GDPRREQUEST"),
+    "Invoices": _INVOICE_STATUSES,
+    "Bills": _INVOICE_STATUSES,
+    "SalesInvoices": _INVOICE_STATUSES,
+    "CreditNotes": _INVOICE_STATUSES,
+    "Payments": ("AUTHORISED", "DELETED"),
+    "BankTransactions": ("AUTHORISED", "DELETED", "VOIDED"),
+    "BankTransfers": ("AUTHORISED", "DELETED"),
+    "Quotes": ("DRAFT", "SENT", "DECLINED", "ACCEPTED", "INVOICED", "DELETED"),
+    "PurchaseOrders": ("DRAFT", "SUBMITTED", "AUTHORISED", "BILLED", "DELETED"),
+    "Accounts": ("ACTIVE", "ARCHIVED", "DELETED"),
+    "TaxRates": ("ACTIVE", "DELETED", "ARCHIVED", "PENDING"),
+    "ManualJournals": ("DRAFT", "POSTED", "DELETED", "VOIDED", "ARCHIVED"),
+    "Overpayments": ("AUTHORISED", "PAID", "VOIDED"),
+    "Prepayments": ("AUTHORISED", "PAID", "VOIDED"),
+    "Receipts": ("DRAFT", "SUBMITTED", "AUTHORISED", "DECLINED", "VOIDED"),
+    "ExpenseClaims": ("SUBMITTED", "AUTHORISED", "PAID", "VOIDED", "DELETED"),
+    "LinkedTransactions": ("APPROVED", "DRAFT", "ONDRAFT", "BILLED", "VOIDED"),
+    "RepeatingInvoices": ("DRAFT", "AUTHORISED", "DELETED"),
+    "TrackingCategories": ("ACTIVE", "ARCHIVED", "DELETED"),
+    "ContactGroups": ("ACTIVE", "DELETED"),
+}
+
 
 @dataclass(frozen=True)
 class Resource:
@@ -75,6 +103,11 @@ class Resource:
         if self.paging == "offset":
             return OFFSET_PAGE_SIZE
         return None
+
+    @property
+    def status_values(self) -> tuple[str, ...] | None:
+        """Every status Xero's spec allows in ``status_field`` (None: no status to check)."""
+        return STATUS_VALUES.get(self.name) if self.status_field else None
 
     @property
     def type_where(self) -> str | None:

@@ -29,6 +29,10 @@ from xero_provider.triggers.reading import list_plan
         ({"resource": "Bills", "where": 'Status=="A'}, "unclosed"),
         ({"resource": "Bills", "where": "(Total>1"}, "unclosed"),
         ({"resource": "Contacts", "contact_kind": "friend"}, "customer or supplier"),
+        ({"resource": "Bills", "statuses": ["AUTHORIZED"]}, "did you mean 'AUTHORISED'"),
+        ({"resource": "Quotes", "statuses": ["PAID"]}, r"not Quotes statuses; choose from"),
+        ({"resource": "Contacts", "statuses": "ACTIVE,DELETED"}, r"\['DELETED'\] are not"),
+        ({"resource": "BankTransactions", "types": "SPND"}, "did you mean 'SPEND'"),
     ],
     ids=lambda v: str(v)[:40],
 )
@@ -81,12 +85,12 @@ def test_dates_in_xero_forms() -> None:
         Position.from_json({"ts": "1"})
 
 
-def test_the_query_rounds_if_modified_since_down_and_bounds_the_top() -> None:
+def test_the_query_asks_if_modified_since_a_second_early_and_bounds_the_top() -> None:
     feed = Feed.build("Bills", where='Contact.Name=="A"')
     lower = Position.at(datetime(2026, 3, 1, 10, 0, 0, 700000, tzinfo=UTC))
     upper = Position.at(datetime(2026, 3, 1, 11, 0, 0, tzinfo=UTC))
     plan = list_plan(feed, lower, upper)
-    assert plan.headers["If-Modified-Since"] == "2026-03-01T10:00:00"
+    assert plan.headers["If-Modified-Since"] == "2026-03-01T09:59:59"  # floor, less 1 s
     assert "UpdatedDateUTC<DateTime(2026,03,01,11,00,00)" in plan.params["where"]
     assert 'Type=="ACCPAY"' in plan.params["where"]
     assert plan.params["order"] == "UpdatedDateUTC ASC,InvoiceID ASC"
@@ -122,6 +126,15 @@ def test_deferrable_defaults_from_the_operators_section(value) -> None:
         ({"settle_seconds": 0}, "settle_seconds"),
         ({"max_records": 0}, "max_records"),
         ({"resource": "Nope"}, "unknown Xero resource"),
+        ({"statuses": ["AUTHORIZED"], "resource": "Bills"}, "did you mean 'AUTHORISED'"),
+        ({"statuses": ["PAID"], "resource": "Quotes"}, "not Quotes statuses"),
+        ({"types": ["SPND"], "resource": "BankTransactions"}, "did you mean 'SPEND'"),
+        ({"where": 'Name=="a") OR ("1"=="1'}, "unbalanced"),
+        ({"start_from": "yesterday"}, "start_from must be"),
+        ({"polling": "watermark", "poke_interval": 0}, "poke_interval must be more than 0"),
+        ({"polling": "watermark", "poke_interval": 0, "deferrable": True}, "poke_interval"),
+        ({"xero_conn_id": ""}, "xero_conn_id"),
+        ({"deferrable": "yes"}, "deferrable must be"),
     ],
 )
 def test_the_sensor_refuses_bad_arguments_at_parse_time(kwargs, message) -> None:
@@ -130,3 +143,54 @@ def test_the_sensor_refuses_bad_arguments_at_parse_time(kwargs, message) -> None
     args = {"task_id": "t", "resource": "Contacts", **kwargs}
     with pytest.raises(ValueError, match=message):
         XeroChangesSensor(**args)
+
+
+@pytest.mark.parametrize("resource", ["Contacts", "contacts", "Invoices"])
+def test_a_named_sensor_refuses_another_resource(resource) -> None:
+    from xero_provider.sensors import XeroNewOrUpdatedBillSensor
+
+    with pytest.raises(ValueError, match="XeroNewOrUpdatedBillSensor watches Bills"):
+        XeroNewOrUpdatedBillSensor(task_id="t", resource=resource)
+    assert XeroNewOrUpdatedBillSensor(task_id="t", resource="bills").resource == "Bills"
+
+
+def test_templated_filters_are_checked_once_rendered_before_any_call() -> None:
+    """A templated status passes parse, then fails the first check naming the field; the
+    connection (which does not exist) is never looked up, so no call to Xero was made."""
+    from airflow.sdk import DAG
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from xero_provider.sensors import XeroNewOrUpdatedBillSensor
+
+    with DAG("templated_statuses", schedule=None, params={"s": "AUTHORIZED"}):
+        sensor = XeroNewOrUpdatedBillSensor(
+            task_id="bills",
+            statuses="{{ params.s }}",
+            start_from="{{ params.s }}",
+            polling="watermark",
+            xero_conn_id="no_such_connection",
+        )
+    context = {"params": {"s": "AUTHORIZED"}}
+    sensor.render_template_fields(context)
+    assert sensor.statuses == "AUTHORIZED"
+    with pytest.raises(AirflowFailException, match=r"statuses: .*did you mean 'AUTHORISED'"):
+        sensor.poke(context)
+    sensor.statuses = "AUTHORISED"
+    with pytest.raises(AirflowFailException, match="start_from must be"):
+        sensor.poke(context)
+
+
+def test_triggers_refuse_a_zero_poll_interval() -> None:
+    from xero_provider.triggers.changes import XeroChangesTrigger
+    from xero_provider.triggers.events import XeroChangesEventTrigger
+    from xero_provider.triggers.shared_poll import next_tick
+
+    feed = Feed.build("Contacts").to_json()
+    with pytest.raises(ValueError, match="poll_interval must be more than 0"):
+        XeroChangesTrigger(
+            xero_conn_id="x", feed=feed, mode="watermark", lower={"ts": 0}, poll_interval=0
+        )
+    with pytest.raises(ValueError, match="poll_interval must be more than 0"):
+        XeroChangesEventTrigger(resource="Contacts", watermark="w", poll_interval=0)
+    with pytest.raises(ValueError, match="more than 0"):
+        next_tick(0)

@@ -50,3 +50,32 @@ def test_hundreds_of_ties_across_pages(sandbox, monkeypatch, tmp_path, resource,
         if position == upper:
             break
     assert sorted(delivered) == sorted(keys) and len(delivered) == 250
+
+
+def test_no_change_falls_between_two_ranges_at_a_second_boundary(sandbox, conn_id) -> None:
+    """Three contacts generated within half a millisecond before a whole second T all show
+    ``/Date(T.000)/``: the sandbox must store and compare that time (a list with
+    If-Modified-Since T returns them), and of the windows ``[T-1 s, T)`` and ``[T, T+1 s)``
+    exactly the second delivers each of them, once."""
+    whole = (datetime.now(UTC) - timedelta(hours=2)).replace(microsecond=0)
+    with sandbox_time(sandbox, whole):  # frozen at T; generated over the last 0.5 ms
+        body = {
+            "tenant_id": sandbox.demo.tenant_id,
+            "resource": "Contacts",
+            "count": 3,
+            "spread_seconds": 0.0005,
+        }
+        made = sandbox.control("POST", "/generate", json=body).json()
+        ids = set(made["first"] + made["last"])
+    hook = XeroHook(conn_id)
+    feed = Feed.build("Contacts")
+    t = Position.at(whole).ts
+    recent = list(hook.iter_records("Contacts", modified_since=whole - timedelta(seconds=5)))
+    at_t = {c["ContactID"] for c in recent if feed.version(c)[0] == t}
+    assert len(at_t) == 3 and ids <= at_t, [c["UpdatedDateUTC"] for c in recent]
+    since_t = list(hook.iter_records("Contacts", modified_since=whole))
+    assert at_t <= {c["ContactID"] for c in since_t}  # compared as shown: none older than T
+    before = read_range_sync(hook, feed, Position(t - 1000), Position(t)).records
+    after = read_range_sync(hook, feed, Position(t), Position(t + 1000)).records
+    assert not at_t & {c["ContactID"] for c in before}
+    assert sorted(c["ContactID"] for c in after if c["ContactID"] in at_t) == sorted(at_t)

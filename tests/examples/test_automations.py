@@ -39,8 +39,20 @@ def invoice(number: int, status: str, contact: str = "c1", kind: str = "ACCREC")
         (invoice(7, "AUTHORISED", kind="ACCPAY"), "type ACCPAY"),
         (invoice(8, "AUTHORISED", "c3"), "has no email address"),
         (invoice(9, "AUTHORISED", "unknown"), "has no email address"),
+        ({**invoice(10, "AUTHORISED"), "SentToContact": True}, "already sent"),
     ],
-    ids=["authorised", "person", "paid", "draft", "voided", "deleted", "bill", "no-email", "gone"],
+    ids=[
+        "authorised",
+        "person",
+        "paid",
+        "draft",
+        "voided",
+        "deleted",
+        "bill",
+        "no-email",
+        "gone",
+        "sent",
+    ],
 )
 def test_email_decision_follows_xeros_rule(document: dict, reason: str | None) -> None:
     decided = email_decision(document, CONTACTS)

@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "exceptions": 0,
     "config": 0,
     "resources": 0,
+    "assets": 0,  # one asset name per organisation and resource (webhooks, watchers, DAGs)
     "formats": 0,
     "tiers": 0,
     "get_provider_info": 0,

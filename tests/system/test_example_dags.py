@@ -9,7 +9,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -21,9 +21,9 @@ from tests.system.stack_helpers import (
     warehouse_differences,
     warehouse_rows,
 )
-from xero_demo.demo import expected_dag_ids, run_all
+from xero_demo.changes import Reaction, Writer, delay_table
+from xero_demo.demo import expected_dag_ids, run_all, subscribe_webhooks
 from xero_demo.stack import AirflowStack, postgres_database, redis_broker
-from xero_examples.automations import plan_allocations, split_emailable
 from xero_sandbox.testing import SandboxServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -44,14 +44,6 @@ def local_stack(
     assert not stack.leftovers()
 
 
-def state(sandbox: SandboxServer, tenant: str) -> dict[str, list[dict]]:
-    """The organisation's contacts, invoices and credit notes, straight from the sandbox."""
-    return {
-        name: sandbox.control("GET", f"/state/{tenant}/{name}").json()[name]
-        for name in ("Contacts", "Invoices", "CreditNotes")
-    }
-
-
 def writes(sandbox: SandboxServer, method: str, suffix: str) -> Counter:
     """How many successful ``method`` calls each record got on ``.../{id}/<suffix>``."""
     return Counter(
@@ -63,33 +55,47 @@ def writes(sandbox: SandboxServer, method: str, suffix: str) -> Counter:
     )
 
 
-def assert_automations_did_their_work(sandbox: SandboxServer, before: dict) -> None:
-    """Notes, emails and allocations: each where the rules say, none twice."""
+def assert_bills_were_decided(sandbox: SandboxServer, answered: dict[str, str]) -> None:
+    """Approved bills are AUTHORISED with a note naming the approver; rejected ones are
+    back in DRAFT with a note giving the reason (answers given via the HITL REST API)."""
+    demo = sandbox.demo
+    writer = Writer(sandbox, [demo.tenant_id, demo.second_tenant_id])
+    assert set(answered.values()) == {"Approve", "Reject"}, answered
+    for tenant in (demo.tenant_id, demo.second_tenant_id):
+        bills = sandbox.control("GET", f"/state/{tenant}/Invoices").json()["Invoices"]
+        for bill in [b for b in bills if b["InvoiceID"] in answered]:
+            path = f"Invoices/{bill['InvoiceID']}/History"
+            notes = [h["Details"] for h in writer.get(tenant, path)["HistoryRecords"]]
+            if answered[bill["InvoiceID"]] == "Approve":
+                assert bill["Status"] == "AUTHORISED", bill
+                assert "Approved in Airflow by admin." in notes, notes
+            else:
+                assert bill["Status"] == "DRAFT", bill
+                assert any("Rejected in Airflow by admin: Amount looks wrong" in n for n in notes)
+
+
+def assert_automations_did_their_work(sandbox: SandboxServer, reacted: list[Reaction]) -> None:
+    """Each change made after unpausing reached a run nobody triggered, and that run did
+    its work on it once: a note, an email or an allocation, none twice."""
     notes = writes(sandbox, "PUT", "History")
     emails = writes(sandbox, "POST", "Email")
-    submitted_bills = 0
-    for tenant, records in before.items():
-        contacts = {c["ContactID"]: c for c in records["Contacts"]}
-        # every contact of the data got one note (archived ones too)
-        assert {cid: notes[cid] for cid in contacts} == dict.fromkeys(contacts, 1)
-        # every bill awaiting approval got one note
-        submitted = [
-            i["InvoiceID"]
-            for i in records["Invoices"]
-            if i["Type"] == "ACCPAY" and i["Status"] == "SUBMITTED"
-        ]
-        assert all(notes[i] == 1 for i in submitted)
-        submitted_bills += len(submitted)
-        # exactly the invoices Xero will email were emailed, once each
-        send, skipped = split_emailable(records["Invoices"], contacts)
-        assert {i: emails[i] for i in send} == dict.fromkeys(send, 1)
-        assert not any(emails[s["InvoiceID"]] for s in skipped)
-        # no credit left where an open document of the same contact could take it
-        after = state(sandbox, tenant)
-        allocations, _ = plan_allocations(after["CreditNotes"], after["Invoices"], date.today())
-        assert allocations == [], allocations
-    assert submitted_bills >= 1
-    assert sum(writes(sandbox, "PUT", "Allocations").values()) >= 1
+    allocations = writes(sandbox, "PUT", "Allocations")
+    assert reacted and {r.run_type for r in reacted} == {"scheduled"}, reacted
+    feeds = Counter(r.change.feed for r in reacted)
+    assert set(feeds) == {"contacts", "bills", "sales_invoices", "credit_notes"}, feeds
+    for reaction in reacted:
+        change = reaction.change
+        if change.feed == "contacts":
+            assert notes[change.record_id] == 1, reaction
+        elif change.feed == "bills":  # the note-only automation's and the decision's
+            assert notes[change.record_id] == 2, reaction
+        elif change.feed == "sales_invoices":
+            assert emails[change.record_id] == 1, reaction
+        else:
+            assert allocations[change.record_id] == 1, reaction
+            note = sandbox.control("GET", f"/state/{change.tenant_id}/CreditNotes").json()
+            (record,) = [n for n in note["CreditNotes"] if n["CreditNoteID"] == change.record_id]
+            assert float(record["RemainingCredit"]) == 0, record
 
 
 def local_warehouse(stack: AirflowStack) -> str:
@@ -100,18 +106,85 @@ def test_every_example_dag_runs_to_success_on_local_executor(
     local_stack: AirflowStack, sandbox_server: SandboxServer
 ) -> None:
     demo = sandbox_server.demo
-    tenants = (demo.tenant_id, demo.second_tenant_id)
-    before = {t: state(sandbox_server, t) for t in tenants}
-    runs = run_all(local_stack, expected_dag_ids(local_stack), sandbox_server, timeout=900)
+    runs, reacted, answered = run_all(
+        local_stack, expected_dag_ids(local_stack), sandbox_server, 900
+    )
     states = {dag_id: [r["state"] for r in dag_runs] for dag_id, dag_runs in runs.items()}
-    assert all(s == ["success"] * len(s) and s for s in states.values()), states
-    assert_automations_did_their_work(sandbox_server, before)
+    bad = {d: s for d, s in states.items() if not s or s != ["success"] * len(s)}
+    assert not bad, bad
+    assert_automations_did_their_work(sandbox_server, reacted)
+    assert_bills_were_decided(sandbox_server, answered)
+    for feed, row in delay_table(reacted).items():
+        print(f"always on, {feed}: change -> run p50 {row['p50_s']} s, max {row['max_s']} s")
     for tenant in (demo.tenant_id, demo.second_tenant_id):
         assert warehouse_differences(local_warehouse(local_stack), sandbox_server, tenant) == []
     # the quality check compared with Xero itself and reported each table
     run = runs[DEMO_DAG][0]["dag_run_id"]
     report = local_stack.xcom(DEMO_DAG, run, "quality_check")
     assert report["Contacts"]["rows"] > 0
+
+
+def webhook_runs(stack: AirflowStack, dag_id: str, contact_id: str) -> list[dict]:
+    """The DAG's runs started by a webhook asset event naming ``contact_id``."""
+    found = []
+    for run in stack.runs(dag_id):
+        path = f"/dags/{dag_id}/dagRuns/{run['dag_run_id']}/upstreamAssetEvents"
+        for event in stack.api("GET", path)["asset_events"]:
+            extra = event.get("extra") or {}
+            if extra.get("source") == "xero_webhook" and contact_id in extra.get(
+                "resource_ids", []
+            ):
+                found.append(run)
+                break
+    return found
+
+
+def test_a_sandbox_webhook_starts_the_contact_asset_dag(
+    local_stack: AirflowStack, sandbox_server: SandboxServer
+) -> None:
+    """A contact created in the sandbox -> the sandbox's signed delivery -> the running
+    api-server's /xero/webhooks -> an asset event on the example DAG's asset -> a run
+    (nobody triggered it) that upserts the contact into the warehouse."""
+    dag_id = "xero_contact_changes_asset_demo"
+    tenant = sandbox_server.demo.tenant_id
+    subscription = subscribe_webhooks(local_stack, sandbox_server)
+    assert subscription["status"] == "OK"  # Xero's intent to receive passed
+    local_stack.unpause(dag_id)
+    try:
+        writer = Writer(sandbox_server, [tenant])
+        (made,) = writer.put(tenant, "Contacts", [{"Name": f"Webhook Demo {time.time_ns()}"}])
+        changed_at = time.time()
+        contact = made["ContactID"]
+        deadline = time.monotonic() + 300
+        runs: list[dict] = []
+        while not runs and time.monotonic() < deadline:
+            time.sleep(1)
+            runs = webhook_runs(local_stack, dag_id, contact)
+        assert runs, local_stack.log_tail("api-server")
+        run = runs[0]
+        assert run["run_type"] == "asset_triggered"
+        assert local_stack.wait_for_run(dag_id, run["dag_run_id"]) == "success"
+        queued = datetime.fromisoformat(run["queued_at"].replace("Z", "+00:00")).timestamp()
+        print(f"webhook: contact change -> run queued in {queued - changed_at:.1f} s")
+        written = local_stack.xcom(dag_id, run["dag_run_id"], "upsert_changed_contacts")
+        assert written["ids"] >= 1 and written["written"] >= 1
+        rows = sa_rows(local_warehouse(local_stack), "xero_contacts", contact)
+        assert rows == 1
+    finally:
+        local_stack.unpause(dag_id, paused=True)
+        sandbox_server.control("DELETE", "/webhooks")
+
+
+def sa_rows(url: str, table: str, record_id: str) -> int:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            query = sa.text(f'SELECT COUNT(*) FROM "{table}" WHERE xero_id = :id')
+            return conn.execute(query, {"id": record_id}).scalar()
+    finally:
+        engine.dispose()
 
 
 def test_the_demo_stack_loads_the_plugin_and_tests_connections(
@@ -273,7 +346,7 @@ def _run_on_celery(sandbox, tmp_path, metadata_url, warehouse_url, broker, prefi
         },
     )
     try:
-        runs = run_all(stack, expected_dag_ids(stack), sandbox, timeout=900)
+        runs, _, _ = run_all(stack, expected_dag_ids(stack), sandbox, timeout=900)
         states = {dag_id: [r["state"] for r in dag_runs] for dag_id, dag_runs in runs.items()}
         assert all(s == ["success"] * len(s) and s for s in states.values()), states
         for dag_id in WAREHOUSE_DAGS:

@@ -27,24 +27,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from xero_provider.assets import SCHEME, asset_uri, xero_asset
 from xero_provider.state.connect_state import SeenSequences
 
-SCHEME = "xero"
+__all__ = ["SCHEME", "asset_uri", "sign", "signed_with", "xero_asset"]
 CATEGORY_RESOURCES = {"CONTACT": "Contacts", "INVOICE": "Invoices", "CREDITNOTE": "CreditNotes"}
 INVOICE_TYPES = {"ACCREC": "SalesInvoices", "ACCPAY": "Bills"}
 MAX_BODY_BYTES = 10 * 1024 * 1024
-
-
-def asset_uri(tenant_id: str, resource: str) -> str:
-    """The asset a Xero resource of one organisation is, e.g. ``xero://<tenant>/Contacts``."""
-    return f"{SCHEME}://{tenant_id.lower()}/{resource}"
-
-
-def xero_asset(tenant_id: str, resource: str) -> Any:
-    """An ``airflow.sdk.Asset`` to schedule a DAG on (``schedule=[xero_asset(t, "Contacts")]``)."""
-    from airflow.sdk import Asset
-
-    return Asset(uri=asset_uri(tenant_id, resource), name=f"xero_{tenant_id.lower()}_{resource}")
 
 
 def sign(body: bytes, key: str) -> str:
@@ -182,14 +171,24 @@ def _emit(
                 missing.append(uri)  # no DAG uses this asset: nothing to trigger
                 continue
             events = groups[(tenant, resource)]
+            ids = sorted({str(e["resource_id"]) for e in events})
             extra = {
                 "source": "xero_webhook",
                 "tenant_id": tenant,
                 "resource": resource,
                 "first_sequence": delivery.first,
                 "last_sequence": delivery.last,
-                "resource_ids": sorted({str(e["resource_id"]) for e in events}),
+                "resource_ids": ids,
                 "events": events,
+                # the shape an AssetWatcher's XeroChangesEventTrigger event has, so one
+                # consumer (claim_batches, then read by ID) takes both kinds of event
+                "payload": {
+                    "source": "xero_webhook",
+                    "resource": resource,
+                    "batch_key": f"webhook:{tenant}:{resource}:{delivery.first}-{delivery.last}",
+                    "ids": ids,
+                    "count": len(ids),
+                },
             }
             if asset_manager.register_asset_change(
                 asset=model, extra=extra, source_is_api=True, session=session

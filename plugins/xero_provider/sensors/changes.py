@@ -43,7 +43,8 @@ committed only when a next run starts, and runs of one watermark task are serial
 range always ends at least ``settle_seconds`` in the past, so a record changed while pages
 are read leaves the range instead of shifting it; pages are ordered by ``UpdatedDateUTC``
 then ID, so ties across a page boundary keep their order; ``If-Modified-Since`` is sent
-rounded down to the second and the exact millisecond bounds are applied per record;
+rounded down to the second, one second early, and the exact millisecond bounds are
+applied per record;
 multi-page reads are checked (``itemCount`` per page, or two agreeing passes) and read
 again if Xero's records moved. Ties at a cut (``max_records``) are handled by keeping the
 IDs already delivered at the cut's instant.
@@ -80,11 +81,35 @@ from airflow.sdk.exceptions import (
 )
 
 from xero_provider.formats import tenant_key
+from xero_provider.resources import get_resource
 from xero_provider.state.feed import Feed, Position, settled_upper
 from xero_provider.triggers.changes import MODES, XeroChangesTrigger, batch_of
 from xero_provider.triggers.reading import XeroChangesUnstable, read_range_sync
 
 log = logging.getLogger(__name__)
+
+
+def is_template(value: Any) -> bool:
+    """True for a Jinja template (or a list holding one): checked once rendered."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, list | tuple):
+        return any(is_template(v) for v in value)
+    return False
+
+
+def check_start_from(value: Any) -> None:
+    """``start_from`` is ``now`` or an ISO timestamp with a timezone."""
+    if value in (None, "", "now"):
+        return
+    try:
+        Position.at(str(value))
+    except ValueError:
+        raise ValueError(
+            f"start_from must be 'now' or an ISO timestamp with a timezone, got {value!r}"
+        ) from None
+
+
 EMPTY = ("skip", "succeed")
 _NOT_READY = object()
 
@@ -137,9 +162,7 @@ class XeroChangesSensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        resource = resource or self.resource_name
-        if not resource:
-            raise ValueError("resource: name the Xero resource to watch, e.g. 'Contacts'")
+        resource = self._resource_of(resource)
         if polling not in MODES:
             raise ValueError(f"polling must be one of {MODES}, got {polling!r}")
         if on_empty not in EMPTY:
@@ -148,7 +171,27 @@ class XeroChangesSensor(BaseSensorOperator):
             raise ValueError(f"settle_seconds must be 1..86400, got {settle_seconds!r}")
         if not isinstance(max_records, int) or isinstance(max_records, bool) or max_records < 1:
             raise ValueError(f"max_records must be a positive integer, got {max_records!r}")
-        Feed.build(resource, contact_kind=contact_kind)  # fail early on the resource itself
+        if not isinstance(xero_conn_id, str) or not xero_conn_id.strip():
+            raise ValueError(f"xero_conn_id must name a connection, got {xero_conn_id!r}")
+        if not isinstance(deferrable, bool):
+            raise ValueError(f"deferrable must be True or False, got {deferrable!r}")
+        if polling == "watermark" and self.poke_interval <= 0:
+            # the poll tick is a multiple of the interval: 0 can never schedule a poll
+            raise ValueError(
+                f"poke_interval must be more than 0 seconds in watermark mode, "
+                f"got {self.poke_interval!r}"
+            )
+        # Every filter that is not a template is checked now, at DAG parse; templated
+        # ones are checked once rendered, at the first check, before any call to Xero.
+        Feed.build(
+            resource,
+            where=None if is_template(where) else where,
+            statuses=None if is_template(statuses) else statuses,
+            types=None if is_template(types) else types,
+            contact_kind=contact_kind,
+        )
+        if not is_template(start_from):
+            check_start_from(start_from)
         self.resource = resource
         self.xero_conn_id = xero_conn_id
         self.tenant_id = tenant_id
@@ -163,16 +206,37 @@ class XeroChangesSensor(BaseSensorOperator):
         self.max_records = max_records
         self.deferrable = deferrable
 
+    def _resource_of(self, resource: str | None) -> str:
+        """The watched resource: a named sensor watches only its own."""
+        if resource is None or resource == "":
+            resource = self.resource_name
+        if not resource:
+            raise ValueError("resource: name the Xero resource to watch, e.g. 'Contacts'")
+        if not isinstance(resource, str):
+            raise ValueError(f"resource must be a resource name, got {resource!r}")
+        if self.resource_name and get_resource(resource).name != self.resource_name:
+            raise ValueError(
+                f"resource: {type(self).__name__} watches {self.resource_name}, got "
+                f"{resource!r}; use XeroChangesSensor(resource={resource!r}) for that"
+            )
+        return get_resource(resource).name
+
     # --- pieces -----------------------------------------------------------------------
 
     def _feed(self) -> Feed:
-        return Feed.build(
-            self.resource,
-            where=self.where,
-            statuses=self.statuses,
-            types=self.types,
-            contact_kind=self.contact_kind,
-        )
+        """The feed from the rendered filters; a bad one fails the task without retries."""
+        try:
+            feed = Feed.build(
+                self.resource,
+                where=self.where,
+                statuses=self.statuses,
+                types=self.types,
+                contact_kind=self.contact_kind,
+            )
+            check_start_from(self.start_from)
+        except (ValueError, TypeError) as error:
+            raise AirflowFailException(f"{self.task_id}: {error}") from None
+        return feed
 
     def _hook(self) -> Any:
         """The task's one hook, made on first use; :meth:`_task_scope` closes it."""
@@ -228,13 +292,7 @@ class XeroChangesSensor(BaseSensorOperator):
     def _start_position(self) -> Position:
         if self.start_from in (None, "", "now"):
             return settled_upper(datetime.now(UTC), timedelta(seconds=self.settle_seconds))
-        try:
-            return Position.at(str(self.start_from))
-        except ValueError:
-            raise AirflowFailException(
-                f"start_from must be 'now' or an ISO timestamp with a timezone, "
-                f"got {self.start_from!r}"
-            ) from None
+        return Position.at(str(self.start_from))
 
     def _read(self, hook: Any, feed: Feed, lower: Position, upper: Position) -> list[dict]:
         try:

@@ -16,6 +16,7 @@ the resource row's fixed ``Type``) is sent to Xero.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
@@ -185,16 +186,13 @@ class Feed:
         status_list = _names("statuses", statuses)
         if status_list and spec.status_field is None:
             raise ValueError(f"statuses: {spec.name} have no status")
+        if status_list and spec.status_values:
+            _check_known("statuses", spec.name, status_list, spec.status_values)
         type_list = _names("types", types)
         if type_list:
             if spec.name not in TYPE_FIELDS:
                 raise ValueError(f"types: {spec.name} cannot be filtered by type")
-            allowed = TYPE_FIELDS[spec.name][1]
-            unknown = [t for t in type_list if t not in allowed]
-            if unknown:
-                raise ValueError(
-                    f"types: {unknown} are not {spec.name} types; choose from {list(allowed)}"
-                )
+            _check_known("types", spec.name, type_list, TYPE_FIELDS[spec.name][1])
         if contact_kind is not None:
             if spec.name != "Contacts":
                 raise ValueError("contact_kind: only Contacts are customers or suppliers")
@@ -264,6 +262,24 @@ class Feed:
             if key is not None and in_range(key, lower, upper) and self.matches(record):
                 chosen[key] = dict(record)
         return [chosen[k] for k in sorted(chosen)]
+
+
+def _check_known(label: str, resource: str, values: Sequence[str], allowed: Sequence[str]) -> None:
+    """Refuse codes Xero never gives this resource: such a filter would never match.
+
+    A near miss names its likely spelling (Xero writes AUTHORISED, not AUTHORIZED).
+    """
+    unknown = [v for v in values if v not in allowed]
+    if not unknown:
+        return
+    hints = []
+    for value in unknown:
+        close = difflib.get_close_matches(value, allowed, n=1, cutoff=0.75)
+        if close:
+            hints.append(f"{value!r}: did you mean {close[0]!r}?")
+    what = "statuses" if label == "statuses" else "types"
+    message = f"{label}: {unknown} are not {resource} {what}; choose from {list(allowed)}"
+    raise ValueError(message + ("; " + " ".join(hints) if hints else ""))
 
 
 def _check_balanced(where: str) -> None:

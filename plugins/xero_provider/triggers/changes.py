@@ -74,6 +74,8 @@ class XeroChangesTrigger(BaseTrigger):
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if mode == "window" and upper is None:
             raise ValueError("mode 'window' needs the window's upper position")
+        if not isinstance(poll_interval, int | float) or not poll_interval > 0:
+            raise ValueError(f"poll_interval must be more than 0 seconds, got {poll_interval!r}")
         self.xero_conn_id = xero_conn_id
         self.feed = Feed.from_json(feed)
         self.mode = mode

@@ -102,6 +102,8 @@ class XeroChangesEventTrigger(BaseEventTrigger):
             raise ValueError(f"payload must be one of {PAYLOADS}, got {payload!r}")
         if not isinstance(max_records, int) or max_records < 1:
             raise ValueError(f"max_records must be a positive integer, got {max_records!r}")
+        if not isinstance(poll_interval, int | float) or not poll_interval > 0:
+            raise ValueError(f"poll_interval must be more than 0 seconds, got {poll_interval!r}")
         self.feed = Feed.build(
             resource, where=where, statuses=statuses, types=types, contact_kind=contact_kind
         )

@@ -35,6 +35,8 @@ def next_tick(interval: float, now: float | None = None) -> float:
     asking for a later range than the last read covers, so each would read again. Polls
     at a tick read up to the tick's instant (less the settle lag), whenever they wake.
     """
+    if not interval > 0:
+        raise ValueError(f"poll interval must be more than 0 seconds, got {interval!r}")
     now = time.time() if now is None else now
     return (now // interval + 1) * interval
 
