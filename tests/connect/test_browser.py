@@ -8,6 +8,7 @@ connection list. Screenshots are kept in
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -171,43 +172,39 @@ class DemoStack:
             text=True,
             cwd=REPO,
         )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
 
     def wait_ready(self, seconds: float = 600) -> dict[str, str]:
-        """Read the output until the stack is up; the UI's and the sandbox's URLs."""
+        """Wait until the stack is up (a reader thread collects the output: a select on
+        the pipe would miss lines already in Python's buffer); the UI's and sandbox's URLs."""
         import re
-        import selectors
         import time
 
-        found: dict[str, str] = {}
-        selector = selectors.DefaultSelector()
-        selector.register(self.process.stdout, selectors.EVENT_READ)
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and "ready" not in found:
-            if not selector.select(timeout=1):
-                if self.process.poll() is not None:
-                    break
-                continue
-            line = self.process.stdout.readline()
-            if not line and self.process.poll() is not None:
+        while time.monotonic() < deadline:
+            text = "\n".join(self.lines)
+            if "Ctrl-C stops everything" in text:
+                sandbox = re.search(r"Starting the Xero sandbox on (\S+) ", text)
+                ui = re.search(r"Airflow UI: (\S+)", text)
+                assert sandbox and ui, text
+                return {"sandbox": sandbox[1], "ui": ui[1]}
+            if self.process.poll() is not None:
                 break
-            self.lines.append(line.rstrip())
-            if match := re.search(r"Starting the Xero sandbox on (\S+) ", line):
-                found["sandbox"] = match[1]
-            if match := re.search(r"Airflow UI: (\S+)", line):
-                found["ui"] = match[1]
-            if "Ctrl-C stops everything" in line:
-                found["ready"] = "yes"
-        selector.close()
-        assert "ready" in found, "\n".join(self.lines[-40:])
-        return found
+            time.sleep(0.5)
+        raise AssertionError("make airflow did not come up:\n" + "\n".join(self.lines[-40:]))
 
     def stop(self) -> None:
         import signal
 
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            rest, _ = self.process.communicate(timeout=120)
-            self.lines.extend(rest.splitlines())
+            self.process.wait(timeout=120)
+        self._reader.join(10)
         assert "Stopped: no Airflow process left." in self.lines, "\n".join(self.lines[-20:])
 
 
