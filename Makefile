@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser compose-cli demo airflow settings test bench bench-quick lint format clean
+.PHONY: install browser compose-cli demo airflow airflow-fresh settings test bench bench-quick lint format clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,9 +41,13 @@ compose-cli:
 demo: install
 	$(BIN)/python -m xero_demo.demo
 
-## airflow: the same stack, kept up for the UI until Ctrl-C
+## airflow: the same stack, kept up for the UI until Ctrl-C (resumes the demo's runs)
 airflow: install
 	$(BIN)/python -m xero_demo.demo --keep-running
+
+## airflow-fresh: the same, starting over (a new sandbox and Airflow database)
+airflow-fresh: install
+	$(BIN)/python -m xero_demo.demo --keep-running --fresh
 
 ## settings: load airflow_settings.yaml into the Airflow that AIRFLOW_HOME names
 settings: install

@@ -3,22 +3,35 @@
 One DAG per organisation (``xero_warehouse_sync_<key>``, from ``xero_organisations.json``).
 Each run loads, for every row of the provider's resource table (contacts, invoices with
 their line items, credit notes with allocations, payments, bank transactions and
-transfers, quotes, purchase orders, accounts, items, tax rates, and whatever rows are
-added later), the records changed since the older of the interval's start and the newest
-``UpdatedDateUTC`` already stored: a failed or skipped run leaves no gap, and a backfill of
-old intervals just re-reads more. Resources Xero cannot filter by date are read whole.
+transfers, quotes, purchase orders, journals, accounts, items, tax rates, and whatever
+rows are added later), the records changed since the older of the interval's start and
+the resource's committed position (``xero_sync_positions``). Paged lists are read oldest
+change first (``order=UpdatedDateUTC ASC``) and the position moves only past stored pages,
+so a run that fails part-way (a 500, the daily limit, a killed worker) leaves no gap: the
+next run starts at the first change it did not store. Unpaged lists (accounts, items, bank
+transfers with ``includeDeleted``, ...) are read whole every run, one call each.
 
-Archived contacts and invoices are read too (the hook's ``include_archived``). Rows are
-upserted by Xero ID (a row is replaced only by a version at least as new), nested lists go
-to ``xero_children``, and deleted, voided or archived records stay with their status.
-Reruns, clears and backfills write the same rows again, never twice.
+Every ``sweep_every_days`` days (and with ``full_refresh``) the paged resources are read
+whole too: the ID sweep. A record a whole read no longer lists (a DELETED account, a
+deleted item, which Xero forgets) is marked deleted with when (``deleted_utc``), and
+changes Xero does not date (a contact's ``IsSupplier``) are stored.
+
+Unit amounts are read at 4 places (``unitdp=4``) and stored as NUMERIC. Rows are upserted
+by Xero ID together with their nested lists (``xero_children``): a row and its children are
+replaced only by a version at least as new, in one transaction, so this DAG and the
+contact asset DAG can write at once. The Variable ``xero_warehouse_history`` (``true``)
+also keeps every version (type 2) of invoices, contacts, payments, credit notes and bank
+transactions in ``<table>_history``.
 
 The warehouse is the Airflow connection named by the Variable ``xero_warehouse_conn_id``
 (default ``xero_warehouse``; a ``postgres`` or ``sqlite`` connection), or a SQLite file in
 ``AIRFLOW_HOME`` when there is none.
 
-The last task, the data quality check, reads each resource from Xero again and fails if the
-IDs or the sum of totals (deleted and voided excluded) differ from the warehouse.
+The last task, the data quality check, fails when a resource was not read to the end for
+``max_stale_hours``, and (every ``quality_check_every_days`` days) reads each resource
+from Xero again and fails on any difference in IDs, versions, statuses, totals per record,
+counts per status or the sum of totals, or when the warehouse's trial balance differs
+from Xero's TrialBalance report.
 
 Params: ``full_refresh`` reads everything; ``quality_check`` turns the check off for a run.
 """
@@ -49,6 +62,15 @@ def build(org: Organisation):
         params={
             "full_refresh": Param(False, type="boolean", description="read everything"),
             "quality_check": Param(True, type="boolean", description="compare with Xero"),
+            "sweep_every_days": Param(
+                7, type="integer", minimum=1, description="read paged resources whole"
+            ),
+            "quality_check_every_days": Param(
+                1, type="integer", minimum=1, description="compare with Xero this often"
+            ),
+            "max_stale_hours": Param(
+                36, type="integer", minimum=1, description="fail when older than this"
+            ),
         },
         default_args=default_args(org),
         doc_md=__doc__,
@@ -67,7 +89,7 @@ def build(org: Organisation):
         @task
         def sync(resource_name: str) -> dict:
             """Read the resource's changes from Xero and upsert them."""
-            from xero_examples.sync import since_for, sync_resource
+            from xero_examples.sync import due, since_for, sync_resource
             from xero_provider.hooks import XeroHook
             from xero_provider.resources import get_resource
 
@@ -76,13 +98,14 @@ def build(org: Organisation):
             resource = get_resource(resource_name)
             warehouse = open_warehouse()
             hook = XeroHook(org.conn_id)
+            sweep = due(context.get("logical_date"), params["sweep_every_days"])
             try:
                 since = since_for(
                     warehouse,
                     resource,
                     org.tenant_id,
                     context.get("data_interval_start"),
-                    params["full_refresh"],
+                    params["full_refresh"] or sweep,
                 )
                 return sync_resource(
                     hook, warehouse, resource, org.tenant_id, context["run_id"], since
@@ -93,31 +116,35 @@ def build(org: Organisation):
 
         @task(trigger_rule="all_done")
         def quality_check(results: list[dict]) -> dict:
-            """Fail unless every resource's IDs and totals in the warehouse equal Xero's."""
+            """Fail when a resource is stale or differs from Xero (see the DAG's doc)."""
             from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-            from xero_examples.sync import read_options
-            from xero_examples.warehouse import compare, xero_figures
+            from xero_examples.quality import drift, stale
+            from xero_examples.sync import due
             from xero_provider.hooks import XeroHook
 
-            if not get_current_context()["params"]["quality_check"]:
+            context = get_current_context()
+            params = context["params"]
+            if not params["quality_check"]:
                 raise AirflowSkipException("quality_check param is off for this run")
             loaded = {r["resource"] for r in results if r}
             wanted = {r.name for r in sync_resources()}
             if loaded != wanted:
                 raise AirflowFailException(f"sync tasks failed for {sorted(wanted - loaded)}")
             warehouse = open_warehouse()
-            hook = XeroHook(org.conn_id)
-            problems, report = [], {}
             try:
-                for resource in sync_resources():
-                    ours = warehouse.figures(resource, org.tenant_id)
-                    records = hook.iter_records(resource, **read_options(resource))
-                    theirs = xero_figures(resource, records)
-                    problems += compare(resource, theirs, ours)
-                    report[resource.name] = {"rows": ours["count"], "total": str(ours["total"])}
+                problems = stale(warehouse, org.tenant_id, params["max_stale_hours"])
+                if not problems and due(
+                    context.get("logical_date"), params["quality_check_every_days"]
+                ):
+                    hook = XeroHook(org.conn_id)
+                    try:
+                        problems, report = drift(hook, warehouse, org.tenant_id)
+                    finally:
+                        hook.close()
+                else:
+                    report = {"compared": False}
             finally:
-                hook.close()
                 warehouse.dispose()
             if problems:
                 raise AirflowFailException("warehouse differs from Xero: " + "; ".join(problems))

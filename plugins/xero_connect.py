@@ -2,16 +2,22 @@
 
 The api-server mounts the app at ``/xero`` (``fastapi_apps``); the link appears under
 Admin in the UI (``external_views``); a root middleware lets the UI's Test button work
-for ``xero`` connections (see :mod:`xero_provider.connect.middleware`).
+for ``xero`` connections (see :mod:`xero_provider.connect.middleware` and
+:mod:`xero_provider.connect.conn_check`).
 """
 
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from xero_provider.connect.conn_check import resolve
 from xero_provider.connect.middleware import XeroConnectionTestMiddleware
 from xero_provider.connect.settings import URL_PREFIX
 from xero_provider.connect.web import create_app
+from xero_provider.hooks import XeroHook
+
+# The Test button tests a copy under a random id: let the hook test the real connection.
+XeroHook.connection_test_config = resolve
 
 
 class XeroConnectPlugin(AirflowPlugin):

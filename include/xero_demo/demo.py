@@ -7,7 +7,10 @@ unpauses and triggers every example DAG through the REST API, waits for the sche
 run them, prints a summary, and stops everything it started.
 
 ``--keep-running`` (``make airflow``) stops after the set-up and keeps the stack up for a
-person to use the UI, until Ctrl-C.
+person to use the UI, until Ctrl-C. It resumes the home the last demo or ``make airflow``
+left (Airflow's database with its runs, and the sandbox's state, which is kept in
+``sandbox.db`` beside it), so the runs the demo made are still there; ``--fresh`` starts
+over. ``make demo`` always starts over: its summary counts only its own runs.
 """
 
 from __future__ import annotations
@@ -33,8 +36,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def port_or_free(preferred: int) -> int:
-    """``preferred`` when nothing listens there, else any free port."""
+    """``preferred`` when nothing listens there, else any free port.
+
+    The probe reuses addresses as the servers themselves do (uvicorn sets SO_REUSEADDR):
+    a stack stopped a moment ago leaves its connections in TIME_WAIT, which would make a
+    plain probe call the port busy and move the UI to a random port on a quick restart.
+    """
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", preferred))
         except OSError:
@@ -163,33 +172,75 @@ def summary(stack: AirflowStack, sandbox: SandboxServer, runs: dict[str, list]) 
     }
 
 
+def prepare_home(home: Path, resume: bool) -> bool:
+    """Create ``home``; keep what a previous stack left there only when ``resume`` is asked
+    and both Airflow's and the sandbox's state are there (one without the other would
+    leave Airflow's connections and runs pointing at records the sandbox does not have).
+    Returns whether the earlier state was kept."""
+    kept = resume and (home / "airflow.db").exists() and (home / "sandbox.db").exists()
+    if home.exists() and not kept:
+        password = home / "admin_password.txt"
+        saved = password.read_text() if password.exists() else None
+        shutil.rmtree(home)
+        home.mkdir(parents=True)
+        if saved is not None:  # the login a person already knows stays the same
+            password.write_text(saved)
+            password.chmod(0o600)
+    home.mkdir(parents=True, exist_ok=True)
+    return kept
+
+
+def stack_config(home: Path, api_port: int | None) -> StackConfig:
+    """The demo's Airflow: the example DAGs, the Xero plugin (connect page in the Admin
+    menu, webhooks) and the connection Test button enabled, as a newcomer expects."""
+    return StackConfig(
+        home=home,
+        dags_folder=REPO / "dags",
+        api_port=api_port,
+        env={
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+            "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+        },
+    )
+
+
+def register_redirect_uri(sandbox: SandboxServer, stack: AirflowStack) -> str:
+    """The connect page's redirect URI on the port the UI really got, registered for the
+    sandbox's demo apps as a developer would for their app at developer.xero.com: so a
+    stack moved off 8080 (something else held it) still connects. Returns the URI."""
+    uri = f"{stack.url}/xero/callback"
+    for client_id in (sandbox.demo.web_client_id, sandbox.demo.pkce_client_id):
+        sandbox.control("POST", f"/apps/{client_id}/redirect_uris", json={"redirect_uri": uri})
+    return uri
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m xero_demo.demo", description=__doc__)
     parser.add_argument("--keep-running", action="store_true", help="keep the stack up (UI)")
     parser.add_argument("--home", default=str(REPO / ".airflow" / "demo"))
     parser.add_argument("--port", type=int, default=8080, help="UI port (a free one if taken)")
+    parser.add_argument(
+        "--fresh", action="store_true", help="with --keep-running: start over, drop earlier runs"
+    )
     args = parser.parse_args(argv)
 
     home = Path(args.home)
-    password = (home / "admin_password.txt").read_text().strip() if home.exists() else None
-    if home.exists():
-        shutil.rmtree(home)  # the sandbox starts fresh, so Airflow's state does too
-    home.mkdir(parents=True)
-    sandbox = SandboxServer(seed_demo=True, port=port_or_free(5050), log_file=home / "sandbox.log")
-    stack = AirflowStack(
-        StackConfig(
-            home=home,
-            dags_folder=REPO / "dags",
-            api_port=port_or_free(args.port),
-            admin_password=password,
-        )
+    resumed = prepare_home(home, resume=args.keep_running and not args.fresh)
+    sandbox = SandboxServer(
+        seed_demo=True,
+        db=home / "sandbox.db",
+        port=port_or_free(5050),
+        log_file=home / "sandbox.log",
     )
+    stack = AirflowStack(stack_config(home, port_or_free(args.port)))
+    password_file = home / "admin_password.txt"
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     try:
         print(f"Starting the Xero sandbox on {sandbox.url} ...", flush=True)
         sandbox.start()
-        print(f"Starting Airflow (SQLite, LocalExecutor) in {home} ...", flush=True)
+        state = "resuming the runs and records kept there" if resumed else "a new home"
+        print(f"Starting Airflow (SQLite, LocalExecutor) in {home}: {state} ...", flush=True)
         stack.start()
         counts = load(
             REPO / "airflow_settings.yaml",
@@ -201,9 +252,16 @@ def main(argv: list[str] | None = None) -> int:
         authorise(sandbox.url, env=stack.env)
         dag_ids = expected_dag_ids(stack)
         stack.wait_for_dags(dag_ids)
-        login = f"user {stack.config.admin_user}, password {stack.password}"
+        # the password stays in its file (0600), out of terminals and CI logs
+        login = f"user {stack.config.admin_user}, password in {password_file}"
         if args.keep_running:
+            redirect = register_redirect_uri(sandbox, stack)
             print(f"\nAirflow UI: {stack.url}  ({login})", flush=True)
+            print(
+                f"Admin > Xero connections signs in with the redirect URI {redirect} (registered"
+                " for the sandbox's demo apps; register yours for a real Xero app).",
+                flush=True,
+            )
             print(f"DAGs: {', '.join(dag_ids)}\nCtrl-C stops everything.", flush=True)
             with contextlib.suppress(KeyboardInterrupt):
                 while not stop["now"]:
@@ -217,7 +275,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {dag_id}: {', '.join(r['state'] for r in dag_runs)}")
         for key, value in figures.items():
             print(f"  {key.replace('_', ' ')}: {value}")
-        print(f"\nThe UI was at {stack.url} ({login}); `make airflow` keeps it up.")
+        print(
+            f"\nThe UI was at {stack.url} ({login}). `make airflow` brings this stack back"
+            " with these runs and keeps it up (`make airflow-fresh` starts over)."
+        )
         failed = figures["runs"].get("failed", 0)
         if failed:
             print(f"{failed} run(s) failed: logs under {home / 'logs'}", file=sys.stderr)

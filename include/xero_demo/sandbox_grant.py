@@ -3,7 +3,7 @@
 ``python -m xero_demo.sandbox_grant --sandbox-url URL [--conn-id xero_default]`` asks the
 sandbox's control API for a grant covering both demo organisations and stores it through
 ``python -m xero_provider.auth bootstrap`` (the token store the connection names). Both demo
-connections share one ``token_key``, so one bootstrap serves both. Only for the sandbox: a
+connections share one ``grant_key``, so one bootstrap serves both. Only for the sandbox: a
 real organisation is authorised with ``python -m xero_provider.auth authorize``.
 """
 

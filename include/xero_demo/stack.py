@@ -195,10 +195,12 @@ class AirflowStack:
         """Migrate the database, start every component, wait until all report healthy."""
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "stack-logs").mkdir(exist_ok=True)
-        (self.home / "admin_password.txt").write_text(self.password)
-        (self.home / "passwords.json").write_text(
-            json.dumps({self.config.admin_user: self.password})
-        )
+        for name, text in (
+            ("admin_password.txt", self.password),
+            ("passwords.json", json.dumps({self.config.admin_user: self.password})),
+        ):
+            (self.home / name).write_text(text)
+            (self.home / name).chmod(0o600)  # the UI login: for this machine's user only
         self.cli("db", "migrate", timeout=600)
         try:
             for name in self.components:

@@ -1,21 +1,66 @@
-"""One warehouse sync step: read a resource's changes through the hook and upsert them."""
+"""One warehouse sync step: read a resource's changes through the hook and upsert them.
+
+Progress is gap-free: each resource has a position (``xero_sync_positions``) that moves
+only past changes stored without a hole. Where Xero sorts a paged list by
+``UpdatedDateUTC`` (the spec's ``order`` parameter on every paged list the sync reads
+incrementally) the read asks for ``UpdatedDateUTC ASC`` and the position moves after each
+stored page; Journals come in JournalNumber order (``offset`` paging), so by creation
+time. Every other read commits its position only once the whole range is stored. A run
+that stops part-way (a 500 on page 3, the daily limit, a killed worker) leaves the next
+run to start at the first change it did not store.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from xero_examples.warehouse import Warehouse
-from xero_provider.resources import INCLUDE_ARCHIVED, Resource
+from xero_examples.warehouse import Warehouse, aware_utc, record_version
+from xero_provider.resources import INCLUDE_ARCHIVED, INCLUDE_DELETED, Resource
 
 UPSERT_BATCH = 1000  # rows per upsert transaction (one Xero page)
+ORDER = "UpdatedDateUTC ASC"
 
 
 def read_options(resource: Resource) -> dict[str, Any]:
-    """Archived records too where Xero's list hides them: the warehouse keeps every record
-    with its status (the hook's ``include_archived``, where the resource table says Xero's
-    list takes it)."""
-    return {"include_archived": resource.hidden_flag == INCLUDE_ARCHIVED}
+    """Everything Xero's list would hide or round: archived records where the list takes
+    ``includeArchived``, deleted transfers (``includeDeleted``, BankTransfers), and unit
+    amounts at 4 places where it takes ``unitdp`` (all per Xero's spec)."""
+    options: dict[str, Any] = {"include_archived": resource.hidden_flag == INCLUDE_ARCHIVED}
+    if resource.hidden_flag == INCLUDE_DELETED:
+        options["include_deleted"] = True
+    if resource.takes_unitdp:
+        options["unitdp"] = 4
+    return options
+
+
+def reads_in_update_order(resource: Resource) -> bool:
+    """Whether pages arrive oldest change first, so each stored page is a gap-free prefix.
+
+    Paged lists dated by ``UpdatedDateUTC`` take ``order`` (spec); Journals page by
+    ``offset`` on JournalNumber, which grows with ``CreatedDateUTC`` (Xero's Journals docs).
+    """
+    if not resource.supports_modified_since:
+        return False
+    if resource.paging == "offset":
+        return True
+    return resource.paging in ("full", "page") and resource.updated_field == "UpdatedDateUTC"
+
+
+def reads_whole(resource: Resource) -> bool:
+    """Read whole every run: unpaged lists cost one call either way, and a whole read is
+    the ID sweep that finds what Xero hides or forgets (DELETED accounts, deleted items)
+    and changes it does not date. BankTransfers above all: If-Modified-Since compares
+    their ``CreatedDateUTC``, so a deletion never shows in an incremental read."""
+    return resource.paging == "none" or not resource.supports_modified_since
+
+
+def due(logical_date: datetime | None, every_days: int) -> bool:
+    """Whether a daily run at ``logical_date`` does a ``every_days`` job (a sweep, a check):
+    on days whose ordinal divides by it, so the cost lands on known days of the plan."""
+    if every_days <= 1 or logical_date is None:
+        return True
+    return logical_date.date().toordinal() % every_days == 0
 
 
 def since_for(
@@ -25,17 +70,17 @@ def since_for(
     interval_start: datetime | None,
     full_refresh: bool = False,
 ) -> datetime | None:
-    """Where a sync starts: the older of the interval's start and the newest stored change.
+    """Where a sync starts: the older of the interval's start and the committed position.
 
-    None (read everything) on the first load, with ``full_refresh``, or for a resource
-    Xero cannot filter by modification time.
+    None (read everything) on the first load, with ``full_refresh``, for a resource Xero
+    cannot filter by modification time, and for one read whole every run.
     """
-    if full_refresh or not resource.supports_modified_since:
+    if full_refresh or reads_whole(resource):
         return None
-    watermark = warehouse.watermark(resource, tenant_id)
-    if watermark is None:
+    position = warehouse.position(resource, tenant_id)
+    if position is None:
         return None
-    return min(watermark, interval_start) if interval_start else watermark
+    return min(position, interval_start) if interval_start else position
 
 
 def sync_resource(
@@ -51,21 +96,47 @@ def sync_resource(
 
     :param page_size: records per Xero page (default: the largest the resource allows).
     """
-    seen = written = 0
-    batch: list[dict] = []
+    ordered = reads_in_update_order(resource)
+    batch_size = min(page_size or UPSERT_BATCH, UPSERT_BATCH) if ordered else UPSERT_BATCH
     filters: dict[str, Any] = {"modified_since": since, **read_options(resource)}
+    if ordered and resource.paging != "offset":
+        filters["order"] = ORDER
     if page_size:
         filters["page_size"] = page_size
+    seen = written = 0
+    listed: set[str] = set()
+    started = datetime.now(UTC)
+    newest: datetime | None = None
+    batch: list[dict] = []
+
+    def store() -> None:
+        nonlocal seen, written, newest, batch
+        written += warehouse.upsert(resource, tenant_id, batch, run_id)
+        seen += len(batch)
+        versions = [v for v in (aware_utc(record_version(resource, r)) for r in batch) if v]
+        if versions:
+            newest = max([newest, *versions]) if newest else max(versions)
+        if ordered and newest:  # everything up to here is stored; ties are re-read
+            warehouse.commit_position(resource, tenant_id, newest, run_id)
+        batch = []
+
     for record in hook.iter_records(resource, **filters):
+        listed.add(str(record.get(resource.id_field)))
         batch.append(record)
-        if len(batch) >= UPSERT_BATCH:
-            written += warehouse.upsert(resource, tenant_id, batch, run_id)
-            seen, batch = seen + len(batch), []
-    written += warehouse.upsert(resource, tenant_id, batch, run_id)
-    seen += len(batch)
+        if len(batch) >= batch_size:
+            store()
+    store()
+    deleted = 0
+    if since is None:  # a whole read: what Xero no longer lists was deleted
+        deleted = warehouse.mark_missing(resource, tenant_id, listed, started)
+    incremental = resource.supports_modified_since and not reads_whole(resource)
+    warehouse.commit_position(  # the whole range is stored
+        resource, tenant_id, newest if incremental else None, run_id, covered_until=started
+    )
     return {
         "resource": resource.name,
         "since": since.isoformat() if since else None,
         "seen": seen,
         "written": written,
+        "marked_deleted": deleted,
     }

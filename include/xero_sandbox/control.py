@@ -68,6 +68,11 @@ class TokenRequest(BaseModel):
     scopes: list[str] | None = None
 
 
+class RedirectUriRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    redirect_uri: str = Field(min_length=1, max_length=2000)
+
+
 class GenerateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tenant_id: str
@@ -114,6 +119,16 @@ def build_control_router(state: SandboxState) -> APIRouter:
     @router.get("/apps")
     def apps() -> list[dict[str, Any]]:
         return [app.public() for app in state.identity.apps()]
+
+    @router.post("/apps/{client_id}/redirect_uris")
+    def add_redirect_uri(client_id: str, request: RedirectUriRequest) -> dict[str, Any]:
+        """What a developer does on the app's page at developer.xero.com."""
+        try:
+            return state.identity.add_redirect_uri(client_id, request.redirect_uri).public()
+        except KeyError:
+            raise HTTPException(404, f"no app with client_id {client_id!r}") from None
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
 
     @router.get("/organisations")
     def organisations() -> list[dict[str, Any]]:

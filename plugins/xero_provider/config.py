@@ -8,6 +8,7 @@ Production defaults point at Xero; the sandbox sets the three base URLs to itsel
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,3 +159,7 @@ class XeroConnectionConfig:
             # Xero's 5 calls in progress per organisation; 0 turns the shared slots off.
             concurrent_calls=int(_number(extra, "concurrent_calls", 5, conn_id, zero_ok=True)),
         )
+
+
+# Maps a connection's configuration to the one to use instead (the connection test).
+ConfigResolver = Callable[[XeroConnectionConfig], XeroConnectionConfig]

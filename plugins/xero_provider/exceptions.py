@@ -170,7 +170,14 @@ class XeroScopeError(XeroAuthError):
 
 
 class XeroConfigurationError(XeroError):
-    """The Airflow connection is missing something or holds a wrong value."""
+    """The Airflow connection is missing something or holds a wrong value.
+
+    Found here, before or without any call: the message says what is wrong and does not
+    read as if Xero had failed (unless a status shows Xero answered).
+    """
+
+    def _one_line(self) -> str:
+        return super()._one_line() if self.status else self.message
 
 
 class XeroForeignHostError(XeroConfigurationError):

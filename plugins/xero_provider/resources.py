@@ -55,6 +55,10 @@ class Resource:
     read_only: bool = False  # Xero offers no write endpoint (Journals, Users, ...)
     # The list flag that shows records Xero otherwise hides (None: the list hides none).
     hidden_flag: HiddenFlag | None = None
+    # The list takes ``unitdp=4`` (unit amounts at 4 places instead of Xero's rounded 2):
+    # per the spec, GET /Invoices, /CreditNotes, /BankTransactions, /Overpayments,
+    # /Prepayments, /Items and /Receipts.
+    takes_unitdp: bool = False
 
     @property
     def page_size(self) -> int | None:
@@ -90,6 +94,7 @@ _ROWS = [
         "InvoiceID",
         "Invoices",
         number_field="InvoiceNumber",
+        takes_unitdp=True,
         statuses_param="Statuses",
         ids_param=True,
         hidden_flag=INCLUDE_ARCHIVED,
@@ -100,6 +105,7 @@ _ROWS = [
         "InvoiceID",
         "Invoices",
         number_field="InvoiceNumber",
+        takes_unitdp=True,
         type_filter="ACCPAY",
         statuses_param="Statuses",
         ids_param=True,
@@ -111,12 +117,20 @@ _ROWS = [
         "InvoiceID",
         "Invoices",
         number_field="InvoiceNumber",
+        takes_unitdp=True,
         type_filter="ACCREC",
         statuses_param="Statuses",
         ids_param=True,
         hidden_flag=INCLUDE_ARCHIVED,
     ),
-    Resource("CreditNotes", "CreditNotes", "CreditNoteID", "CreditNotes", "CreditNoteNumber"),
+    Resource(
+        "CreditNotes",
+        "CreditNotes",
+        "CreditNoteID",
+        "CreditNotes",
+        "CreditNoteNumber",
+        takes_unitdp=True,
+    ),
     Resource(
         "Payments", "Payments", "PaymentID", "Payments", date_fields=("UpdatedDateUTC", "Date")
     ),
@@ -126,6 +140,7 @@ _ROWS = [
         "BankTransactionID",
         "BankTransactions",
         date_fields=("UpdatedDateUTC", "Date"),
+        takes_unitdp=True,
     ),
     Resource(
         "BankTransfers",
@@ -177,6 +192,7 @@ _ROWS = [
         paging="none",
         status_field=None,
         date_fields=("UpdatedDateUTC",),
+        takes_unitdp=True,
     ),
     Resource(
         "TaxRates",
@@ -218,6 +234,7 @@ _ROWS = [
         "Overpayments",
         read_only=True,
         date_fields=("UpdatedDateUTC", "Date"),
+        takes_unitdp=True,
     ),
     Resource(
         "Prepayments",
@@ -226,6 +243,7 @@ _ROWS = [
         "Prepayments",
         read_only=True,
         date_fields=("UpdatedDateUTC", "Date"),
+        takes_unitdp=True,
     ),
     Resource(
         "Users",
@@ -317,6 +335,7 @@ _ROWS = [
         number_field="ReceiptNumber",
         paging="none",
         date_fields=("UpdatedDateUTC", "Date"),
+        takes_unitdp=True,
     ),
     Resource(
         "ExpenseClaims",

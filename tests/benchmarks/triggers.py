@@ -89,8 +89,8 @@ def triggerer(config: dict[str, Any], events: Any, control: Any) -> None:
     os.environ.update(config["env"])
     os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"  # figures, not each poll's log
 
+    from xero_provider.state.feed import Feed, Position, ceil_second
     from xero_provider.triggers import XeroChangesTrigger
-    from xero_provider.triggers.feed import Feed, Position, ceil_second
 
     async def main() -> None:
         start = Position(ceil_second(int(time.time() * 1000)))

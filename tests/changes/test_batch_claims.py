@@ -49,7 +49,7 @@ def test_what_the_table_cannot_hold_is_refused_naming_the_field(field, kwargs, e
 
 
 def test_a_bad_key_anywhere_claims_nothing(store_url: str, monkeypatch) -> None:
-    from xero_provider import batch_claims
+    from xero_provider.state import batch_claims
 
     claims = BatchClaims(store_url)
     monkeypatch.setattr(batch_claims.BatchClaims, "for_connection", lambda _: claims)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from tests.changes.helpers import create, update
 from xero_provider.hooks import XeroHook
-from xero_provider.triggers.feed import Feed, Position, ceil_second
+from xero_provider.state.feed import Feed, Position, ceil_second
 from xero_provider.triggers.reading import read_range_sync
 
 

@@ -23,11 +23,11 @@ from airflow.triggers.base import TriggerEvent
 from airflow.triggers.shared_stream import AckTimeout, SharedStreamManager
 
 from tests.changes.helpers import SETTLED, create, update
-from xero_provider.batch_claims import claim_batches
 from xero_provider.hooks import XeroHook
+from xero_provider.state.batch_claims import claim_batches
+from xero_provider.state.feed import Position
 from xero_provider.triggers import XeroChangesEventTrigger
 from xero_provider.triggers.event_stream import BatchStream
-from xero_provider.triggers.feed import Position
 
 
 def make(conn_id: str, watermark: str, **kwargs) -> XeroChangesEventTrigger:

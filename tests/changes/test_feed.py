@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from xero_provider.triggers.feed import Feed, Position, advance, in_range, parse_ms
+from xero_provider.state.feed import Feed, Position, advance, in_range, parse_ms
 from xero_provider.triggers.reading import list_plan
 
 

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from tests.changes.helpers import create, sandbox_time, update
 from tests.provider.connections import xero_connection
 from xero_provider.hooks import XeroHook
+from xero_provider.state.feed import Feed, Position, in_range, parse_ms
 from xero_provider.triggers.changes import batch_of
-from xero_provider.triggers.feed import Feed, Position, in_range, parse_ms
 from xero_provider.triggers.reading import read_plan
 
 FEED = Feed.build("Contacts")

@@ -77,7 +77,7 @@ ASSET_DAG = """
 import json
 from datetime import datetime
 from airflow.sdk import DAG, Asset, AssetWatcher, task
-from xero_provider.batch_claims import claim_batches
+from xero_provider.state.batch_claims import claim_batches
 from xero_provider.triggers import XeroChangesEventTrigger
 {imports}
 
@@ -267,7 +267,8 @@ def test_backfill_of_three_intervals_gives_each_its_window(stack) -> None:
 
 def _watch(airflow: AirflowStack, hook: XeroHook, dag_id: str) -> None:
     """Unpause an asset DAG; wait until its watcher stored its start position (``now``)."""
-    from xero_provider.watermarks import WatermarkStore, watermarks_table
+    from xero_provider.state.token_store import TokenStore
+    from xero_provider.state.watermarks import WatermarkStore, watermarks_table
 
     airflow.run("dags", "unpause", dag_id, check=True)
     store = WatermarkStore.for_config(hook.config)
@@ -276,7 +277,7 @@ def _watch(airflow: AirflowStack, hook: XeroHook, dag_id: str) -> None:
     )
 
     def started() -> bool:
-        with store._engine.connect() as conn:
+        with TokenStore(store.url).transaction(write=False) as conn:
             return conn.execute(query).first() is not None
 
     airflow.wait(started, 180, f"the {dag_id} watcher to start")

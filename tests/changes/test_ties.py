@@ -10,8 +10,8 @@ import pytest
 
 from tests.changes.helpers import sandbox_time
 from xero_provider.hooks import XeroHook
+from xero_provider.state.feed import Feed, Position
 from xero_provider.triggers.changes import batch_of
-from xero_provider.triggers.feed import Feed, Position
 from xero_provider.triggers.reading import read_range_sync
 
 

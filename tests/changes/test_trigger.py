@@ -14,8 +14,8 @@ import pytest
 
 from tests.changes.helpers import create, sandbox_time
 from xero_provider.hooks import XeroHook
+from xero_provider.state.feed import Feed, Position, ceil_second, floor_second
 from xero_provider.triggers import XeroChangesTrigger
-from xero_provider.triggers.feed import Feed, Position, ceil_second, floor_second
 
 
 def make(conn_id: str, **overrides) -> XeroChangesTrigger:

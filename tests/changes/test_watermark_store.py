@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from xero_provider.triggers.feed import Position
-from xero_provider.watermarks import WatermarkStore, watermark_key
+from xero_provider.state.feed import Position
+from xero_provider.state.watermarks import WatermarkStore, watermark_key
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def _write_and_die(url: str, key: str) -> None:
     """Open a transaction, write a new position, and die before committing."""
     import sqlalchemy as sa
 
-    from xero_provider.watermarks import watermarks_table
+    from xero_provider.state.watermarks import watermarks_table
 
     store = WatermarkStore(url)
     with store._transaction() as conn:

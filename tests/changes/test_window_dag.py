@@ -142,7 +142,7 @@ with DAG("DAG_ID", schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC
 
 
 def _in_window(sandbox, resource: str, type_: str | None, start: datetime, end: datetime):
-    from xero_provider.triggers.feed import parse_ms
+    from xero_provider.state.feed import parse_ms
 
     body = sandbox.control("GET", f"/state/{sandbox.demo.tenant_id}/{resource}").json()
     id_field = {"Invoices": "InvoiceID"}.get(resource, resource[:-1] + "ID")

@@ -1,7 +1,8 @@
 """The whole connect flow in a real browser: headless Chromium (Debian's ``chromium`` and
 ``chromium-driver``, driven by Selenium; no browser download) logs in to the Airflow UI,
 opens the Xero page from the Admin menu, signs in on the sandbox's consent page, sees the
-organisations, and presses Test in the connection list. Screenshots are kept in
+organisations, tests one on the page, sees Disconnect ask first, and presses Test in the
+connection list. Screenshots are kept in
 ``test-artefacts/browser/``."""
 
 from __future__ import annotations
@@ -109,6 +110,17 @@ def test_connect_in_a_real_browser(
     assert sandbox.demo.tenant_name in text and sandbox.demo.second_tenant_name in text
     assert "Access token expires" in text
     assert APP_SECRET not in driver.page_source
+    # the page's own Test shows its outcome in the page
+    click(driver, (By.CSS_SELECTOR, "button[data-test=xero_demo_company_nz]"))
+    wait_for(driver, lambda d: "Test of xero_demo_company_nz passed" in d.page_source)
+    # Disconnect asks first, naming what will be deleted; Cancel leaves everything as it was
+    click(driver, (By.CSS_SELECTOR, "button[data-conn=xero_sandbox_starter_ltd]"))
+    wait_for(driver, ec.presence_of_element_located((By.ID, "confirm-text")))
+    assert "xero_sandbox_starter_ltd" in driver.find_element(By.ID, "confirm-text").text
+    shot(driver, "05b-disconnect-asks-first")
+    click(driver, (By.LINK_TEXT, "Cancel"))
+    wait_for(driver, ec.presence_of_element_located((By.ID, "start-new")))
+    assert "xero_sandbox_starter_ltd" in driver.find_element(By.TAG_NAME, "body").text
 
     driver.get(airflow_site.url + "/connections")
     wait_for(
@@ -137,3 +149,139 @@ def test_connect_in_a_real_browser(
     )
     shot(driver, "07-test-pressed")
     assert colour == "green"
+
+
+DEMO_COMMAND = ["-m", "xero_demo.demo", "--keep-running"]  # what `make airflow` runs
+
+
+class DemoStack:
+    """`make airflow` as a newcomer runs it (``python -m xero_demo.demo --keep-running``),
+    in its own home and on a given UI port; stopped as Ctrl-C would (SIGTERM here)."""
+
+    def __init__(self, home: Path, port: int) -> None:
+        import subprocess
+        import sys
+
+        self.home, self.port = home, port
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, *DEMO_COMMAND, "--home", str(home), "--port", str(port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=REPO,
+        )
+
+    def wait_ready(self, seconds: float = 600) -> dict[str, str]:
+        """Read the output until the stack is up; the UI's and the sandbox's URLs."""
+        import re
+        import selectors
+        import time
+
+        found: dict[str, str] = {}
+        selector = selectors.DefaultSelector()
+        selector.register(self.process.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and "ready" not in found:
+            if not selector.select(timeout=1):
+                if self.process.poll() is not None:
+                    break
+                continue
+            line = self.process.stdout.readline()
+            if not line and self.process.poll() is not None:
+                break
+            self.lines.append(line.rstrip())
+            if match := re.search(r"Starting the Xero sandbox on (\S+) ", line):
+                found["sandbox"] = match[1]
+            if match := re.search(r"Airflow UI: (\S+)", line):
+                found["ui"] = match[1]
+            if "Ctrl-C stops everything" in line:
+                found["ready"] = "yes"
+        selector.close()
+        assert "ready" in found, "\n".join(self.lines[-40:])
+        return found
+
+    def stop(self) -> None:
+        import signal
+
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            rest, _ = self.process.communicate(timeout=120)
+            self.lines.extend(rest.splitlines())
+        assert "Stopped: no Airflow process left." in self.lines, "\n".join(self.lines[-20:])
+
+
+def connect_both_organisations(driver, ui: str, sandbox_url: str, name: str) -> str:
+    """Log in, Admin > Xero connections, sign in with the demo app, approve both."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    from xero_sandbox.seed import DEMO
+
+    driver.get(ui + "/")
+    if driver.find_elements(By.NAME, "username") or "login" in driver.current_url:
+        wait_for(driver, ec.presence_of_element_located((By.NAME, "username")))
+        password = (Path(driver.demo_home) / "admin_password.txt").read_text().strip()
+        driver.find_element(By.NAME, "username").send_keys("admin")
+        driver.find_element(By.NAME, "password").send_keys(password)
+        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    click(driver, (By.XPATH, "//*[normalize-space(text())='Admin']"))
+    wait_for(driver, ec.element_to_be_clickable((By.LINK_TEXT, "Xero connections")))
+    ui_window = driver.current_window_handle
+    click(driver, (By.LINK_TEXT, "Xero connections"))
+    wait_for(driver, lambda d: len(d.window_handles) > 1)
+    for handle in driver.window_handles:
+        if handle != ui_window:
+            driver.switch_to.window(handle)
+    wait_for(driver, ec.presence_of_element_located((By.ID, "start-new")))
+    form = driver.find_element(By.ID, "start-new")
+    form.find_element(By.NAME, "client_id").send_keys(DEMO.web_client_id)
+    form.find_element(By.NAME, "client_secret").send_keys(DEMO.web_client_secret)
+    form.find_element(By.NAME, "base_url").send_keys(sandbox_url)
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(driver, ec.presence_of_element_located((By.CSS_SELECTOR, "button[value=approve]")))
+    for box in driver.find_elements(By.CSS_SELECTOR, "input[name=tenant_id]"):
+        if not box.is_selected():
+            box.click()
+    driver.find_element(By.CSS_SELECTOR, "button[value=approve]").click()
+    wait_for(driver, ec.presence_of_element_located((By.ID, "message")), seconds=60)
+    message = driver.find_element(By.ID, "message").text
+    shot(driver, f"{name}-connected")
+    assert message.startswith("Connected 2"), message
+    # press Test on the first organisation's row: success is shown on the page
+    first = driver.find_element(By.CSS_SELECTOR, "button[data-test]").get_attribute("data-test")
+    click(driver, (By.CSS_SELECTOR, f"button[data-test='{first}']"))
+    wait_for(driver, lambda d: f"Test of {first} passed" in d.page_source, seconds=60)
+    shot(driver, f"{name}-tested")
+    for handle in driver.window_handles:  # back to one window for the next round
+        if handle != ui_window:
+            driver.close()
+    driver.switch_to.window(ui_window)
+    return message
+
+
+def test_the_newcomer_path_on_make_airflow_across_a_restart(
+    tmp_path: Path, browser, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """`make airflow`, log in, Admin > Xero connections, connect both demo organisations,
+    Test one; stop and start again on the same port (its old connections in TIME_WAIT),
+    and connect again: the redirect URI the page uses still works."""
+    from xero_sandbox.testing import free_port
+
+    home, port = tmp_path / "demo", free_port()
+    browser.demo_home = home
+    first = DemoStack(home, port)
+    try:
+        urls = first.wait_ready()
+        assert urls["ui"] == f"http://127.0.0.1:{port}"
+        connect_both_organisations(browser, urls["ui"], urls["sandbox"], "08-first-start")
+    finally:
+        first.stop()
+    again = DemoStack(home, port)
+    try:
+        urls = again.wait_ready()
+        assert urls["ui"] == f"http://127.0.0.1:{port}", "the UI moved to another port"
+        assert any("resuming" in line for line in again.lines), again.lines[-10:]
+        connect_both_organisations(browser, urls["ui"], urls["sandbox"], "09-after-restart")
+    finally:
+        again.stop()

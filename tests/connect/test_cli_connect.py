@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -185,10 +186,28 @@ def test_a_busy_redirect_port_falls_back_to_pasting(
     assert set(stored(airflow_site)) == {"cli_sandbox_starter_ltd"}
 
 
+def test_connect_while_the_api_server_holds_the_redirect_port(
+    airflow_site: AirflowSite, sandbox: SandboxServer, cli_app: dict, clean_connections: None
+) -> None:
+    """The redirect reaches Airflow, not the CLI: the CLI says so, and the address the
+    browser then shows is enough."""
+    redirect = airflow_site.url + "/xero/callback"
+    sandbox.control("POST", f"/apps/{CLI_CLIENT_ID}/redirect_uris", json={"redirect_uri": redirect})
+    cli = Running(connect_argv(sandbox, {**cli_app, "redirect": redirect}), airflow_site.env)
+    back = approve(cli.authorize_url(), [sandbox.demo.tenant_id])
+    assert "Airflow's api-server is listening" in cli.output, cli.output
+    # the browser lands on the plugin's callback page, which says to paste its address
+    landed = httpx.get(back.headers["location"], timeout=30, follow_redirects=True)
+    assert "copy this page" in unescape(landed.text)
+    address = str(landed.url)
+    assert cli.finish(address + "\n") == 0, cli.output
+    assert set(stored(airflow_site)) == {"cli_demo_company_nz"}
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"env": {"AIRFLOW__CORE__FERNET_KEY": None}}, "AIRFLOW__CORE__FERNET_KEY"),
+        ({"env": {"AIRFLOW__CORE__FERNET_KEY": None}}, ".airflow/demo/.fernet_key"),
         ({"args": ["--redirect-uri", "http://127.0.0.1:9/elsewhere"]}, "add it to the app's"),
         (
             {"args": ["--credential-store", "postgresql://nobody@127.0.0.1:9/none"]},
@@ -227,6 +246,7 @@ def test_prerequisites_are_checked_before_the_consent_page(
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, input="")
     assert done.returncode == 1, done.stdout + done.stderr
     assert expected in done.stderr, done.stderr
+    assert "no HTTP status" not in done.stderr  # found here: Xero was never asked
     assert "/identity/connect/authorize?" not in done.stdout  # nobody was sent to Xero
     assert sandbox.control("GET", "/identity/stats").json() == before
 
@@ -257,3 +277,28 @@ def test_connect_a_pkce_app_without_a_secret(
     assert status.returncode == 0, status.stdout + status.stderr
     with airflow_site.api() as api:
         assert api.get(f"/connections/{conn_id}").json()["password"] in (None, "")
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "http://127.0.0.1:8080/xero/callback?code=abc&state=xyz",
+        "code=abc&state=xyz",
+        # an api-server without the plugin: its UI sends the browser to sign in first
+        "http://127.0.0.1:8080/auth/login/?next=http%3A%2F%2F127.0.0.1%3A8080%2Fxero%2F"
+        "callback%3Fcode%3Dabc%26state%3Dxyz",
+        "http://127.0.0.1:8080/auth/login/?next=http%253A%252F%252F127.0.0.1%253A8080%252F"
+        "xero%252Fcallback%253Fcode%253Dabc%2526state%253Dxyz",
+    ],
+    ids=["callback", "query", "login-next", "login-next-twice-encoded"],
+)
+def test_the_pasted_address_is_read_through_airflows_sign_in(address: str) -> None:
+    from xero_provider.connect.cli import redirect_query
+
+    assert redirect_query(address) == {"code": "abc", "state": "xyz"}
+
+
+def test_a_pasted_address_without_a_sign_in_gives_no_code() -> None:
+    from xero_provider.connect.cli import redirect_query
+
+    assert "code" not in redirect_query("http://127.0.0.1:8080/auth/login/?next=%2Fhome")

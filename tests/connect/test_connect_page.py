@@ -4,6 +4,7 @@ organisation, the Test button, revoke and disconnect, and who may use it."""
 from __future__ import annotations
 
 import json
+from html import unescape
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -187,15 +188,37 @@ def test_disconnect_one_organisation_then_revoke_the_grant(
     by_tenant = {json.loads(c["extra"])["tenant_id"]: cid for cid, c in created.items()}
     gone, kept = by_tenant[sandbox.demo.second_tenant_id], by_tenant[sandbox.demo.tenant_id]
     page = browser.get("/xero/")
-    answer = browser.post(f"/xero/connections/{gone}/disconnect", data={"csrf": csrf_of(page.text)})
+    csrf = csrf_of(page.text)
+    # the first press only asks, naming what will happen; nothing is deleted yet
+    asked = browser.post(f"/xero/connections/{gone}/disconnect", data={"csrf": csrf})
+    assert asked.status_code == 200 and "Disconnect this organisation?" in asked.text
+    assert f"connection &#x27;{gone}&#x27; will be deleted" in asked.text
+    assert set(xero_connections(airflow_site)) == {gone, kept}
+    answer = browser.post(
+        f"/xero/connections/{gone}/disconnect", data={"csrf": csrf, "confirmed": "yes"}
+    )
     assert answer.status_code == 303, answer.text[:2000]
+    message = parse_qs(urlsplit(answer.headers["location"]).query)["message"][0]
+    assert message.endswith(f": deleted the connection {gone}."), message
     assert set(xero_connections(airflow_site)) == {kept}
     result = ui_test(airflow_site, kept)
     assert result["status"] is True, result
-    page = browser.get("/xero/")
-    answer = browser.post("/xero/grants/revoke", data={"csrf": csrf_of(page.text), "conn_id": kept})
+    # this page's own Test shows the result where the user looks
+    tested = browser.post(f"/xero/connections/{kept}/test", data={"csrf": csrf})
+    assert tested.status_code == 303
+    assert "passed" in parse_qs(urlsplit(tested.headers["location"]).query)["message"][0]
+    asked = browser.post("/xero/grants/revoke", data={"csrf": csrf, "conn_id": kept})
+    assert asked.status_code == 200 and "Revoke the authorisation?" in asked.text
+    assert kept in asked.text and "cannot be undone" in asked.text
+    assert ui_test(airflow_site, kept)["status"] is True  # still authorised
+    answer = browser.post(
+        "/xero/grants/revoke", data={"csrf": csrf, "conn_id": kept, "confirmed": "yes"}
+    )
     assert answer.status_code == 303
     assert kept in parse_qs(urlsplit(answer.headers["location"]).query)["message"][0]
+    # a failed Test says why on the page (the UI's icon only turns red)
+    failed = browser.post(f"/xero/connections/{kept}/test", data={"csrf": csrf})
+    assert failed.status_code == 400 and f"Test of {kept} failed: " in unescape(failed.text)
     result = ui_test(airflow_site, kept)
     assert result["status"] is False and f"'{kept}'" in result["message"], result
     assert "No tokens stored" in browser.get("/xero/").text
@@ -237,10 +260,12 @@ def test_disconnect_refuses_a_connection_that_is_not_xero(
     try:
         browser = airflow_site.browser()
         page = browser.get("/xero/")
-        answer = browser.post(
-            "/xero/connections/not_xero_pg/disconnect", data={"csrf": csrf_of(page.text)}
-        )
-        assert answer.status_code == 400 and "not a xero connection" in answer.text
+        for confirmed in ("", "yes"):  # refused before asking, and when confirmed
+            answer = browser.post(
+                "/xero/connections/not_xero_pg/disconnect",
+                data={"csrf": csrf_of(page.text), "confirmed": confirmed},
+            )
+            assert answer.status_code == 400 and "not a xero connection" in answer.text
         unknown = browser.post(
             "/xero/connections/..%2F..%2Fetc/disconnect", data={"csrf": csrf_of(page.text)}
         )

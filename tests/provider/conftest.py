@@ -149,8 +149,8 @@ def race_for_token(barrier: Any, env: dict[str, str], conn_id: str, through_api:
 
 def create_tables_and_write(barrier: Any, url: str) -> str | None:
     """One racing process: open a store on a database without tables and write to it."""
-    from xero_provider.auth.token_store import TokenStore
-    from xero_provider.write_ledger import WriteLedger
+    from xero_provider.state.token_store import TokenStore
+    from xero_provider.state.write_ledger import WriteLedger
 
     try:
         barrier.wait()

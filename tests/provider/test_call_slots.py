@@ -12,8 +12,8 @@ import uuid
 import pytest
 
 from tests.provider.connections import xero_connection
-from xero_provider.auth.token_store import TokenStore
-from xero_provider.call_slots import CallSlots
+from xero_provider.state.call_slots import CallSlots
+from xero_provider.state.token_store import TokenStore
 
 
 @pytest.fixture
@@ -57,8 +57,8 @@ def test_the_limit_off_holds_nothing(store_url: str) -> None:
 
 _HOLDER = """
 import sys, time
-from xero_provider.auth.token_store import TokenStore
-from xero_provider.call_slots import CallSlots
+from xero_provider.state.token_store import TokenStore
+from xero_provider.state.call_slots import CallSlots
 slots = CallSlots(TokenStore(sys.argv[1]), sys.argv[2], 1, float(sys.argv[3]))
 holder, _ = slots.try_acquire("org")
 print("held" if holder else "refused", flush=True)
@@ -122,7 +122,7 @@ def test_twenty_processes_never_have_six_calls_in_flight(
 def test_back_to_back_calls_keep_one_slot_and_an_idle_one_is_given_back(pair) -> None:
     import asyncio
 
-    from xero_provider.call_slots import IDLE_SECONDS
+    from xero_provider.state.call_slots import IDLE_SECONDS
 
     first, second = pair
     statements = []
@@ -156,7 +156,7 @@ def test_back_to_back_calls_keep_one_slot_and_an_idle_one_is_given_back(pair) ->
 
 
 def test_a_kept_slot_is_retaken_after_the_sticky_time_and_close_gives_it_back(pair) -> None:
-    from xero_provider.call_slots import STICKY_SECONDS
+    from xero_provider.state.call_slots import STICKY_SECONDS
 
     first, second = pair
     started = time.monotonic()
@@ -174,7 +174,7 @@ def test_a_kept_slot_is_retaken_after_the_sticky_time_and_close_gives_it_back(pa
 
 
 def test_a_forked_child_never_reuses_its_parents_kept_slot(pair, monkeypatch) -> None:
-    from xero_provider import call_slots
+    from xero_provider.state import call_slots
 
     # The parent must still keep its slot when the child asks: a fork under load can take
     # longer than the 20 ms after which an idle kept slot is given back.

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from xero_provider.connect import flow, preflight, webhooks
 from xero_provider.connect.airflow_connections import new_conn_id
 from xero_provider.connect.middleware import _fixed
-from xero_provider.connect.state_db import PendingSignIns, SeenSequences, pending_table
+from xero_provider.state.connect_state import PendingSignIns, SeenSequences, pending_table
 
 KEY = "webhook-signing-key"
 

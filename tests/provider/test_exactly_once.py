@@ -21,7 +21,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 CHILD = textwrap.dedent(
     """
     import json, os, sys
-    from xero_provider.write_ledger import WriteLedger
+    from xero_provider.state.write_ledger import WriteLedger
 
     def die(*args, **kwargs):
         os._exit(9)

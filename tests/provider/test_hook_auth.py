@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.provider.connections import xero_connection
-from xero_provider.auth.token_store import TokenSet
 from xero_provider.auth.tokens import TokenManager
 from xero_provider.exceptions import XeroReauthorizationRequired, XeroScopeError
 from xero_provider.hooks import XeroAsyncHook, XeroHook
+from xero_provider.state.token_store import TokenSet
 
 
 def _token_calls(sandbox) -> list[dict]:

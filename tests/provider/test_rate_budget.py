@@ -9,10 +9,10 @@ import uuid
 import pytest
 
 from tests.provider.connections import xero_connection
-from xero_provider.auth.token_store import TokenStore
 from xero_provider.hooks import XeroHook
-from xero_provider.rate_budget import MARGIN, Limits, RateBudget
-from xero_provider.rate_budget import SKEW_SECONDS as SKEW
+from xero_provider.state.rate_budget import MARGIN, Limits, RateBudget
+from xero_provider.state.rate_budget import SKEW_SECONDS as SKEW
+from xero_provider.state.token_store import TokenStore
 
 LIMITS = Limits(per_minute=5, per_day=8, app_per_minute=100, window_seconds=60)
 
@@ -107,7 +107,7 @@ def test_the_hook_shows_the_days_remaining_calls(sandbox, monkeypatch, tmp_path)
 def test_cli_status_prints_the_days_calls(sandbox, monkeypatch, tmp_path) -> None:
     import io
 
-    from xero_provider.auth import cli
+    from xero_provider.connect import cli
 
     conn_id = xero_connection(sandbox, monkeypatch, tmp_path / "tokens.db")
     XeroHook(conn_id).call("GET", "Organisation")

@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from tests.provider.conftest import create_tables_and_write
-from xero_provider.auth import token_store
-from xero_provider.auth.token_store import TokenSet, TokenStore
 from xero_provider.config import XeroConnectionConfig
 from xero_provider.exceptions import XeroConfigurationError
+from xero_provider.state import token_store
+from xero_provider.state.token_store import TokenSet, TokenStore
 
 
 def token_set(expires_in: float = 1800, **changes: Any) -> TokenSet:

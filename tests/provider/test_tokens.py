@@ -25,10 +25,10 @@ import pytest
 
 from tests.provider.conftest import race_for_token
 from xero_provider.auth import oauth
-from xero_provider.auth.cli import main
-from xero_provider.auth.token_store import TokenSet
 from xero_provider.auth.tokens import TokenManager, XeroAuth
+from xero_provider.connect.cli import main
 from xero_provider.exceptions import XeroAuthError, XeroReauthorizationRequired, XeroServerError
+from xero_provider.state.token_store import TokenSet
 from xero_sandbox.testing import free_port
 
 LONG_AGO = timedelta(minutes=-1)

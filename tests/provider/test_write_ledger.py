@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from xero_provider.auth.token_store import TokenStore
-from xero_provider.write_ledger import WriteLedger, ledger_table
+from xero_provider.state.token_store import TokenStore
+from xero_provider.state.write_ledger import WriteLedger, ledger_table
 
 
 def _cleanup(store_url: str, *keys: str) -> None:

@@ -891,3 +891,48 @@ def test_request_log_names_tokens_by_id_and_hides_secrets(http: httpx.Client, sa
         demo.web_client_secret,
     ):
         assert secret not in dumped
+
+
+def test_a_registered_redirect_uri_is_accepted_from_then_on(
+    http: httpx.Client, sandbox: Any
+) -> None:
+    """The control API registers a redirect URI as the app's page at developer.xero.com
+    does (`make airflow` on a port other than 8080); unregistered ones stay refused."""
+    moved = "http://127.0.0.1:45359/xero/callback"
+    before = http.get(
+        "/identity/connect/authorize", params=authorize_params(sandbox, redirect_uri=moved)
+    )
+    assert before.status_code == 400
+    client = sandbox.demo.web_client_id
+    app = sandbox.control("POST", f"/apps/{client}/redirect_uris", json={"redirect_uri": moved})
+    assert moved in app.json()["redirect_uris"]
+    again = sandbox.control("POST", f"/apps/{client}/redirect_uris", json={"redirect_uri": moved})
+    assert again.json()["redirect_uris"].count(moved) == 1
+    page = open_consent(http, sandbox, redirect_uri=moved)  # the consent page, not an error
+    assert page.checkboxes
+    other = "http://127.0.0.1:45360/xero/callback"
+    assert (
+        http.get(
+            "/identity/connect/authorize", params=authorize_params(sandbox, redirect_uri=other)
+        ).status_code
+        == 400
+    )
+
+
+@pytest.mark.parametrize(
+    ("client_id", "uri", "status"),
+    [
+        ("NO-SUCH-APP", "http://127.0.0.1:1/cb", 404),
+        (DEMO.web_client_id, "http://example.com/cb", 400),  # http only on localhost
+        (DEMO.web_client_id, "/xero/callback", 400),
+        (DEMO.web_client_id, "javascript:alert(1)", 400),
+        (DEMO.web_client_id, "https://example.com/cb#frag", 400),
+    ],
+)
+def test_a_bad_redirect_uri_is_refused(sandbox: Any, client_id: str, uri: str, status: int) -> None:
+    response = httpx.post(
+        f"{sandbox.url}/__sandbox/apps/{client_id}/redirect_uris", json={"redirect_uri": uri}
+    )
+    assert response.status_code == status, response.text
+    registered = [u for app in sandbox.control("GET", "/apps").json() for u in app["redirect_uris"]]
+    assert uri not in registered

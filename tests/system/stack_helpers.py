@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
-from xero_demo.demo import expected_dag_ids
+from xero_demo.demo import expected_dag_ids, stack_config
 from xero_demo.sandbox_grant import authorise
 from xero_demo.settings import load
-from xero_demo.stack import AirflowStack, StackConfig, airflow_executable
+from xero_demo.stack import AirflowStack, airflow_executable
 from xero_examples.warehouse import Warehouse, compare, sync_resources, xero_figures
 from xero_sandbox.testing import SandboxServer
 
@@ -16,8 +17,11 @@ WAREHOUSE_DAGS = ["xero_warehouse_sync_demo", "xero_warehouse_sync_starter"]
 
 
 def start_stack(home: Path, sandbox: SandboxServer, **config) -> AirflowStack:
-    """A running stack with airflow_settings.yaml loaded and the demo connections authorised."""
-    stack = AirflowStack(StackConfig(home=home, dags_folder=REPO / "dags", **config))
+    """A running stack with airflow_settings.yaml loaded and the demo connections authorised:
+    the demo's configuration (`make airflow`: plugin loaded, Test enabled) plus ``config``."""
+    base = stack_config(home, api_port=config.pop("api_port", None))
+    env = {**base.env, **config.pop("env", {})}
+    stack = AirflowStack(dataclasses.replace(base, env=env, **config))
     stack.start()
     try:
         load(

@@ -114,6 +114,29 @@ def test_every_example_dag_runs_to_success_on_local_executor(
     assert report["Contacts"]["rows"] > 0
 
 
+def test_the_demo_stack_loads_the_plugin_and_tests_connections(
+    local_stack: AirflowStack,
+) -> None:
+    """`make airflow`'s configuration: the Xero plugin is listed (so its Admin menu entry
+    and connect page are there) and the connection list's Test button works."""
+    plugins = local_stack.api("GET", "/plugins")["plugins"]
+    xero = [p for p in plugins if "xero" in p["name"].lower()]
+    assert xero, [p["name"] for p in plugins]
+    stored = local_stack.api("GET", "/connections/xero_default")
+    body = {  # what the list's Test icon sends: hidden host empty, port 0
+        "connection_id": "xero_default",
+        "conn_type": "xero",
+        "extra": stored.get("extra") or "{}",
+        "host": "",
+        "login": stored.get("login") or "",
+        "password": stored.get("password") or "",
+        "port": 0,
+        "schema": "",
+    }
+    answer = local_stack.api("POST", "/connections/test", json=body)
+    assert answer["status"] is True, answer
+
+
 def test_backfill_of_three_intervals_rewrites_nothing_twice(
     local_stack: AirflowStack, sandbox_server: SandboxServer
 ) -> None:

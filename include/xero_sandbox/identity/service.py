@@ -329,6 +329,23 @@ class IdentityService:
         with self._lock:
             return list(self._apps.values())
 
+    def add_redirect_uri(self, client_id: str, uri: str) -> App:
+        """Register one more redirect URI for an app, as its page at developer.xero.com
+        allows (an absolute http(s) URL; Xero asks for https except on localhost)."""
+        parts = urlsplit(uri)
+        local = parts.hostname in ("localhost", "127.0.0.1")
+        if parts.scheme not in ("https", "http") or not parts.netloc or parts.fragment:
+            raise ValueError(f"redirect URI must be an absolute http(s) URL, not {uri!r}")
+        if parts.scheme == "http" and not local:
+            raise ValueError(f"redirect URI must use https unless on localhost: {uri!r}")
+        with self._lock:
+            app = self._apps.get(client_id)
+            if app is None:
+                raise KeyError(client_id)
+            if uri not in app.redirect_uris:
+                app.redirect_uris.append(uri)
+            return app
+
     def stats(self) -> dict[str, int]:
         """Token requests by grant type (every request naming one, whatever its outcome),
         ``invalid_grant`` answers, ``grace_reuse`` refreshes and accepted revocations."""

@@ -22,13 +22,13 @@ from typing import Any
 import httpx
 
 from xero_provider.auth import oauth
-from xero_provider.auth.token_store import TokenSet, TokenStore
 from xero_provider.config import XeroConnectionConfig
 from xero_provider.exceptions import (
     XeroAuthError,
     XeroForeignHostError,
     XeroReauthorizationRequired,
 )
+from xero_provider.state.token_store import TokenSet, TokenStore
 
 REFRESH_TOKEN_DAYS = 60  # Xero expires a refresh token left unused this long
 

@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from xero_provider.auth import oauth
-from xero_provider.auth.token_store import TokenSet, TokenStore
 from xero_provider.config import (
     DEFAULT_SCOPES,
     XERO_API_BASE,
@@ -28,6 +27,7 @@ from xero_provider.config import (
 )
 from xero_provider.connect import airflow_connections as conns
 from xero_provider.exceptions import XeroAuthError, XeroConfigurationError
+from xero_provider.state.token_store import TokenSet, TokenStore
 
 
 class ConnectError(XeroAuthError):

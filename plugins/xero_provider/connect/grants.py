@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 
 from xero_provider.auth import oauth
-from xero_provider.auth.token_store import TokenSet, TokenStore
 from xero_provider.auth.tokens import REFRESH_TOKEN_DAYS, TokenManager
 from xero_provider.config import XeroConnectionConfig
 from xero_provider.connect import airflow_connections as conns
 from xero_provider.exceptions import XeroAuthError, XeroConfigurationError
+from xero_provider.state.token_store import TokenSet, TokenStore
 
 
 def expose(conn_id: str) -> bool:
@@ -94,16 +94,31 @@ def live_organisations(config: XeroConnectionConfig) -> list[dict[str, Any]]:
     return oauth.connections(config, manager.access_token().access_token)
 
 
+def sharing(conn_id: str) -> list[str]:
+    """The ids of every connection that revoking ``conn_id``'s grant would stop."""
+    config_for(conn_id)  # a clear error for what is not a xero connection
+    stored = conns.get_connection(conn_id)
+    return [c.conn_id for c in conns.sharing_grant(stored)] if stored else [conn_id]
+
+
+def test(conn_id: str) -> tuple[bool, str]:
+    """The connection's Test, run for the connect page, which shows its reason in full."""
+    from xero_provider.hooks import XeroHook
+
+    config_for(conn_id)
+    expose(conn_id)
+    return XeroHook(conn_id).test_connection()
+
+
 def revoke(conn_id: str) -> list[str]:
     """Revoke the grant of ``conn_id`` at Xero and forget its tokens.
 
     Returns the ids of every connection that used the grant (they all stop working).
     """
     config = config_for(conn_id)
-    stored = conns.get_connection(conn_id)
-    sharing = [c.conn_id for c in conns.sharing_grant(stored)] if stored else [conn_id]
+    ended = sharing(conn_id)
     TokenManager(config).revoke()
-    return sharing or [conn_id]
+    return ended or [conn_id]
 
 
 def disconnect(conn_id: str, delete_connection: bool = True) -> str | None:

@@ -8,8 +8,8 @@ Two things the api-server does defeat it, and neither can be fixed from the hook
   middleware drops those two fields from a test request for a ``xero`` connection;
 - Airflow tests a copy under a random connection id, so the hook cannot say which
   connection it tests. The middleware keeps the requested ``connection_id`` in a context
-  variable that :mod:`.conn_check` reads, to find the connection's tokens and to name it
-  in its messages.
+  variable that :mod:`.conn_check` reads (for ``XeroHook.test_connection``), to find the
+  connection's tokens and to name it in its messages.
 """
 
 from __future__ import annotations

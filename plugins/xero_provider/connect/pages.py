@@ -12,15 +12,42 @@ from html import escape
 
 from xero_provider.connect.airflow_connections import StoredConnection
 from xero_provider.connect.grants import GrantTimes
+from xero_provider.connect.settings import URL_PREFIX
 
+# Airflow 3's look (its UI is Chakra: a system font stack, grey-bordered cards with rounded
+# corners, a blue primary button, a red one for what cannot be undone), light and dark.
+# The page opens in its own tab, not in Airflow's plugin frame (``url_route``): Airflow 3.3
+# frames plugin pages with sandbox="allow-scripts allow-same-origin allow-forms
+# allow-downloads" (its UI bundle), so a framed page can neither navigate the window nor
+# open one, and the sign-in at Xero could only happen inside the frame, which sign-in
+# pages refuse (clickjacking protection).
 STYLE = """
-body{font-family:system-ui,sans-serif;margin:1.5rem;max-width:70rem;color:#1b1b1b}
-h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}
-table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.3rem .6rem;
-text-align:left}.grant{border:1px solid #bbb;border-radius:6px;padding:.2rem 1rem 1rem;
-margin:1rem 0}.msg{background:#e7f6e7;padding:.6rem;border-radius:4px}.err{background:#fde8e8;
-padding:.6rem;border-radius:4px}label{display:block;margin:.4rem 0}input,select{min-width:22rem}
-button{margin:.2rem 0;padding:.3rem .8rem}.warn{color:#8a4b00}code{background:#f3f3f3}
+:root{color-scheme:light dark;--fg:#1a202c;--muted:#4a5568;--bg:#fff;--card:#fff;
+--line:#e2e8f0;--code:#edf2f7;--brand:#0f62c9;--brand-fg:#fff;--danger:#c53030;
+--ok-bg:#e6fffa;--ok-fg:#22543d;--err-bg:#fff5f5;--err-fg:#9b2c2c;--warn:#975a16}
+@media (prefers-color-scheme:dark){:root{--fg:#e2e8f0;--muted:#a0aec0;--bg:#1a202c;
+--card:#2d3748;--line:#4a5568;--code:#4a5568;--brand:#63b3ed;--brand-fg:#1a202c;
+--danger:#fc8181;--ok-bg:#22543d;--ok-fg:#c6f6d5;--err-bg:#63171b;--err-fg:#fed7d7;
+--warn:#f6e05e}}
+body{font-family:Inter,system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;
+padding:1.5rem 2rem;max-width:72rem;color:var(--fg);background:var(--bg);font-size:14px;
+line-height:1.5}
+h1{font-size:1.5rem;font-weight:600;margin:0 0 .25rem}h2{font-size:1.1rem;font-weight:600;
+margin-top:2rem}h3{font-size:1rem;font-weight:600}p{color:var(--muted)}
+table{border-collapse:collapse;margin:.5rem 0;width:100%}td,th{border-bottom:1px solid
+var(--line);padding:.45rem .6rem;text-align:left}th{font-weight:600;color:var(--muted)}
+.grant,form.card{background:var(--card);border:1px solid var(--line);border-radius:8px;
+padding:.25rem 1rem 1rem;margin:1rem 0}.msg{background:var(--ok-bg);color:var(--ok-fg);
+padding:.6rem .8rem;border-radius:6px}.err{background:var(--err-bg);color:var(--err-fg);
+padding:.6rem .8rem;border-radius:6px}label{display:block;margin:.5rem 0;font-weight:500}
+input,select{display:block;min-width:24rem;padding:.35rem .5rem;border:1px solid var(--line);
+border-radius:6px;background:var(--bg);color:var(--fg);margin-top:.2rem}
+button{margin:.3rem .3rem .3rem 0;padding:.35rem .9rem;border-radius:6px;border:1px solid
+var(--brand);background:var(--brand);color:var(--brand-fg);font-weight:500;cursor:pointer}
+button.secondary{background:transparent;color:var(--brand)}button.danger,button.revoke{
+border-color:var(--danger);background:var(--danger);color:#fff}a{color:var(--brand)}
+.warn{color:var(--warn)}code{background:var(--code);padding:0 .25rem;border-radius:4px}
+td form{display:inline}nav{color:var(--muted);margin-bottom:1rem}
 """
 
 
@@ -32,6 +59,23 @@ def _page(title: str, body: str) -> str:
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
         f"<style>{STYLE}</style></head><body>{body}</body></html>"
+    )
+
+
+def confirm_page(
+    title: str, text: str, action: str, csrf: str, fields: dict[str, str], button: str, back: str
+) -> str:
+    """Ask before something that cannot be undone: the same form again, with ``confirmed``."""
+    hidden = "".join(
+        f"<input type='hidden' name='{escape(k)}' value='{escape(v)}'>" for k, v in fields.items()
+    )
+    return _page(
+        title,
+        f"<h1>{escape(title)}</h1><p class='warn' id='confirm-text'>{escape(text)}</p>"
+        f"<form method='post' action='{escape(action)}' id='confirm'>{_hidden(csrf)}{hidden}"
+        "<input type='hidden' name='confirmed' value='yes'>"
+        f"<button type='submit' class='danger'>{escape(button)}</button>"
+        f"<a href='{escape(back)}/'>Cancel</a></form>",
     )
 
 
@@ -96,11 +140,14 @@ def _grant(view: GrantView, model: PageModel) -> str:
     for conn in view.connections:
         button = ""
         if model.can_edit:
+            base = f"{model.base}/connections/{escape(conn.conn_id)}"
             button = (
-                f"<form method='post' action='{model.base}/connections/"
-                f"{escape(conn.conn_id)}/disconnect'>"
-                f"{_hidden(model.csrf)}<button type='submit' data-conn='{escape(conn.conn_id)}'>"
-                "Disconnect this organisation</button></form>"
+                f"<form method='post' action='{base}/test'>{_hidden(model.csrf)}"
+                f"<button type='submit' class='secondary' data-test='{escape(conn.conn_id)}'>"
+                "Test</button></form>"
+                f"<form method='post' action='{base}/disconnect'>"
+                f"{_hidden(model.csrf)}<button type='submit' class='danger' "
+                f"data-conn='{escape(conn.conn_id)}'>Disconnect this organisation</button></form>"
             )
         rows.append(
             f"<tr><td>{escape(conn.tenant_name or '-')}</td><td><code>{escape(conn.conn_id)}"
@@ -146,7 +193,7 @@ def _connect_form(model: PageModel) -> str:
         f"<code>xero</code> connection. The app must have this redirect URI registered: "
         f"<code id='redirect-uri'>{escape(model.redirect_uri)}</code></p>"
         + existing
-        + f"<form method='post' action='{model.base}/start' id='start-new'>"
+        + f"<form method='post' action='{model.base}/start' id='start-new' class='card'>"
         f"{_hidden(model.csrf)}"
         "<label>Client ID <input name='client_id' autocomplete='off' required></label>"
         "<label>Client secret (empty for a PKCE app) <input name='client_secret' "
@@ -160,7 +207,12 @@ def _connect_form(model: PageModel) -> str:
 
 
 def main_page(model: PageModel) -> str:
-    parts = [f"<h1>Xero connections</h1><p>Signed in to Airflow as {escape(model.user)}.</p>"]
+    airflow = escape(model.base.removesuffix(URL_PREFIX) + "/")
+    parts = [
+        f"<nav id='airflow-links'><a href='{airflow}'>Airflow</a> / Admin / "
+        f"<a href='{airflow}connections'>Connections</a> / Xero connections</nav>"
+        f"<h1>Xero connections</h1><p>Signed in to Airflow as {escape(model.user)}.</p>"
+    ]
     if model.message:
         parts.append(f"<p class='msg' id='message'>{escape(model.message)}</p>")
     if model.errors:

@@ -17,10 +17,11 @@ from xero_provider.config import XeroConnectionConfig
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 FERNET_HELP = (
-    "Airflow has no usable Fernet key, so the Xero tokens could not be stored encrypted. "
-    "Set the same key on every Airflow component, for example "
-    "`export AIRFLOW__CORE__FERNET_KEY=$(python -c 'from cryptography.fernet import Fernet; "
-    "print(Fernet.generate_key().decode())')`, or put it in airflow.cfg as [core] fernet_key"
+    "Airflow has no usable Fernet key here, so the Xero tokens could not be stored "
+    "encrypted (nothing was sent to Xero). Use the key your Airflow's components already "
+    "use: export AIRFLOW__CORE__FERNET_KEY=... or [core] fernet_key in airflow.cfg "
+    "(`make demo` and `make airflow` keep theirs in .airflow/demo/.fernet_key). A new key "
+    "is only for a new Airflow: tokens stored under another key cannot be read by yours"
 )
 
 
@@ -37,7 +38,7 @@ def check_fernet() -> str | None:
 
 
 def check_token_store(config: XeroConnectionConfig) -> str | None:
-    from xero_provider.auth.token_store import TokenStore
+    from xero_provider.state.token_store import TokenStore
 
     try:
         store = TokenStore.for_config(config)

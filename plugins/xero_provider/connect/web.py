@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from xero_provider.connect import access, flow, grants, pages, preflight, settings, webhooks
 from xero_provider.connect import airflow_connections as conns
-from xero_provider.connect.state_db import PendingSignIns
+from xero_provider.state.connect_state import PendingSignIns
 
 log = logging.getLogger(__name__)
 STATE_COOKIE = "xero_connect_state"
@@ -134,6 +134,20 @@ async def _act(
     except Exception as error:
         return await _main_page(request, caller, errors=[str(error)], status=400)
     return _back(request, done(result))
+
+
+def _confirm(
+    request: Request,
+    caller: access.Caller,
+    title: str,
+    text: str,
+    path: str,
+    fields: dict[str, str],
+    button: str,
+) -> HTMLResponse:
+    base = _base(request)
+    page = pages.confirm_page(title, text, base + path, caller.csrf, fields, button, base)
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
 
 def _request_from(fields: dict[str, str], redirect_uri: str) -> flow.ConnectRequest:
@@ -252,12 +266,30 @@ def create_app() -> FastAPI:
         if isinstance(checked, Response):
             return checked
         caller, fields = checked
+        conn_id = fields.get("conn_id", "")
+        if fields.get("confirmed") != "yes":
+            try:
+                sharing = await run_in_threadpool(grants.sharing, conn_id)
+            except Exception as error:
+                return await _main_page(request, caller, errors=[str(error)], status=400)
+            return _confirm(
+                request,
+                caller,
+                "Revoke the authorisation?",
+                f"Xero will end this app's authorisation, and every connection using it stops "
+                f"working: {', '.join(sharing)}. Xero also removes every organisation this "
+                "Xero user connected to the app. This cannot be undone; connecting again "
+                "needs a new sign-in at Xero.",
+                "/grants/revoke",
+                {"conn_id": conn_id},
+                "Revoke",
+            )
         return await _act(
             request,
             caller,
             grants.revoke,
-            fields.get("conn_id", ""),
-            lambda ended: f"Revoked. No longer authorised: {', '.join(ended)}",
+            conn_id,
+            lambda ended: f"Revoked. No longer authorised: {', '.join(ended)}.",
         )
 
     @app.post("/connections/{conn_id}/disconnect")
@@ -265,13 +297,46 @@ def create_app() -> FastAPI:
         checked = await _form_caller(request, "DELETE")
         if isinstance(checked, Response):
             return checked
-        caller, _fields = checked
+        caller, fields = checked
+        if fields.get("confirmed") != "yes":
+            try:  # refuse what is not a xero connection before asking
+                await run_in_threadpool(grants.config_for, conn_id)
+            except Exception as error:
+                return await _main_page(request, caller, errors=[str(error)], status=400)
+            return _confirm(
+                request,
+                caller,
+                "Disconnect this organisation?",
+                f"Xero will disconnect the organisation of '{conn_id}' from the app, and the "
+                f"Airflow connection '{conn_id}' will be deleted. The other organisations of "
+                "the same authorisation keep working.",
+                f"/connections/{quote(conn_id, safe='')}/disconnect",
+                {},
+                "Disconnect",
+            )
         return await _act(
             request,
             caller,
             grants.disconnect,
             conn_id,
-            lambda name: f"Disconnected {name or conn_id}; deleted connection {conn_id}",
+            lambda name: f"Disconnected {name or conn_id}: deleted the connection {conn_id}.",
+        )
+
+    @app.post("/connections/{conn_id}/test")
+    async def test(request: Request, conn_id: str) -> Response:
+        """The Test button of this page: like Airflow's, but the reason is shown here."""
+        checked = await _form_caller(request, "POST")
+        if isinstance(checked, Response):
+            return checked
+        caller, _fields = checked
+        try:
+            ok, text = await run_in_threadpool(grants.test, conn_id)
+        except Exception as error:
+            ok, text = False, str(error)
+        if ok:
+            return _back(request, f"Test of {conn_id} passed: {text}")
+        return await _main_page(
+            request, caller, errors=[f"Test of {conn_id} failed: {text}"], status=400
         )
 
     @app.post("/webhooks")

@@ -27,7 +27,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from xero_provider.connect.state_db import SeenSequences
+from xero_provider.state.connect_state import SeenSequences
 
 SCHEME = "xero"
 CATEGORY_RESOURCES = {"CONTACT": "Contacts", "INVOICE": "Invoices", "CREDITNOTE": "CreditNotes"}

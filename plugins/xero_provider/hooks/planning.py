@@ -135,6 +135,7 @@ class ListPlan:
         page_size: int | None = None,
         include_archived: bool = False,
         include_deleted: bool = False,
+        unitdp: int | None = None,
     ) -> list[ListPlan]:
         """Check the filters against what Xero supports for the resource, then plan; one
         plan per slice of ``ids`` that fits a URL (one plan without ``ids``)."""
@@ -160,6 +161,17 @@ class ListPlan:
             raise XeroInputError("ids: an empty list matches nothing; pass None for no filter")
         if id_list and not resource.ids_param and not resource.supports_where:
             raise XeroInputError(f"ids: {resource.name} cannot be filtered by ID in a list call")
+        if unitdp is not None:
+            if isinstance(unitdp, bool) or unitdp not in (2, 4):
+                raise XeroInputError(f"unitdp: give 2 or 4 decimal places, got {unitdp!r}")
+            if not resource.takes_unitdp:
+                takers = sorted(r.name for r in RESOURCES.values() if r.takes_unitdp)
+                raise XeroInputError(
+                    f"unitdp: Xero's {resource.name} list does not take unitdp; "
+                    f"only {', '.join(takers)} do",
+                    resource=resource.name,
+                )
+            params["unitdp"] = str(unitdp)
         order = validation.order(order)
         if order:
             params["order"] = order

@@ -22,19 +22,18 @@ import re
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from airflow.sdk import BaseHook
 from tenacity import AsyncRetrying, Retrying
 
 from xero_provider.auth import oauth
-from xero_provider.auth.token_store import TokenStore
 from xero_provider.auth.tokens import TokenManager, XeroAuth, is_under
-from xero_provider.call_slots import LEASE_MARGIN_SECONDS, CallSlots, slots_for
-from xero_provider.config import XeroConnectionConfig
+from xero_provider.config import ConfigResolver, XeroConnectionConfig
 from xero_provider.exceptions import (
     RecordResult,
+    XeroError,
     XeroForeignHostError,
     XeroInputError,
     XeroNetworkError,
@@ -64,9 +63,11 @@ from xero_provider.hooks.reconcile import Reconciliation
 from xero_provider.hooks.responses import body_of, raise_for_xero
 from xero_provider.hooks.retrying import MAX_TOTAL_SECONDS, SAFE_METHODS, retry_kwargs
 from xero_provider.hooks.serialise import json_value
-from xero_provider.rate_budget import Limits, RateBudget, Remaining, budget_for
 from xero_provider.resources import Resource, get_resource
-from xero_provider.write_ledger import WriteLedger
+from xero_provider.state.call_slots import LEASE_MARGIN_SECONDS, CallSlots, slots_for
+from xero_provider.state.rate_budget import Limits, RateBudget, Remaining, budget_for
+from xero_provider.state.token_store import TokenStore
+from xero_provider.state.write_ledger import WriteLedger
 
 log = logging.getLogger(__name__)
 _UNSAFE_PATH = re.compile(r"\.\.|\\|@|%2e|%2f|%5c", re.IGNORECASE)
@@ -525,6 +526,7 @@ class XeroHook(_XeroHookBase):
         page_size: int | None = None,
         include_archived: bool = False,
         include_deleted: bool = False,
+        unitdp: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Yield records lazily, a page at a time, at the largest page Xero allows.
 
@@ -536,6 +538,8 @@ class XeroHook(_XeroHookBase):
             TrackingCategories; any other resource is refused before a call).
         :param include_deleted: also list DELETED bank transfers (``includeDeleted=true``:
             BankTransfers only).
+        :param unitdp: 4 for unit amounts at 4 decimal places (Xero rounds them to 2
+            otherwise); only where the resource table's ``takes_unitdp`` says Xero takes it.
         """
         plans = self._list_plans(
             resource,
@@ -548,6 +552,7 @@ class XeroHook(_XeroHookBase):
                 "page_size": page_size,
                 "include_archived": include_archived,
                 "include_deleted": include_deleted,
+                "unitdp": unitdp,
             },
         )
         for plan in plans:
@@ -668,14 +673,47 @@ class XeroHook(_XeroHookBase):
             results.append(result)
         return results
 
-    def test_connection(self) -> tuple[bool, str]:
+    # The api-server tests a copy of a connection under a random id; the connect plugin
+    # sets this to trace the copy back to the real connection (its grant key and name).
+    # The hook never imports ``connect``: the configuration to test is handed in.
+    connection_test_config: ClassVar[ConfigResolver | None] = None
+
+    def test_connection(self, config: XeroConnectionConfig | None = None) -> tuple[bool, str]:
         """Power the UI's Test button: reach Xero with these credentials; never raises.
 
-        Works for the api-server's test copy too (see :mod:`xero_provider.connect.conn_check`).
+        :param config: the configuration to test; by default this connection's, passed
+            through :attr:`connection_test_config` when the connect plugin set one.
         """
-        from xero_provider.connect.conn_check import run
+        try:
+            if config is None:
+                config = self.config
+                resolver = type(self).connection_test_config
+                if resolver is not None:
+                    config = resolver(config)
+            if config is not self.config:
+                self._adopt(config)  # calls now use the real connection's grant and name
+            return self._reach_xero(config.conn_id)
+        except XeroError as error:
+            return False, str(error)
+        except Exception as error:  # the Test button must always get an answer
+            return False, f"{type(error).__name__}: {error}"
 
-        return run(self)
+    def _reach_xero(self, name: str) -> tuple[bool, str]:
+        tenants = self.get_tenants()
+        if not self.tenant_id:
+            return True, f"connection '{name}': connected; {len(tenants)} organisation(s) available"
+        wanted = self.tenant_id.lower()
+        if not any(str(t.get("tenantId", "")).lower() == wanted for t in tenants):
+            return False, (
+                f"connection '{name}': authorised, but organisation {self.tenant_id} is "
+                f"not among the {len(tenants)} this authorisation may use; connect it "
+                "again from the Xero connect page (/xero/) or `python -m "
+                "xero_provider.auth connect`"
+            )
+        org = self.call("GET", "Organisation")["Organisations"][0]
+        return True, (
+            f"connection '{name}': connected to {org.get('Name')} (tenant {self.tenant_id})"
+        )
 
 
 class XeroAsyncHook(_XeroHookBase):
@@ -748,7 +786,7 @@ class XeroAsyncHook(_XeroHookBase):
                             response = await client.request(
                                 method, target, params=params, json=json, headers=request_headers
                             )
-                    budget.observe(tenant, response.status_code, response.headers)
+                    await budget.aobserve(tenant, response.status_code, response.headers)
                     self._check(runtime, response, resource, positions, json)
         except httpx.TransportError as error:
             raise self._network_error(error, method, target, attempts) from error
@@ -798,6 +836,7 @@ class XeroAsyncHook(_XeroHookBase):
         page_size: int | None = None,
         include_archived: bool = False,
         include_deleted: bool = False,
+        unitdp: int | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Yield records a page at a time; filters as for :meth:`XeroHook.iter_records`,
         all checked before the first call."""
@@ -810,6 +849,7 @@ class XeroAsyncHook(_XeroHookBase):
             "page_size": page_size,
             "include_archived": include_archived,
             "include_deleted": include_deleted,
+            "unitdp": unitdp,
         }
         for plan in self._list_plans(resource, filters):
             async for record in self._iter_plan(plan):

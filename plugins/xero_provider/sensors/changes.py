@@ -71,8 +71,8 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
+from xero_provider.state.feed import Feed, Position, settled_upper
 from xero_provider.triggers.changes import MODES, XeroChangesTrigger, batch_of
-from xero_provider.triggers.feed import Feed, Position, settled_upper
 from xero_provider.triggers.reading import XeroChangesUnstable, read_range_sync
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,7 @@ class XeroChangesSensor(BaseSensorOperator):
         return Position.at(start), Position.at(end)
 
     def _store_and_key(self, hook: Any, context: Any, feed: Feed) -> tuple[Any, str]:
-        from xero_provider.watermarks import WatermarkStore, watermark_key
+        from xero_provider.state.watermarks import WatermarkStore, watermark_key
 
         ti = context["ti"]
         task = (

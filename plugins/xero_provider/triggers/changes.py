@@ -23,7 +23,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from xero_provider.triggers.feed import Feed, Position, advance, settled_upper
+from xero_provider.state.feed import Feed, Position, advance, settled_upper
 from xero_provider.triggers.shared_poll import Membership, next_tick
 
 MODES = ("window", "watermark")

@@ -18,7 +18,7 @@ event derived from it is stored in the metadata database. So, per batch:
 A triggerer killed before step 4 leaves the batch recorded but not committed; the next
 run emits that same range again, with the same ``batch_key``. If the event was not
 stored yet, this is its only delivery; if it was (killed between storing and step 4), it
-is a replay, which consumers absorb with :mod:`xero_provider.batch_claims`.
+is a replay, which consumers absorb with :mod:`xero_provider.state.batch_claims`.
 """
 
 from __future__ import annotations
@@ -33,13 +33,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.shared_stream import AdvanceItem, SharedStreamProducer
 
+from xero_provider.state.feed import Position, settled_upper
 from xero_provider.triggers.changes import batch_of
-from xero_provider.triggers.feed import Position, settled_upper
 from xero_provider.triggers.shared_poll import Membership
 
 if TYPE_CHECKING:
+    from xero_provider.state.watermarks import WatermarkStore
     from xero_provider.triggers.events import XeroChangesEventTrigger
-    from xero_provider.watermarks import WatermarkStore
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class BatchStream(SharedStreamProducer):
         """The watermark store of the trigger's connection and this watcher's row key."""
         if self._store is None:
             from xero_provider.hooks import XeroAsyncHook
-            from xero_provider.watermarks import WatermarkStore, watermark_key
+            from xero_provider.state.watermarks import WatermarkStore, watermark_key
 
             trigger = self.trigger
             hook = XeroAsyncHook(trigger.xero_conn_id, tenant_id=trigger.tenant_id)

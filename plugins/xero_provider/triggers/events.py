@@ -24,7 +24,7 @@ A triggerer killed at any point therefore never skips a batch:
 * killed after the event was stored but before the commit (about one triggerer sync, a
   second or two): the next run emits that range again with the same ``batch_key``: a
   replay. Consumers make it harmless by claiming each ``batch_key`` once
-  (:func:`xero_provider.batch_claims.claim_batches`), as the example DAG
+  (:func:`xero_provider.state.batch_claims.claim_batches`), as the example DAG
   ``xero_contact_changes_asset`` does.
 
 What a user must know:
@@ -54,8 +54,8 @@ from typing import Any
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 from airflow.triggers.shared_stream import SharedStreamProducer
 
+from xero_provider.state.feed import Feed, Position, settled_upper
 from xero_provider.triggers.event_stream import Batch, BatchStream
-from xero_provider.triggers.feed import Feed, Position, settled_upper
 
 PAYLOADS = ("ids", "records")
 

@@ -35,7 +35,7 @@ from typing import Any
 from xero_provider.exceptions import XeroError
 from xero_provider.hooks.planning import ListPlan, and_where, xero_datetime
 from xero_provider.resources import INCLUDE_ARCHIVED, INCLUDE_DELETED
-from xero_provider.triggers.feed import Feed, Position, ceil_second, floor_second
+from xero_provider.state.feed import Feed, Position, ceil_second, floor_second
 
 MAX_PASSES = 5
 

@@ -23,7 +23,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from xero_provider.triggers.feed import Feed, Position
+from xero_provider.state.feed import Feed, Position
 from xero_provider.triggers.reading import read_range_async
 
 

@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import IO, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from airflow.sdk.exceptions import AirflowException
 
@@ -95,8 +95,35 @@ def _read_pasted(stdin: IO[str], out: IO[str]) -> dict[str, str]:
     line = stdin.readline().strip()
     if not line:
         raise XeroAuthError("no address pasted")
-    query = urlsplit(line).query if "?" in line else line
-    return {k: v[0] for k, v in parse_qs(query).items()}
+    return redirect_query(line)
+
+
+def redirect_query(address: str) -> dict[str, str]:
+    """The query Xero sent back, from a pasted address.
+
+    When Airflow's api-server holds the redirect port, the browser may land on Airflow's
+    sign-in page with the redirect inside ``next=`` (URL-encoded, maybe twice); unwrap it.
+    """
+    for _ in range(4):
+        if "?" not in address and "%3f" in address.lower():  # still encoded once more
+            address = unquote(address)
+        query = urlsplit(address).query if "?" in address else address
+        fields = {k: v[0] for k, v in parse_qs(query).items()}
+        if "code" in fields or "error" in fields or "next" not in fields:
+            return fields
+        address = fields["next"]
+    return fields
+
+
+def _airflow_answers(port: int) -> bool:
+    """Whether an Airflow api-server listens on 127.0.0.1:``port`` (it holds the redirect)."""
+    import httpx
+
+    try:
+        answer = httpx.get(f"http://127.0.0.1:{port}/api/v2/version", timeout=3)
+    except httpx.HTTPError:
+        return False
+    return answer.status_code in (200, 401, 403) and "version" in answer.text.lower()
 
 
 def _wait_for_redirect(
@@ -109,11 +136,21 @@ def _wait_for_redirect(
         try:
             server = _CallbackServer(listen_port, urlsplit(redirect).path)
         except OSError as error:
-            print(
-                f"Cannot listen on 127.0.0.1:{listen_port} ({error.strerror}); is Airflow's "
-                "api-server using it? Falling back to pasting the address.",
-                file=out,
-            )
+            if _airflow_answers(listen_port):
+                print(
+                    f"Airflow's api-server is listening on 127.0.0.1:{listen_port}, so the "
+                    "redirect goes to it, not here. Either use its connect page (Admin > Xero "
+                    "connections), or go on here: after approving, paste the address your "
+                    "browser shows (Airflow's sign-in page or its /xero/callback page are "
+                    "fine; the sign-in is read from it). Falling back to pasting the address.",
+                    file=out,
+                )
+            else:
+                print(
+                    f"Cannot listen on 127.0.0.1:{listen_port} ({error.strerror}). Falling "
+                    "back to pasting the address.",
+                    file=out,
+                )
     print("Open this URL in a browser, sign in to Xero and allow access:", file=out)
     print(authorize_url, file=out, flush=True)
     if server is None:
@@ -344,7 +381,7 @@ def status(conn_id: str, out: IO[str]) -> bool:
 
 def _print_budget(manager: TokenManager, out: IO[str]) -> None:
     """The calls left today, from the rate budget every process using the store shares."""
-    from xero_provider.rate_budget import Limits, budget_for
+    from xero_provider.state.rate_budget import Limits, budget_for
 
     config = manager.config
     tenant = config.tenant_id or f"app:{config.client_id}"

@@ -36,7 +36,7 @@ from contextlib import asynccontextmanager, contextmanager
 
 import sqlalchemy as sa
 
-from xero_provider.auth.token_store import TokenStore
+from xero_provider.state.token_store import TokenStore
 
 XERO_CONCURRENT = 5
 LEASE_MARGIN_SECONDS = 5.0  # beyond the request timeout, before a holder counts as gone

@@ -17,8 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from xero_provider.auth.token_store import default_url
 from xero_provider.exceptions import XeroConfigurationError
+from xero_provider.state.token_store import default_url, normalise_url
 
 PENDING_MINUTES = 15  # a sign-in must come back within this (Xero's codes live 5 minutes)
 
@@ -44,16 +44,9 @@ _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
 
-def _normalise(url: str) -> str:
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url[len(prefix) :]
-    return url
-
-
 def engine_for(url: str | None) -> Engine:
     """One engine per URL per process, tables created on first use."""
-    url = _normalise(url or default_url())
+    url = normalise_url(url or default_url())
     with _lock:
         engine = _engines.get(url)
         if engine is None:

@@ -39,7 +39,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from xero_provider.auth.token_store import TokenStore
+from xero_provider.state.token_store import TokenStore
 
 MARGIN = 0.03  # of a window's length, for the delay between taking a unit and arriving
 # What is kept of the margin once Xero said when its window began: for clocks that differ
@@ -300,6 +300,23 @@ class RateBudget:
 
         A minute 429 is written at once: the window is spent until ``Retry-After``.
         """
+        spend = self._note(tenant, status, headers, now)
+        if spend is not None:
+            self._spend_until(*spend)
+
+    async def aobserve(
+        self, tenant: str, status: int, headers: Mapping[str, str], now: float | None = None
+    ) -> None:
+        """The same without blocking the event loop: a minute 429's write (a transaction
+        with ``SELECT ... FOR UPDATE``) runs in a thread; the rest is memory only."""
+        spend = self._note(tenant, status, headers, now)
+        if spend is not None:
+            await asyncio.to_thread(self._spend_until, *spend)
+
+    def _note(
+        self, tenant: str, status: int, headers: Mapping[str, str], now: float | None
+    ) -> tuple[_Window, float, float] | None:
+        """Keep Xero's counts in memory; return the window a minute 429 spends (to write)."""
         now = time.time() if now is None else now
         for window in self._windows(tenant):
             value = headers.get(window.header)
@@ -316,13 +333,14 @@ class RateBudget:
                 if used == 1:
                     self._opened[window.key] = now
         problem = (headers.get("X-Rate-Limit-Problem") or "").lower()
-        if status == 429 and problem in ("minute", "appminute"):
-            try:
-                retry_after = float(headers.get("Retry-After") or 1)
-            except ValueError:
-                retry_after = 1.0
-            key = self._windows(tenant)[0 if problem == "minute" else 2]
-            self._spend_until(key, now + retry_after, now)
+        if status != 429 or problem not in ("minute", "appminute"):
+            return None
+        try:
+            retry_after = float(headers.get("Retry-After") or 1)
+        except ValueError:
+            retry_after = 1.0
+        window = self._windows(tenant)[0 if problem == "minute" else 2]
+        return window, now + retry_after, now
 
     def _spend_until(self, window: _Window, until: float, now: float) -> None:
         """Mark ``window`` spent until ``until``: Xero's Retry-After is the truth about

@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from xero_provider.auth.token_store import TokenStore
+from xero_provider.state.token_store import TokenStore
 
 DEFAULT_RETENTION_DAYS = 30.0
 PRUNE_EVERY_SECONDS = 3600.0

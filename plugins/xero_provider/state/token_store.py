@@ -1,5 +1,7 @@
 """Where OAuth tokens live: one SQLAlchemy database, shared by every worker and the
-triggerer (the write ledger and the rate budget keep their own tables in it).
+triggerer (every other store in :mod:`xero_provider.state` keeps its tables in it, through
+the public :func:`engine_for`, :meth:`TokenStore.ensure_tables` and
+:meth:`TokenStore.transaction`).
 
 Airflow 3 tasks cannot write Connections, and Xero rotates the refresh token on every use,
 so the newest token set must live somewhere all processes see and can lock: a SQLite file
@@ -169,7 +171,7 @@ def default_url() -> str:
     return f"sqlite:///{os.path.join(os.path.abspath(home), 'xero_tokens.db')}"
 
 
-def _normalise_url(url: str) -> str:
+def normalise_url(url: str) -> str:
     """Airflow's postgres URIs name no driver; SQLAlchemy needs one."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
@@ -205,7 +207,7 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-def _engine_for(url: str) -> Engine:
+def engine_for(url: str) -> Engine:
     """One engine per URL per process; a forked child never reuses its parent's sockets."""
     global _engines_pid
     with _engines_lock:
@@ -237,7 +239,7 @@ def _engine_for(url: str) -> Engine:
                 "SQLite and PostgreSQL are supported (they can lock a token row)"
             )
         try:
-            _create_tables(engine)
+            create_tables(engine)
         except Exception:
             engine.dispose()
             raise
@@ -245,7 +247,7 @@ def _engine_for(url: str) -> Engine:
         return engine
 
 
-def _create_tables(engine: Engine, tables: sa.MetaData = metadata) -> None:
+def create_tables(engine: Engine, tables: sa.MetaData = metadata) -> None:
     """CREATE TABLE under a lock, so 20 processes starting together do not collide."""
     with engine.connect() as conn:
         conn.execution_options(xero_write=True)
@@ -260,8 +262,8 @@ class TokenStore:
     ledger and the rate budget, keep their own tables on the same engine)."""
 
     def __init__(self, url: str | None = None) -> None:
-        self.url = _normalise_url(url or default_url())
-        self._engine = _engine_for(self.url)
+        self.url = normalise_url(url or default_url())
+        self._engine = engine_for(self.url)
         self._postgres = self._engine.dialect.name == "postgresql"
 
     @classmethod
@@ -327,7 +329,7 @@ class TokenStore:
             done = _created.setdefault(self.url, set())
             if id(other) in done:
                 return
-        _create_tables(self._engine, other)
+        create_tables(self._engine, other)
         with _engines_lock:
             _created.setdefault(self.url, set()).add(id(other))
 

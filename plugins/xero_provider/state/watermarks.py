@@ -19,8 +19,7 @@ emits exactly that range again, so a replayed batch keeps its ``batch_key``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,8 +27,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from xero_provider.auth.token_store import TokenStore, _engine_for
-from xero_provider.triggers.feed import Position
+from xero_provider.state.feed import Position
+from xero_provider.state.token_store import TokenStore
 
 metadata = sa.MetaData()
 watermarks_table = sa.Table(
@@ -42,7 +41,6 @@ watermarks_table = sa.Table(
     sa.Column("pending_upper", sa.Text, nullable=True),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
-_created: set[str] = set()
 EVENT_BATCH = "<event-batch>"  # pending_run_id of an event trigger's batch in flight
 
 
@@ -82,26 +80,16 @@ class WatermarkStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._engine = _engine_for(url)  # the token store's engine for the same URL
-        self._postgres = self._engine.dialect.name == "postgresql"
-        if url not in _created:
-            with self._transaction() as conn:
-                if self._postgres:
-                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(0x58_57_4D_4B)))
-                metadata.create_all(conn, checkfirst=True)
-            _created.add(url)
+        self._store = TokenStore(url)  # the token store's engine for the same URL
+        self._store.ensure_tables(metadata)
 
     @classmethod
     def for_config(cls, config: Any) -> WatermarkStore:
         """The store of a ``xero`` connection: the database its token store uses."""
         return cls(TokenStore.for_config(config).url)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
-        with self._engine.connect() as conn:
-            conn.execution_options(xero_write=True)
-            with conn.begin():
-                yield conn
+    def _transaction(self) -> AbstractContextManager[Connection]:
+        return self._store.transaction(write=True)
 
     def _row(self, conn: Connection, key: str, lock: bool = False) -> Any:
         query = sa.select(watermarks_table).where(watermarks_table.c.key == key)

@@ -1,0 +1,109 @@
+"""`make demo` / `make airflow` set-up: ports kept across a quick restart, the demo's home
+resumed by `make airflow`, the runtime image without test tools."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from xero_demo.demo import REPO, port_or_free, prepare_home, stack_config
+
+TEST_TOOLS = ("pytest", "selenium", "ruff", "hypothesis")
+
+
+def _port_in_time_wait() -> int:
+    """A port whose last connection this side closed first: it sits in TIME_WAIT."""
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = server.accept()
+    accepted.close()  # the server side closes first, as a stopped api-server does
+    time.sleep(0.05)
+    client.close()
+    server.close()
+    time.sleep(0.05)
+    return port
+
+
+def test_a_port_left_in_time_wait_is_taken_again() -> None:
+    port = _port_in_time_wait()
+    with socket.socket() as plain, pytest.raises(OSError):
+        plain.bind(("127.0.0.1", port))  # the old probe: "busy", so a random port
+    assert port_or_free(port) == port
+
+
+def test_a_port_something_listens_on_is_not_taken() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        assert port_or_free(port) != port
+
+
+def _home_with(tmp_path: Path, *names: str) -> Path:
+    home = tmp_path / "demo"
+    home.mkdir()
+    for name in names:
+        (home / name).write_text(name)
+    return home
+
+
+def test_make_airflow_resumes_the_demos_home(tmp_path: Path) -> None:
+    home = _home_with(tmp_path, "airflow.db", "sandbox.db", "admin_password.txt")
+    assert prepare_home(home, resume=True) is True
+    assert (home / "airflow.db").read_text() == "airflow.db"
+    assert (home / "sandbox.db").read_text() == "sandbox.db"
+
+
+@pytest.mark.parametrize(
+    ("names", "resume"),
+    [
+        (("airflow.db", "sandbox.db"), False),  # make demo, make airflow-fresh
+        (("airflow.db",), True),  # an older home without the sandbox's state
+    ],
+)
+def test_other_starts_begin_again_with_the_same_login(
+    tmp_path: Path, names: tuple[str, ...], resume: bool
+) -> None:
+    home = _home_with(tmp_path, *names, "admin_password.txt")
+    assert prepare_home(home, resume=resume) is False
+    assert sorted(p.name for p in home.iterdir()) == ["admin_password.txt"]
+    assert (home / "admin_password.txt").read_text() == "admin_password.txt"
+    assert (home / "admin_password.txt").stat().st_mode & 0o077 == 0
+
+
+def test_a_new_home_is_created(tmp_path: Path) -> None:
+    home = tmp_path / "new" / "demo"
+    assert prepare_home(home, resume=True) is False
+    assert home.is_dir()
+
+
+def test_the_demo_stack_loads_the_plugin_and_enables_test(tmp_path: Path) -> None:
+    env = stack_config(tmp_path, 8080).env
+    assert (Path(env["AIRFLOW__CORE__PLUGINS_FOLDER"]) / "xero_connect.py").is_file()
+    assert env["AIRFLOW__CORE__TEST_CONNECTION"] == "Enabled"
+
+
+def runtime_requirements() -> list[str]:
+    """requirements.txt as the Dockerfile installs it: up to the tests-and-tooling line."""
+    dockerfile = (REPO / "Dockerfile").read_text()
+    marker = "# --- tests and tooling"
+    assert f"/^{marker}/,$d" in dockerfile, "the Dockerfile no longer cuts at the marker"
+    lines = (REPO / "requirements.txt").read_text().splitlines()
+    assert sum(line.startswith(marker) for line in lines) == 1
+    kept = lines[: next(i for i, line in enumerate(lines) if line.startswith(marker))]
+    return [line.split("==")[0].strip().lower() for line in kept if "==" in line]
+
+
+def test_the_runtime_image_leaves_test_tools_out() -> None:
+    runtime = runtime_requirements()
+    assert "apache-airflow" in runtime and "httpx" in runtime
+    assert not [tool for tool in TEST_TOOLS if tool in runtime]
+    everything = (REPO / "requirements.txt").read_text()
+    assert all(f"\n{tool}==" in everything for tool in TEST_TOOLS)  # still pinned for tests
