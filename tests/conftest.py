@@ -113,6 +113,7 @@ SHARED_FIXTURES = {
 # different workers, so they overlap each other and the rest (measured: README "Tests").
 FIRST = (
     "tests/system/test_example_dags.py",
+    "tests/connect/test_browser.py::test_the_newcomer_path",  # `make airflow` twice
     "tests/connect/test_cli_connect.py",
     "tests/changes/test_system_airflow.py",
     "tests/changes/test_xcom_object_storage.py",
