@@ -53,9 +53,10 @@ airflow-fresh: install
 settings: install
 	$(BIN)/python -m xero_demo.settings airflow_settings.yaml
 
-## test: the whole test suite
+## test: the whole test suite, in TEST_WORKERS parallel pytest-xdist workers (README: "Tests")
+TEST_WORKERS ?= 4
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 ## bench: the benchmarks (not part of `make test`); figures also go to bench/*.json
 bench: install

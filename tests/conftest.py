@@ -4,7 +4,7 @@ checked against Xero's official OpenAPI spec."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -12,7 +12,12 @@ import pytest
 from cryptography.fernet import Fernet
 
 REPO = Path(__file__).resolve().parent.parent
-os.environ.setdefault("AIRFLOW_HOME", str(REPO / ".airflow" / "test_home"))
+# ``make test`` runs the suite in pytest-xdist workers (PYTEST_XDIST_WORKER=gw0, gw1, ...),
+# which inherit the controller's environment: each gets its own AIRFLOW_HOME under the
+# session's one, so no two workers share a SQLite metadata database or a dags folder.
+os.environ.setdefault("XERO_TEST_AIRFLOW_HOME", os.environ.get("AIRFLOW_HOME", ""))
+_HOME = Path(os.environ["XERO_TEST_AIRFLOW_HOME"] or REPO / ".airflow" / "test_home")
+os.environ["AIRFLOW_HOME"] = str(_HOME / os.environ.get("PYTEST_XDIST_WORKER", ""))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 # The token store refuses to keep tokens unencrypted: give the test session a Fernet key
 # before anything reads Airflow's config (spawned processes inherit the environment).
@@ -36,6 +41,27 @@ def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
     """The sandbox reset to the demo data (real time, default limits, no faults)."""
     sandbox_server.reset(demo=True)
     return sandbox_server
+
+
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Path]:
+    """``migrated_db(path)`` puts a migrated Airflow SQLite database at ``path``: a copy of
+    one migrated once per run (tests/airflow_db.py), instead of ``airflow db migrate``."""
+    from tests.airflow_db import install_migrated, migrated_template
+
+    template = migrated_template(tmp_path_factory)
+    return lambda path: install_migrated(template, path)
+
+
+@pytest.fixture(scope="session")
+def airflow_db(migrated_db: Callable[[Path], Path]) -> Path:
+    """The session's AIRFLOW_HOME with a migrated SQLite database; returns its dags folder
+    (``dag.test()`` in tests/changes and tests/operators uses this database)."""
+    home = Path(os.environ["AIRFLOW_HOME"])
+    migrated_db(home / "airflow.db")
+    dags = home / "dags"
+    dags.mkdir(parents=True, exist_ok=True)
+    return dags
 
 
 @pytest.fixture(scope="session")
@@ -68,3 +94,76 @@ def xero_client(sandbox: SandboxServer, xero_spec) -> Iterator[httpx.Client]:
     """Authorised for the demo organisation with every scope the demo app has."""
     with authorised_client(sandbox, xero_spec) as client:
         yield client
+
+
+# --- parallel runs: ``make test`` is ``pytest -n 4 --dist loadgroup`` (pytest-xdist) -------
+
+# Fixtures that start something expensive once per worker (an Airflow stack, an api-server,
+# 20 spawned interpreters): every test using one runs in the same worker, so it starts once.
+SHARED_FIXTURES = {
+    "airflow_site": "connect-api-server",  # tests/connect: one api-server for the session
+    "race_pool": "race-pool",  # tests/provider: 20 interpreters importing Airflow
+    "local_stack": "example-dags-local",  # tests/system/test_example_dags.py
+    "stack": "changes-airflow-stack",  # tests/changes/test_system_airflow.py
+    "world": "changes-properties",  # tests/changes/test_properties.py
+}
+
+
+# The longest groups and tests (an Airflow each, minutes; longest first) start first, in
+# different workers, so they overlap each other and the rest (measured: README "Tests").
+FIRST = (
+    "tests/system/test_example_dags.py",
+    "tests/connect/test_browser.py::test_the_newcomer_path",  # `make airflow` twice
+    "tests/connect/test_cli_connect.py",
+    "tests/changes/test_system_airflow.py",
+    "tests/changes/test_xcom_object_storage.py",
+    "tests/connect/",
+    "tests/system/",
+)
+
+
+def _group(item: pytest.Item) -> str | None:
+    """The group named by the test's own ``xdist_group`` mark, else by a shared fixture."""
+    mark = item.get_closest_marker("xdist_group")
+    if mark is not None:
+        return str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+    return next((SHARED_FIXTURES[n] for n in item.fixturenames if n in SHARED_FIXTURES), None)
+
+
+def _rank(item: pytest.Item) -> int:
+    first = [i for i, prefix in enumerate(FIRST) if item.nodeid.startswith(prefix)]
+    if first:
+        return first[0]
+    return len(FIRST) + (0 if item.get_closest_marker("slow") else 1)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group tests by the expensive fixture they share; in xdist workers, slow tests first.
+
+    Each worker collects the same list in the same order (xdist checks), and hands out work
+    in that order: the slow tests (real Airflow stacks, mostly waiting) start at once in
+    different workers while the quick ones fill the gaps, instead of queueing at the end.
+    """
+    grouping = getattr(config.option, "loadgroup", False)  # set in xdist workers
+    for item in items:
+        group = _group(item)
+        if group is not None:
+            if item.get_closest_marker("xdist_group") is None:
+                item.add_marker(pytest.mark.xdist_group(group))
+            if grouping:
+                _suffix_group(item, group)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=_rank)
+
+
+def _suffix_group(item: pytest.Item, group: str) -> None:
+    """Give the item the ``<nodeid>@<group>`` id that ``--dist loadgroup`` schedules by.
+
+    pytest-xdist 3.8 writes that id to ``item._nodeid``, which pytest 9.2 no longer reads
+    (its ids live in ``item._id``), so its own marking is lost: do it where pytest reads.
+    """
+    from _pytest.nodeid import NodeId
+
+    if "@" not in item.nodeid.rpartition("]")[2]:
+        item._id = NodeId.parse(f"{item.nodeid}@{group}")

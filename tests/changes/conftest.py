@@ -5,8 +5,6 @@ from files there), and a sandbox connection per test."""
 from __future__ import annotations
 
 import importlib.util
-import os
-import subprocess
 import sys
 import textwrap
 import uuid
@@ -19,19 +17,6 @@ import pytest
 from tests.provider.connections import xero_connection
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> Path:
-    """``airflow db migrate`` once for the session's AIRFLOW_HOME; returns its dags folder."""
-    home = Path(os.environ["AIRFLOW_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [AIRFLOW, "db", "migrate"], env={**os.environ}, check=True, capture_output=True, timeout=300
-    )
-    dags = home / "dags"
-    dags.mkdir(exist_ok=True)
-    return dags
 
 
 @pytest.fixture

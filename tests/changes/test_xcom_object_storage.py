@@ -38,7 +38,7 @@ with DAG("xero_xcom_storage", schedule=CronDataIntervalTimetable("0 * * * *", ti
 
 
 @pytest.mark.slow
-def test_large_outputs_go_to_object_storage(sandbox, conn_id, tmp_path) -> None:
+def test_large_outputs_go_to_object_storage(sandbox, conn_id, tmp_path, migrated_db) -> None:
     start = (datetime.now(UTC) - timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
     with sandbox_time(sandbox, start + timedelta(minutes=5), frozen=False):
         body = {"tenant_id": sandbox.demo.tenant_id, "resource": "Contacts", "count": 300}
@@ -61,7 +61,7 @@ def test_large_outputs_go_to_object_storage(sandbox, conn_id, tmp_path) -> None:
     run = lambda *args: subprocess.run(  # noqa: E731
         [AIRFLOW, *args], env=env, capture_output=True, text=True, timeout=300
     )
-    assert run("db", "migrate").returncode == 0
+    migrated_db(home / "airflow.db")
     result = run("dags", "test", "xero_xcom_storage", (start + timedelta(hours=1)).isoformat())
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert json.loads(out.read_text()) == 300

@@ -7,8 +7,6 @@ sandbox with its own token store. Each DAG run reads its inputs from ``dag_run.c
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,16 +20,6 @@ from tests.provider.connections import xero_connection
 DAGS = Path(__file__).parent / "dags"
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 CONN_ID = "xero_ops"
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """Migrate this session's metadata database (AIRFLOW_HOME from the root conftest)."""
-    env = {**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS)}
-    result = subprocess.run(
-        [AIRFLOW, "db", "migrate"], env=env, capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
 
 @pytest.fixture

@@ -461,7 +461,7 @@ def test_cli_authorize_runs_the_code_flow(
 
 
 @pytest.mark.slow
-def test_cli_finds_a_connection_kept_in_airflows_database(tmp_path: Path) -> None:
+def test_cli_finds_a_connection_kept_in_airflows_database(tmp_path: Path, migrated_db) -> None:
     """``python -m`` works, and finds a connection made in the UI: outside a task the SDK
     sees only env-var connections, so the CLI also reads Airflow's database."""
     env = {
@@ -471,8 +471,8 @@ def test_cli_finds_a_connection_kept_in_airflows_database(tmp_path: Path) -> Non
     }
     airflow = [str(Path(sys.executable).parent / "airflow")]
     store = f"sqlite:///{tmp_path / 'tokens.db'}"
+    migrated_db(tmp_path / "airflow.db")
     commands = [
-        [*airflow, "db", "migrate"],
         [*airflow, "connections", "add", "xero_ui", "--conn-type", "xero", "--conn-login",
          "client-id", "--conn-password", "client-secret", "--conn-extra",
          f'{{"token_store": "{store}"}}'],

@@ -16,7 +16,9 @@ AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
 
 @pytest.fixture(scope="session")
-def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def airflow_env(
+    tmp_path_factory: pytest.TempPathFactory, migrated_db: Callable[[Path], Path]
+) -> dict[str, str]:
     """Environment for the ``airflow`` CLI: SQLite metadata DB, our dags folder, no examples."""
     home = tmp_path_factory.mktemp("airflow_home")
     env = {
@@ -27,9 +29,7 @@ def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
     }
-    subprocess.run(
-        [AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300
-    )
+    migrated_db(home / "airflow.db")
     return env
 
 
