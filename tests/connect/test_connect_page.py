@@ -4,6 +4,7 @@ organisation, the Test button, revoke and disconnect, and who may use it."""
 from __future__ import annotations
 
 import json
+import re
 from html import unescape
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -207,7 +208,7 @@ def test_disconnect_one_organisation_then_revoke_the_grant(
     assert result["status"] is True, result
     # this page's own Test shows the result where the user looks
     tested = browser.post(f"/xero/connections/{kept}/test", data={"csrf": csrf})
-    assert tested.status_code == 303
+    assert tested.status_code == 303, re.findall(r"<li>(.*?)</li>", unescape(tested.text))
     assert "passed" in parse_qs(urlsplit(tested.headers["location"]).query)["message"][0]
     asked = browser.post("/xero/grants/revoke", data={"csrf": csrf, "conn_id": kept})
     assert asked.status_code == 200 and "Revoke the authorisation?" in asked.text

@@ -25,15 +25,19 @@ from xero_provider.exceptions import XeroAuthError, XeroConfigurationError
 from xero_provider.state.token_store import TokenSet, TokenStore
 
 
-def expose(conn_id: str) -> bool:
+def expose(conn_id: str, fresh: bool = False) -> bool:
     """Copy a connection kept in Airflow's database into this process's environment.
 
     Outside a task, ``airflow.sdk.BaseHook`` reads only environment variables and secrets
-    backends; the CLI and the api-server run where the metadata database is.
+    backends; the CLI and the api-server run where the metadata database is. ``fresh``
+    copies it again: the api-server lives long, and a connection deleted and created
+    again under the same id (connect, disconnect, connect) must not be tested as it was.
     """
     name = f"AIRFLOW_CONN_{conn_id.upper()}"
-    if name in os.environ:
+    if name in os.environ and not fresh:
         return True
+    if fresh:  # Airflow reads environment variables first: our own old copy would win
+        os.environ.pop(name, None)
     try:
         from airflow.models.connection import Connection
 
@@ -105,9 +109,8 @@ def test(conn_id: str) -> tuple[bool, str]:
     """The connection's Test, run for the connect page, which shows its reason in full."""
     from xero_provider.hooks import XeroHook
 
-    config_for(conn_id)
-    expose(conn_id)
-    return XeroHook(conn_id).test_connection()
+    expose(conn_id, fresh=True)  # first: an older copy in the environment would shadow it
+    return XeroHook(conn_id).test_connection(config=config_for(conn_id))
 
 
 def revoke(conn_id: str) -> list[str]:
