@@ -152,3 +152,36 @@ def test_at_xeros_limits_no_unit_is_leased(budgets) -> None:
     first, second = budgets
     assert first.try_take("org", now=0.0) == 0.0
     assert second.remaining("org", now=0.1).minute == LIMITS.per_minute - 1
+
+
+def test_a_new_organisations_first_takes_from_many_threads_at_once(store_url: str) -> None:
+    """A triggerer takes units from many threads at once (asyncio.to_thread). The first
+    thread's row insert is not committed while the others lock: on PostgreSQL they found
+    no row (KeyError 'minute:...', a failed trigger) before they inserted-if-absent too."""
+    import threading
+
+    from xero_provider.state.call_slots import CallSlots
+
+    roomy = Limits(per_minute=10_000, per_day=10**6, app_per_minute=10**6, window_seconds=60)
+    budget = RateBudget(TokenStore(store_url), f"app-{uuid.uuid4().hex}", roomy)
+    slots = CallSlots(TokenStore(store_url), f"app-{uuid.uuid4().hex}", limit=5)
+    tenant = str(uuid.uuid4())
+    start = threading.Barrier(12)
+    errors: list[BaseException] = []
+    taken: list[str | None] = []
+
+    def take() -> None:
+        try:
+            start.wait()
+            assert budget.try_take(tenant) == 0.0
+            taken.append(slots.try_acquire(tenant)[0])
+        except BaseException as error:  # collected: the assertion below names it
+            errors.append(error)
+
+    threads = [threading.Thread(target=take) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == [], errors
+    assert sum(holder is not None for holder in taken) == 5  # every slot, none twice

@@ -33,6 +33,7 @@ import uuid
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -122,18 +123,12 @@ class CallSlots:
         holder = self._holder()
         with self.store.transaction(write=True) as conn:
             if key not in self._rows_made:  # once per key and process: rows stay
-                insert = self.store.insert(slots_table).on_conflict_do_nothing(
-                    index_elements=["key", "slot"]
-                )
-                rows = [{"key": key, "slot": n, "holder": None, "expires": 0.0} for n in range(64)]
-                conn.execute(insert, rows[: self.limit])
-                self._rows_made.add(key)
-            rows = conn.execute(
-                sa.select(slots_table.c.slot, slots_table.c.holder, slots_table.c.expires)
-                .where(slots_table.c.key == key, slots_table.c.slot < self.limit)
-                .order_by(slots_table.c.slot)
-                .with_for_update()
-            ).all()
+                self._insert_slots(conn, key)
+            rows = self._lock_slots(conn, key)
+            if len(rows) < self.limit:  # another thread's insert was not committed yet
+                self._insert_slots(conn, key)  # waits for that commit on PostgreSQL
+                rows = self._lock_slots(conn, key)
+            self._rows_made.add(key)
             free = next((r.slot for r in rows if r.holder is None or r.expires <= now), None)
             if free is None:
                 return None, max(0.0, min(r.expires for r in rows) - now) if rows else 0.0
@@ -143,6 +138,21 @@ class CallSlots:
                 .values(holder=holder, expires=now + self.lease_seconds)
             )
         return holder, 0.0
+
+    def _insert_slots(self, conn: Any, key: str) -> None:
+        insert = self.store.insert(slots_table).on_conflict_do_nothing(
+            index_elements=["key", "slot"]
+        )
+        rows = [{"key": key, "slot": n, "holder": None, "expires": 0.0} for n in range(64)]
+        conn.execute(insert, rows[: self.limit])
+
+    def _lock_slots(self, conn: Any, key: str) -> list[Any]:
+        return conn.execute(
+            sa.select(slots_table.c.slot, slots_table.c.holder, slots_table.c.expires)
+            .where(slots_table.c.key == key, slots_table.c.slot < self.limit)
+            .order_by(slots_table.c.slot)
+            .with_for_update()
+        ).all()
 
     def release(self, tenant: str, holder: str) -> None:
         """Give the slot back (a no-op when its lease expired and someone took it over)."""

@@ -235,11 +235,27 @@ class RateBudget:
         return min(wait, MAX_WAIT_SECONDS)
 
     def _lock_rows(self, conn: Any, keys: list[str], now: float) -> dict[str, tuple[float, int]]:
+        """The windows' rows, locked in one order. A row this process believes made may be
+        another thread's insert not yet committed (a triggerer takes from many threads at
+        once): on PostgreSQL the lock then finds nothing, so insert-if-absent (which waits
+        for that commit) and look again."""
         missing = [k for k in keys if k not in self._rows_made]
         if missing:  # once per key and process: rows are never deleted
-            insert = self.store.insert(budget_table).on_conflict_do_nothing(index_elements=["key"])
-            conn.execute(insert, [{"key": k, "window_start": 0.0, "used": 0} for k in missing])
-            self._rows_made.update(missing)
+            self._insert_rows(conn, missing)
+        rows = self._select_for_update(conn, keys)
+        absent = [k for k in keys if k not in rows]
+        if absent:
+            self._insert_rows(conn, absent)
+            rows = self._select_for_update(conn, keys)
+        self._rows_made.update(keys)
+        return rows
+
+    def _insert_rows(self, conn: Any, keys: list[str]) -> None:
+        insert = self.store.insert(budget_table).on_conflict_do_nothing(index_elements=["key"])
+        conn.execute(insert, [{"key": k, "window_start": 0.0, "used": 0} for k in keys])
+
+    @staticmethod
+    def _select_for_update(conn: Any, keys: list[str]) -> dict[str, tuple[float, int]]:
         query = (
             sa.select(budget_table.c.key, budget_table.c.window_start, budget_table.c.used)
             .where(budget_table.c.key.in_(keys))
