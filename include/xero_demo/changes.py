@@ -60,9 +60,13 @@ class Writer:
         answer.raise_for_status()
         return answer.json()
 
-    def put(self, tenant: str, resource: str, records: list[dict[str, Any]]) -> list[dict]:
+    def put(
+        self, tenant: str, resource: str, records: list[dict[str, Any]], method: str = "PUT"
+    ) -> list[dict]:
+        """Create ``records`` (``PUT``), or update them with ``method="POST"``."""
         for _ in range(10):
-            answer = httpx.put(
+            answer = httpx.request(
+                method,
                 f"{self.url}/api.xro/2.0/{resource}",
                 json={resource: records},
                 headers={

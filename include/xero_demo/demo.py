@@ -81,31 +81,15 @@ DEMO_START_FROM = "2000-01-01T00:00:00Z"  # the automations' first run takes eve
 def touch_contacts(sandbox: SandboxServer, tenant_ids: list[str], made: dict[str, str]) -> None:
     """Create, then update, one contact per organisation through the API: a change for
     the asset DAGs' watchers. ``made`` keeps the contact IDs between calls."""
-    import httpx
-
-    tokens = sandbox.tokens(tenant_ids=tenant_ids)
+    writer = Writer(sandbox, tenant_ids)
     for tenant in tenant_ids:
-        contact = {"Name": "Asset Demo Ltd", "Website": f"https://example.com/{time.time_ns()}"}
+        website = f"https://example.com/{time.time_ns()}"
         if tenant in made:
-            contact = {"ContactID": made[tenant], "Website": contact["Website"]}
-        for _ in range(10):  # the DAGs share the organisation's minute: wait out a 429
-            response = httpx.request(
-                "POST" if tenant in made else "PUT",
-                f"{sandbox.url}/api.xro/2.0/Contacts",
-                json={"Contacts": [contact]},
-                headers={
-                    "Authorization": f"Bearer {tokens['access_token']}",
-                    "xero-tenant-id": tenant,
-                    "Accept": "application/json",
-                },
-                timeout=30,
-            )
-            if response.status_code != 429:
-                break
-            time.sleep(float(response.headers.get("Retry-After", "5")))
-        if response.status_code >= 400:
-            raise RuntimeError(f"sandbox refused the demo contact: {response.text[:500]}")
-        made[tenant] = response.json()["Contacts"][0]["ContactID"]
+            contact, method = {"ContactID": made[tenant], "Website": website}, "POST"
+        else:
+            contact, method = {"Name": "Asset Demo Ltd", "Website": website}, "PUT"
+        (written,) = writer.put(tenant, "Contacts", [contact], method=method)
+        made[tenant] = written["ContactID"]
 
 
 def subscribe_webhooks(stack: AirflowStack, sandbox: SandboxServer) -> dict[str, Any]:
