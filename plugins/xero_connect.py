@@ -3,7 +3,8 @@
 The api-server mounts the app at ``/xero`` (``fastapi_apps``); the link appears under
 Admin in the UI (``external_views``); a root middleware lets the UI's Test button work
 for ``xero`` connections (see :mod:`xero_provider.connect.middleware` and
-:mod:`xero_provider.connect.conn_check`).
+:mod:`xero_provider.connect.conn_check`), another keeps the example DAGs' organisation
+directory in step with connections written through Airflow's own form or REST API.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 from airflow.plugins_manager import AirflowPlugin
 
 from xero_provider.connect.conn_check import resolve
-from xero_provider.connect.middleware import XeroConnectionTestMiddleware
+from xero_provider.connect.middleware import (
+    XeroConnectionTestMiddleware,
+    XeroOrganisationDirectoryMiddleware,
+)
 from xero_provider.connect.settings import URL_PREFIX
 from xero_provider.connect.web import create_app
 from xero_provider.hooks import XeroHook
@@ -26,7 +30,8 @@ class XeroConnectPlugin(AirflowPlugin):
     name = "xero_connect"
     fastapi_apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "Xero connect"}]
     fastapi_root_middlewares = [
-        {"middleware": XeroConnectionTestMiddleware, "name": "Xero connection test"}
+        {"middleware": XeroConnectionTestMiddleware, "name": "Xero connection test"},
+        {"middleware": XeroOrganisationDirectoryMiddleware, "name": "Xero organisations"},
     ]
     external_views = [
         {

@@ -33,16 +33,20 @@ class EgressMeter:
             self._calls[key] = self._calls.get(key, 0) + 1
 
     def report(self, client_id: str | None = None, month: str | None = None) -> dict[str, Any]:
-        """``{client_id: {month: {"bytes", "calls", "organisations": {tenant: bytes}}}}``."""
+        """``{client_id: {month: {"bytes", "calls", "organisations": {tenant: bytes},
+        "organisation_calls": {tenant: calls}}}}`` (calls per organisation: what Xero's day
+        limit counts, per app and organisation)."""
         out: dict[str, Any] = {}
         with self._lock:
             for (app, tenant, when), size in sorted(self._bytes.items()):
                 if (client_id and app != client_id) or (month and when != month):
                     continue
                 entry = out.setdefault(app, {}).setdefault(
-                    when, {"bytes": 0, "calls": 0, "organisations": {}}
+                    when, {"bytes": 0, "calls": 0, "organisations": {}, "organisation_calls": {}}
                 )
                 entry["bytes"] += size
                 entry["calls"] += self._calls[(app, tenant, when)]
                 entry["organisations"][tenant] = entry["organisations"].get(tenant, 0) + size
+                calls = entry["organisation_calls"]
+                calls[tenant] = calls.get(tenant, 0) + self._calls[(app, tenant, when)]
         return out

@@ -117,6 +117,9 @@ class SandboxMiddleware:
             "fault": box["fault"],
         }
         entry.update(scope.get("state", {}).get("log_extra", {}))
+        if box["status"] == 429:  # which limit (or fault) refused it, for whoever reads the log
+            sent = {k.lower(): v for k, v in (box.get("headers") or {}).items()}
+            entry["rate_limit_problem"] = sent.get("x-rate-limit-problem")
         if entry.get("client_id") and scope["path"].startswith("/api.xro/"):
             sent = sum(len(chunk) for chunk in box.get("body", []))
             self.state.egress.add(

@@ -64,6 +64,9 @@ ACCOUNTS = [
     ("820", "GST", "CURRLIAB", "NONE", None),
     ("960", "Retained Earnings", "EQUITY", "NONE", None),
 ]
+# Xero marks its control accounts (spec: Account.SystemAccount; the spec's own example
+# lists 610 Accounts Receivable as DEBTORS and 800 Accounts Payable as CREDITORS).
+SYSTEM_ACCOUNTS = {"610": "DEBTORS", "800": "CREDITORS", "820": "GST"}
 TAX_RATES = [
     # TaxType, Name, rate, on revenue, on expenses
     ("OUTPUT2", "15% GST on Income", "15", True, False),
@@ -98,6 +101,8 @@ def reference_data(org: Organisation, now: Any) -> None:
             "HasAttachments": False,
             "UpdatedDateUTC": now,
         }
+        if code in SYSTEM_ACCOUNTS:
+            record["SystemAccount"] = SYSTEM_ACCOUNTS[code]
         if bank_number:
             record.update(
                 BankAccountNumber=bank_number,

@@ -66,6 +66,11 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     "tenant_name": _field(
         "Organisation name", "The organisation's name at Xero (informational; set on connect)."
     ),
+    "dag_key": _field(
+        "DAG key",
+        "The end of the example DAGs' ids for this organisation (xero_warehouse_sync_<key>): "
+        "lower-case letters, digits and _. Default: the connection id without 'xero_'.",
+    ),
     "refresh_token": _field(
         "Refresh token (bootstrap)",
         "A refresh token to start from, used once and moved into the token store.",
@@ -101,8 +106,8 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     "rate_limit_per_day": _field(
         "Calls per day",
         "Calls per day per organisation the shared rate budget keeps to (default from the "
-        "app tier: 1,000 on Starter, else Xero's 5,000).",
-        {"type": ["integer", "null"], "default": None},
+        "app tier: 1,000 on Starter, else Xero's 5,000); a whole number, 1 or more.",
+        {"type": ["integer", "null"], "minimum": 1, "default": None},
     ),
     "app_rate_limit_per_minute": _field(
         "App calls per minute",
@@ -114,6 +119,30 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "Calls in progress at once per organisation across every process sharing the "
         "credential store (Xero's 5); 0 turns the shared limit off.",
         {"type": ["integer", "null"], "default": 5},
+    ),
+    "call_plan": _field(
+        "Daily call plan",
+        "on: every poll of this organisation comes out of one plan that fits the day's limit "
+        "(README 'The daily call plan'); off: triggers poll at their own poll_interval. "
+        "Also true/false, yes/no, 1/0; anything else is refused.",
+        {"type": ["string", "null"], "enum": [None, "on", "off"], "default": None},
+    ),
+    "plan_reserve": _field(
+        "Plan reserve",
+        "The share of the day's calls kept for writes, syncs and retries: from 0 up to, "
+        "not including, 1.",
+        {"type": ["number", "null"], "minimum": 0, "exclusiveMaximum": 1, "default": 0.4},
+    ),
+    "plan_floor_seconds": _field(
+        "Shortest poll interval (s)",
+        "No feed of this organisation is polled more often, however large the plan (1 to 86400).",
+        {"type": ["number", "null"], "minimum": 1, "maximum": 86400, "default": 30},
+    ),
+    "plan_safety_net_seconds": _field(
+        "Safety-net poll interval (s)",
+        "How often a feed that Xero's webhooks drive (contacts, invoices) is still polled "
+        "while webhooks work (1 to 86400).",
+        {"type": ["number", "null"], "minimum": 1, "maximum": 86400, "default": 900},
     ),
     "ledger_retention_days": _field(
         "Write ledger retention (days)",

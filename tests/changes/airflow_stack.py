@@ -20,16 +20,20 @@ FAST = {
     "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
     "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "6",
     "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+    # a loaded machine answers the Execution API slowly: tasks wait instead of failing
+    "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
+    "AIRFLOW__WORKERS__EXECUTION_API_RETRIES": "10",
 }
 
 
 class AirflowStack(stack.AirflowStack):
     """Start with :meth:`start`; :meth:`stop` always; ``kill("triggerer")`` to crash one."""
 
-    def __init__(self, home: Path, dags: Path, env: dict[str, str]) -> None:
-        super().__init__(
-            stack.StackConfig(home=home, dags_folder=dags, parallelism=4, env={**env, **FAST})
+    def __init__(self, home: Path, dags: Path, env: dict[str, str], migrate: bool = True) -> None:
+        config = stack.StackConfig(
+            home=home, dags_folder=dags, parallelism=4, env={**env, **FAST}, migrate=migrate
         )
+        super().__init__(config)
         self.dags = dags
         self._engine: sa.Engine | None = None
 

@@ -2,6 +2,10 @@
 and triggerer processes), against the sandbox:
 
 * a deferred watermark sensor survives its triggerer being killed and restarted mid-wait;
+* a sensor's trigger ends its task itself (no worker after the event): downstream tasks
+  get ``sensor.output`` and ``sensor.output["ids"]`` (a mapped task expands over the
+  records), an empty window skips, and a rerun (clear) delivers the same changes again,
+  in window and in watermark mode, the next watermark run only the newer ones;
 * ``airflow backfill create`` over three past hourly intervals gives each run its window;
 * an ``AssetWatcher`` with ``XeroChangesEventTrigger`` starts one asset-scheduled DAG run
   per batch, in order, carrying the changed IDs;
@@ -40,18 +44,56 @@ from datetime import datetime
 from airflow.sdk import DAG, task
 from xero_provider.sensors import XeroNewOrUpdatedContactSensor
 
-with DAG("sys_watermark", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
+with DAG("sys_{name}", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
     changes = XeroNewOrUpdatedContactSensor(
         task_id="changes", xero_conn_id="{conn_id}", polling="watermark", settle_seconds=1,
         poke_interval=2, deferrable=True, timeout=600)
 
     @task
     def save(ids):
-        with open("{out}/watermark.json", "w") as f:
+        with open("{out}/{name}.json", "w") as f:
             json.dump(ids, f)
 
     save(changes.output["ids"])
 """
+HANDOVER_CONN = "xero_sys_handover"  # its own organisation: its calls are told apart
+
+# Sensors that end their task from the trigger, the records mapped over downstream.
+END_DAG = """
+import json
+from datetime import datetime, timedelta
+from airflow.sdk import DAG, task, DeltaDataIntervalTimetable
+from xero_provider.sensors import XeroNewOrUpdatedContactSensor
+
+with DAG("sys_end_{name}", start_date=datetime(2026, 1, 1), {dag_args}) as dag:
+    changes = XeroNewOrUpdatedContactSensor(
+        task_id="changes", xero_conn_id="{conn_id}", deferrable=True, {sensor_args})
+
+    @task
+    def name_of(record):
+        return record["ContactID"]
+
+    @task
+    def save(ids, names, run_id=None):
+        with open("{out}/end-{name}-" + run_id.replace(":", "_") + ".json", "w") as f:
+            json.dump({{"ids": ids, "expanded": sorted(names)}}, f)
+
+    save(changes.output["ids"], name_of.expand(record=changes.output))
+"""
+END_WINDOW_SETTLE = 40
+END_VARIANTS = {
+    # one-minute windows, each read END_WINDOW_SETTLE s after it closes: the first check on
+    # a worker finds it still settling and defers, so the trigger reads it and ends the task
+    "window": (
+        "schedule=DeltaDataIntervalTimetable(timedelta(minutes=1)), catchup=False, "
+        "max_active_runs=3",
+        f"settle_seconds={END_WINDOW_SETTLE}",
+    ),
+    "watermark": (
+        "schedule=None, max_active_runs=1",
+        'polling="watermark", settle_seconds=1, poke_interval=2, timeout=600',
+    ),
+}
 
 BACKFILL_DAG = """
 import json
@@ -155,6 +197,7 @@ class HangBeforeCommit(XeroChangesEventTrigger):
         return _HangBeforeCommit(cls(**kwargs))
 """
 
+END_DAGS = ("sys_end_window", "sys_end_watermark")
 ASSET_DAGS = {
     "sys_asset": ("", "XeroChangesEventTrigger"),
     "sys_asset_kill_fired": ("from xero_faults import HangAfterFiring", "HangAfterFiring"),
@@ -163,18 +206,29 @@ ASSET_DAGS = {
 
 
 @pytest.fixture(scope="module")
-def stack(sandbox_server, tmp_path_factory):
+def stack(sandbox_server, tmp_path_factory, migrated_db):
     """One stack for the module's tests; its DAGs use one sandbox connection."""
     sandbox_server.reset(demo=True)
     patch = pytest.MonkeyPatch()
     root = tmp_path_factory.mktemp("stack")
     conn_id = xero_connection(sandbox_server, patch, root / "tokens.db", conn_id="xero_sys")
+    second = sandbox_server.demo.second_tenant_id
+    xero_connection(
+        sandbox_server, patch, root / "tokens.db", conn_id=HANDOVER_CONN, tenant_id=second
+    )
     out, dags, faults = root / "out", root / "dags", root / "faults"
     for folder in (out, dags, faults, faults / "fired"):
         folder.mkdir()
-    for name, source in (("watermark", WATERMARK_DAG), ("backfill", BACKFILL_DAG)):
-        text = textwrap.dedent(source).format(conn_id=conn_id, out=out)
+    for name, conn in (("watermark", conn_id), ("handover", HANDOVER_CONN)):
+        text = textwrap.dedent(WATERMARK_DAG).format(name=name, conn_id=conn, out=out)
         (dags / f"sys_{name}.py").write_text(text)
+    for name, (dag_args, sensor_args) in END_VARIANTS.items():
+        text = END_DAG.format(
+            name=name, conn_id=conn_id, out=out, dag_args=dag_args, sensor_args=sensor_args
+        )
+        (dags / f"sys_end_{name}.py").write_text(text)
+    text = textwrap.dedent(BACKFILL_DAG).format(conn_id=conn_id, out=out)
+    (dags / "sys_backfill.py").write_text(text)
     for dag_id, (imports, trigger) in ASSET_DAGS.items():
         text = ASSET_DAG.format(
             conn_id=conn_id, out=out, dag_id=dag_id, imports=imports, trigger=trigger
@@ -183,13 +237,17 @@ def stack(sandbox_server, tmp_path_factory):
     (faults / "xero_faults.py").write_text(FAULTS)
     env = {
         f"AIRFLOW_CONN_{conn_id.upper()}": os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"],
+        f"AIRFLOW_CONN_{HANDOVER_CONN.upper()}": os.environ[
+            f"AIRFLOW_CONN_{HANDOVER_CONN.upper()}"
+        ],
         "PYTHONPATH": os.pathsep.join(filter(None, [str(faults), os.environ.get("PYTHONPATH")])),
         "XERO_FAULT_DIR": str(faults / "fired"),
     }
-    airflow = AirflowStack(root / "home", dags, env)
+    migrated_db(root / "home" / "airflow.db")  # the run's migrated copy, not db migrate
+    airflow = AirflowStack(root / "home", dags, env, migrate=False)
     try:
         airflow.start()
-        for dag_id in ("sys_watermark", "sys_backfill", *ASSET_DAGS):
+        for dag_id in ("sys_watermark", "sys_handover", "sys_backfill", *END_DAGS, *ASSET_DAGS):
             airflow.wait(lambda d=dag_id: airflow.dag_parsed(d), 180, f"{dag_id} to be parsed")
         yield airflow, XeroHook(conn_id), out, sandbox_server, faults / "fired"
     finally:
@@ -225,6 +283,211 @@ def test_deferred_sensor_survives_a_killed_triggerer(stack) -> None:
     assert _read(out / "watermark.json") == [contact]  # the change made while it was down
     jobs = airflow.sql("SELECT id FROM job WHERE job_type = 'TriggererJob'")
     assert len(jobs) == 2 and first in {j[0] for j in jobs}  # a second triggerer finished it
+
+
+def _fired_at(airflow: AirflowStack, dag_id: str, task_id: str) -> float:
+    """When the triggerer logged "Trigger fired event" for the task (its trigger log)."""
+    logs = airflow.home / "logs" / f"dag_id={dag_id}"
+    for path in logs.glob(f"run_id=*/task_id={task_id}/attempt=*.log.trigger.*.log"):
+        for line in path.read_text(errors="replace").splitlines():
+            if '"Trigger fired event"' in line:
+                return _epoch(json.loads(line)["timestamp"])
+    # the triggerer's own log has the line too (the trigger's file may not have it yet)
+    triggerer = airflow.home / "stack-logs" / "triggerer.log"
+    if triggerer.exists():
+        for line in triggerer.read_text(errors="replace").splitlines():
+            fired = "Trigger fired event" in line and f"dag_id={dag_id} " in line
+            if fired and f"/{task_id}/" in line:
+                return _epoch(line.split()[0])
+    raise AssertionError(f"no 'Trigger fired event' in the trigger logs under {logs}")
+
+
+def _epoch(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def test_deferred_sensor_delivers_what_its_trigger_read_without_calling_xero(stack) -> None:
+    """No second read, through a real triggerer: 300 new contacts (too many for the event)
+    are staged by the trigger and delivered by the task with zero calls after the event."""
+    from xero_provider.state.staged_reads import StagedReads
+
+    airflow, _hook, out, sandbox, _fired = stack
+    tenant = sandbox.demo.second_tenant_id
+    hook = XeroHook(HANDOVER_CONN)
+    airflow.run("dags", "unpause", "sys_handover", check=True)
+    airflow.run("dags", "trigger", "sys_handover", check=True)
+    airflow.wait(
+        lambda: "deferred" in airflow.ti_state("sys_handover", "changes"), 300, "the deferral"
+    )
+    # Airflow 3.3 race, not ours: a trigger that fires before the scheduler has processed
+    # the executor's event for the deferring workload has the task failed ("finished with
+    # state success, but the task instance's state attribute is queued"); seen in the suite
+    # with a 5 s event lag under load. Let that event land before the changes are made.
+    time.sleep(10)
+    logged = sandbox.requests()  # the first check read nothing yet (start_from now)
+    since = logged[-1]["seq"] if logged else 0
+    made = sandbox.control(
+        "POST", "/generate", json={"tenant_id": tenant, "resource": "Contacts", "count": 300}
+    ).json()
+    done = {"success", "failed"}
+    airflow.wait(lambda: done & set(airflow.run_states("sys_handover")), 300, "the run")
+    assert airflow.run_states("sys_handover") == ["success"]
+    ids = _read(out / "handover.json")
+    assert len(ids) == made["created"] == 300
+    assert made["first"][0] in ids and made["last"][0] in ids
+
+    fired = _fired_at(airflow, "sys_handover", "changes")
+    calls = [e for e in sandbox.requests(since=since) if e.get("tenant_id") == tenant]
+    reads = [e for e in calls if e["path"] == "/api.xro/2.0/Contacts"]
+    assert reads and all(_epoch(e["time"]) <= fired for e in reads)  # the trigger's polls
+    assert [e for e in calls if _epoch(e["time"]) > fired] == []  # nothing after the event
+    task_logs = (airflow.home / "logs" / "dag_id=sys_handover").glob(
+        "run_id=*/task_id=changes/attempt=*.log"
+    )
+    text = "".join(p.read_text(errors="replace") for p in task_logs)
+    assert "300 record(s) handed over by the trigger (stage)" in text
+    assert StagedReads.for_config(hook.config).count() == 0  # taken, then removed
+
+
+def _clear(airflow: AirflowStack, dag_id: str, run_id: str) -> None:
+    """Clear the run's sensor and what follows it (the UI's "Clear" with downstream)."""
+    body = {"dag_run_id": run_id, "task_ids": ["changes"], "include_downstream": True}
+    airflow.api(
+        "POST",
+        f"/dags/{dag_id}/clearTaskInstances",
+        json={**body, "only_failed": False, "dry_run": False},
+    )
+
+
+def _sensor_logs(airflow: AirflowStack, dag_id: str, run_id: str) -> tuple[str, list[str]]:
+    """The sensor's worker logs (every try) and the results its triggers fired."""
+    folder = airflow.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / "task_id=changes"
+    worker, fired = [], []
+    for path in sorted(folder.glob("attempt=*.log*")):
+        text = path.read_text(errors="replace")
+        if ".log.trigger." not in path.name:
+            worker.append(text)
+            continue
+        for line in text.splitlines():
+            if '"Trigger fired event"' in line:
+                fired.append(str(json.loads(line).get("result")))
+    return "".join(worker), fired
+
+
+def _ended_by_its_trigger(airflow: AirflowStack, dag_id: str, run_id: str, state: str) -> None:
+    """The trigger fired a task-end event and no worker resumed the task after it."""
+    worker, fired = _sensor_logs(airflow, dag_id, run_id)
+    assert fired and all(f"TriggerEvent<'{state}'>" in result for result in fired), fired
+    assert "handed over by the trigger" not in worker  # the worker's resume path never ran
+    assert worker  # a worker ran the first check and deferred
+
+
+def _sorted(output: dict[str, list]) -> dict[str, list]:
+    return {key: sorted(values) for key, values in output.items()}
+
+
+def _runs(airflow: AirflowStack, dag_id: str) -> dict[str, str]:
+    rows = airflow.sql("SELECT run_id, state FROM dag_run WHERE dag_id = :d", d=dag_id)
+    return dict(rows)
+
+
+def _ti(airflow: AirflowStack, dag_id: str, run_id: str, task_id: str) -> str | None:
+    rows = airflow.sql(
+        "SELECT state FROM task_instance WHERE dag_id = :d AND run_id = :r AND task_id = :t",
+        d=dag_id,
+        r=run_id,
+        t=task_id,
+    )
+    return rows[0][0] if rows else None
+
+
+def test_a_window_sensor_ends_from_its_trigger_and_its_empty_window_skips(stack) -> None:
+    """One-minute windows read by their triggers: a window with two new contacts ends its
+    task with the records (a mapped task expands over them) and their IDs, an empty one
+    skips, neither going back to a worker; a rerun of the first reads the same window."""
+    airflow, hook, out, _sandbox, _fired = stack
+    dag_id = "sys_end_window"
+    airflow.run("dags", "unpause", dag_id, check=True)
+    airflow.wait(lambda: _windows(airflow, dag_id), 180, "the first run")
+    if datetime.now(UTC).second >= 50:  # not across a window's edge: wait for the next
+        time.sleep(62 - datetime.now(UTC).second)
+    made_at = datetime.now(UTC)
+    ids = create(hook, "Contacts", [{"Name": "end window 1"}, {"Name": "end window 2"}])
+
+    def holding() -> str | None:  # the run whose window holds the contacts, once done
+        for run_id, (start, end, state) in _windows(airflow, dag_id).items():
+            if start <= made_at < end and state in {"success", "failed"}:
+                return run_id
+        return None
+
+    busy = airflow.wait(holding, 300, "the window holding the contacts")
+
+    def after() -> str | None:  # the next window: nothing was written in it
+        for run_id, (start, _end, state) in _windows(airflow, dag_id).items():
+            if start >= _windows(airflow, dag_id)[busy][1] and state in {"success", "failed"}:
+                return run_id
+        return None
+
+    empty = airflow.wait(after, 300, "the window after it")
+    windows = _windows(airflow, dag_id)
+    assert windows[busy][2] == windows[empty][2] == "success"
+    output = out / f"end-window-{busy.replace(':', '_')}.json"
+    assert _sorted(_read(output)) == {"ids": sorted(ids), "expanded": sorted(ids)}
+    _ended_by_its_trigger(airflow, dag_id, busy, "success")
+    assert _ti(airflow, dag_id, empty, "changes") == "skipped"
+    assert _ti(airflow, dag_id, empty, "save") == "skipped"
+    _ended_by_its_trigger(airflow, dag_id, empty, "skipped")
+
+    output.unlink()  # a rerun: the same closed window, the same records
+    _clear(airflow, dag_id, busy)
+    airflow.wait(output.exists, 300, "the rerun's output")
+    airflow.run("dags", "pause", dag_id, check=True)  # (a paused DAG's clears do not run)
+    assert _sorted(_read(output)) == {"ids": sorted(ids), "expanded": sorted(ids)}
+
+
+def _windows(airflow: AirflowStack, dag_id: str) -> dict[str, tuple[datetime, datetime, str]]:
+    """Each scheduled run's window and state."""
+    rows = airflow.sql(
+        "SELECT run_id, data_interval_start, data_interval_end, state FROM dag_run "
+        "WHERE dag_id = :d AND run_type = 'scheduled'",
+        d=dag_id,
+    )
+    return {run_id: (_utc(start), _utc(end), state) for run_id, start, end, state in rows}
+
+
+def _utc(value: object) -> datetime:
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def test_a_watermark_sensor_ends_from_its_trigger_exactly_once_over_a_rerun(stack) -> None:
+    """The trigger records the run's delivery, pushes the records and IDs and ends the task;
+    a rerun (clear) of that run delivers the same range, not a change made since; the
+    next run commits it and delivers only that newer change."""
+    airflow, hook, out, _sandbox, _fired = stack
+    dag_id = "sys_end_watermark"
+    airflow.run("dags", "unpause", dag_id, check=True)
+    airflow.run("dags", "trigger", dag_id, check=True)
+    airflow.wait(lambda: "deferred" in airflow.ti_state(dag_id, "changes"), 300, "the deferral")
+    first = create(hook, "Contacts", [{"Name": "end watermark 1"}, {"Name": "end watermark 2"}])
+    airflow.wait(lambda: _runs_done(airflow, dag_id, 1), 300, "the first run")
+    ((run_1, state),) = _runs(airflow, dag_id).items()
+    assert state == "success"
+    output = out / f"end-watermark-{run_1.replace(':', '_')}.json"
+    assert _sorted(_read(output)) == {"ids": sorted(first), "expanded": sorted(first)}
+    _ended_by_its_trigger(airflow, dag_id, run_1, "success")
+
+    later = create(hook, "Contacts", [{"Name": "end watermark 3"}])
+    output.unlink()
+    _clear(airflow, dag_id, run_1)
+    airflow.wait(lambda: output.exists() and _runs_done(airflow, dag_id, 1), 300, "the rerun")
+    assert sorted(_read(output)["ids"]) == sorted(first)  # its own range again, not `later`
+
+    airflow.run("dags", "trigger", dag_id, check=True)
+    airflow.wait(lambda: _runs_done(airflow, dag_id, 2), 300, "the second run")
+    (run_2,) = set(_runs(airflow, dag_id)) - {run_1}
+    assert set(_runs(airflow, dag_id).values()) == {"success"}
+    assert _read(out / f"end-watermark-{run_2.replace(':', '_')}.json")["ids"] == later
 
 
 def test_backfill_of_three_intervals_gives_each_its_window(stack) -> None:

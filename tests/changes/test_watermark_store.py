@@ -37,6 +37,16 @@ def test_pending_commits_only_on_success(store_url, key) -> None:
     assert store.commit(key, p2, expected=p1) and store.get(key).committed == p2
 
 
+def test_a_first_run_that_failed_leaves_its_start_for_the_next_run(store_url, key) -> None:
+    """Issue 24: the feed's first run (no committed position, it began at start_from)
+    failed; the next run must receive the same changes, not begin at its own "now"."""
+    store = WatermarkStore(store_url)
+    start, delivered = Position(1000), Position(2000)
+    store.set_pending(key, "run1", start, delivered)
+    assert store.resolve_pending(key, "run1", succeeded=False) == start
+    assert store.get(key).committed == start and store.get(key).pending is None
+
+
 def test_bad_keys_are_refused() -> None:
     with pytest.raises(ValueError, match="dag_id is empty"):
         watermark_key("", "t", "x", "f")
@@ -91,3 +101,19 @@ def test_event_batch_in_flight_is_proposed_once_and_committed_by_compare_and_set
     assert store.get(key).committed == p1 and store.batch_in_flight(key) is None
     assert store.propose_batch(key, p0, p2) is None  # stale lower: read again
     assert store.propose_batch(key, p1, p2) == p2
+
+
+def test_a_trigger_takes_its_runs_claim_once(store_url, key) -> None:
+    """A trigger ending its task turns the run's claim into its delivery: one copy wins;
+    a delivery already recorded, another run's claim or none at all is never taken."""
+    store = WatermarkStore(store_url)
+    p0, p1, p2 = Position(1000), Position(2000, frozenset({"a"})), Position(3000)
+    assert not store.take_claim(key, "run_1", p0, p1)  # no row: nothing claimed
+    store.set_pending(key, "run_1", p0, p0)  # the task's claim when it deferred
+    assert not store.take_claim(key, "run_2", p0, p1)  # another run's claim
+    assert not store.take_claim(key, "run_1", p1, p2)  # a claim at another position
+    assert store.take_claim(key, "run_1", p0, p1)
+    assert not store.take_claim(key, "run_1", p0, p2)  # a duplicate copy of the trigger
+    pending = store.get(key).pending
+    assert (pending.run_id, pending.lower, pending.upper) == ("run_1", p0, p1)
+    assert store.resolve_pending(key, "run_1", succeeded=True) == p1  # as a worker's delivery

@@ -234,7 +234,9 @@ def test_an_open_window_defers_until_closed_and_settled(
     monkeypatch.setattr(XeroChangesTrigger, "run", spy)
     now = datetime.now(UTC)
     boundary = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    if (boundary - now).total_seconds() < 5:  # too close: use the next minute
+    # too close: use the next minute (the records and the DAG are made first; on a busy
+    # machine that took more than 5 s, the window had closed and nothing deferred)
+    if (boundary - now).total_seconds() < 30:
         boundary += timedelta(minutes=1)
     hook = XeroHook(conn_id)
     out = tmp_path / "ids.json"

@@ -21,6 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.changes.conftest import store_url  # noqa: F401 - the state store, SQLite and PostgreSQL
+from tests.provider.conftest import postgres_url  # noqa: F401 - store_url's PostgreSQL
 from xero_sandbox.testing import SandboxServer, free_port
 
 REPO = Path(__file__).resolve().parents[2]

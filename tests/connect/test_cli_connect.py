@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.connect.conftest import AirflowSite, approve
+from tests.connect.conftest import AIRFLOW, REPO, AirflowSite, _stop, approve
 from xero_sandbox.testing import SandboxServer, free_port
 
 # Its own api-server (one more start-up) so its long CLI runs overlap the other connect tests.
@@ -345,3 +346,112 @@ def test_a_pasted_address_without_a_sign_in_gives_no_code() -> None:
     from xero_provider.connect.cli import redirect_query
 
     assert "code" not in redirect_query("http://127.0.0.1:8080/auth/login/?next=%2Fhome")
+
+
+# --- organisations come from connections: a real dag-processor builds their DAGs ----------
+
+SYNC_DAG = "xero_warehouse_sync_"
+
+
+def organisation_dags(site: AirflowSite) -> dict[str, list[str]]:
+    """The live (not stale) warehouse DAGs the dag-processor wrote, with their tags."""
+    with site.api() as api:
+        body = api.get("/dags", params={"dag_id_pattern": SYNC_DAG, "limit": 100}).json()
+    return {
+        d["dag_id"]: sorted(t["name"] for t in d["tags"])
+        for d in body["dags"]
+        if not d.get("is_stale")
+    }
+
+
+def wait_for(check, seconds: float, what: str, log: Path):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(1)
+    raise AssertionError(f"{what} within {seconds}s; dag-processor log:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture
+def dag_processor(airflow_site: AirflowSite) -> Iterator[float]:
+    """A real dag-processor parsing the warehouse sync DAG file beside the site's DAGs;
+    yields its parse interval. Stopped, and the file removed, afterwards."""
+    interval = 5.0
+    copied = airflow_site.home / "dags" / "xero_warehouse_sync.py"
+    copied.write_text((REPO / "dags" / "xero_warehouse_sync.py").read_text())
+    env = {
+        **airflow_site.env,
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": str(int(interval)),
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": str(int(interval)),
+        "AIRFLOW__DAG_PROCESSOR__STALE_DAG_THRESHOLD": "5",
+        "AIRFLOW__SCHEDULER__PARSING_CLEANUP_INTERVAL": str(int(interval)),
+    }
+    log = airflow_site.home / "dag-processor.log"
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [AIRFLOW, "dag-processor"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield interval
+    finally:
+        _stop(process)
+        copied.unlink()
+
+
+def test_connecting_is_the_only_step_to_an_organisations_dags(
+    airflow_site: AirflowSite,
+    sandbox: SandboxServer,
+    cli_app: dict,
+    clean_connections: None,
+    dag_processor: float,
+) -> None:
+    log = airflow_site.home / "dag-processor.log"
+    cli = Running(connect_argv(sandbox, cli_app), airflow_site.env)
+    back = approve(cli.authorize_url())
+    httpx.get(back.headers["location"], timeout=30)
+    assert cli.finish() == 0, cli.output
+    connected = time.monotonic()
+    both = {SYNC_DAG + "cli_demo_company_nz", SYNC_DAG + "cli_sandbox_starter_ltd"}
+    dags = wait_for(
+        lambda: (found := organisation_dags(airflow_site)) and both <= set(found) and found,
+        120,
+        "both organisations' DAGs did not appear",
+        log,
+    )
+    print(f"DAGs appeared {time.monotonic() - connected:.1f}s after connect "
+          f"(parse interval {dag_processor:.0f}s)")  # fmt: skip
+    assert "org:cli_demo_company_nz" in dags[SYNC_DAG + "cli_demo_company_nz"]
+    assert set(dags) == both  # nothing for connections that are not there
+
+    gone = airflow_site.run(*CLI, "disconnect", "--conn-id", "cli_sandbox_starter_ltd")
+    assert gone.returncode == 0, gone.stderr
+    disconnected = time.monotonic()
+    wait_for(
+        lambda: set(organisation_dags(airflow_site)) == {SYNC_DAG + "cli_demo_company_nz"},
+        120,
+        "the disconnected organisation's DAG was not retired",
+        log,
+    )
+    print(f"DAG retired {time.monotonic() - disconnected:.1f}s after disconnect")
+
+    # A connection made with Airflow's own CLI joins once the directory is rebuilt.
+    extra = json.dumps({"tenant_id": sandbox.demo.tenant_id, "dag_key": "by_hand"})
+    added = airflow_site.run(
+        AIRFLOW, "connections", "add", "by_hand", "--conn-type", "xero", "--conn-extra", extra
+    )
+    assert added.returncode == 0, added.stderr
+    listed = airflow_site.run(*CLI, "organisations")
+    assert listed.returncode == 0, listed.stderr
+    assert "added by_hand" in listed.stdout
+    wait_for(
+        lambda: SYNC_DAG + "by_hand" in organisation_dags(airflow_site),
+        120,
+        "the connection added by hand got no DAG",
+        log,
+    )

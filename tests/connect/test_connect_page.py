@@ -100,6 +100,7 @@ def test_connect_creates_one_connection_per_organisation_sharing_the_grant(
     assert "also ends it for every organisation" in page.text
     assert "asking Xero for granular scopes" in page.text  # which scopes it chose
     assert "Egress (UTC)" in page.text and "this month 0.00 MB in 0 calls" in page.text
+    assert "Daily call plan" in page.text and "day&#x27;s limit:     5000 calls" in page.text
     assert APP_SECRET not in page.text
     for conn_id in created:
         result = ui_test(airflow_site, conn_id)
@@ -108,6 +109,51 @@ def test_connect_creates_one_connection_per_organisation_sharing_the_grant(
     assert APP_SECRET not in airflow_site.log.read_text()
     requests = json.dumps(sandbox.requests())
     assert APP_SECRET not in requests
+
+
+def test_the_page_shows_the_day_limit_the_call_plan_uses(
+    airflow_site: AirflowSite, sandbox: SandboxServer, xero_app: dict, clean_connections: None
+) -> None:
+    """The demo's second organisation is on Xero's Starter day limit (1,000) while its
+    connection keeps the default 5,000: once Xero's X-DayLimit-Remaining has said so, the
+    page plans on 1,000 as the triggers do, and says it was learned from Xero; the first
+    organisation keeps the configured 5,000, said to be configured."""
+    browser, _ = connect_all(airflow_site, sandbox)
+    by_tenant = {
+        json.loads(c["extra"])["tenant_id"]: cid
+        for cid, c in xero_connections(airflow_site).items()
+    }
+    for conn_id in by_tenant.values():
+        for _ in range(2):  # Xero's figure for a call is filed with the next call's unit
+            assert ui_test(airflow_site, conn_id)["status"] is True
+    page = browser.get("/xero/")
+    assert page.status_code == 200
+
+    def plan_of(tenant: str) -> str:
+        conn_id = by_tenant[tenant]
+        found = re.search(
+            rf"<pre class='call-plan' data-conn='{conn_id}'>(.*?)</pre>", page.text, re.S
+        )
+        assert found, page.text[-3000:]
+        return unescape(found[1])
+
+    starter = plan_of(sandbox.demo.second_tenant_id)
+    assert (
+        "day's limit:     1000 calls, learned from Xero's X-DayLimit-Remaining; "
+        "the connection's is 5000"
+    ) in starter, starter
+    assert "reserve:         400 calls (40%)" in starter
+    assert _today(starter)[0] >= 2 and sum(_today(starter)) == 1000  # not 5,000 - 998
+    standard = plan_of(sandbox.demo.tenant_id)
+    assert "day's limit:     5000 calls, configured: rate_limit_per_day's default" in standard
+    assert _today(standard)[0] >= 2 and sum(_today(standard)) == 5000
+
+
+def _today(plan: str) -> tuple[int, int]:
+    """Calls used and left today, from a plan's "today:" line."""
+    found = re.search(r"today: +(\d+) used, (\d+) left", plan)
+    assert found, plan
+    return int(found[1]), int(found[2])
 
 
 def test_the_test_button_names_the_real_connection_when_it_fails(

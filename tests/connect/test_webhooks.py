@@ -5,7 +5,6 @@ burst. Payloads are signed here the way Xero signs them (HMAC-SHA256, base64).""
 from __future__ import annotations
 
 import json
-import random
 import time
 import uuid
 from typing import Any
@@ -14,7 +13,8 @@ import httpx
 import pytest
 
 from tests.connect.conftest import DAG_ID, WEBHOOK_KEY, AirflowSite
-from xero_provider.connect.webhooks import asset_uri, sign
+from tests.connect.deliveries import delivery, event
+from xero_provider.connect.webhooks import MAX_BODY_BYTES, asset_uri, sign
 from xero_sandbox.testing import SandboxServer
 
 pytestmark = pytest.mark.slow
@@ -26,28 +26,6 @@ def post(site: AirflowSite, body: bytes, signature: str | None) -> httpx.Respons
     if signature is not None:
         headers["x-xero-signature"] = signature
     return httpx.post(site.url + "/xero/webhooks", content=body, headers=headers, timeout=60)
-
-
-def payload(tenant: str, events: list[dict[str, Any]], first: int | None = None) -> bytes:
-    first = first or random.randint(10_000, 2_000_000_000 - len(events) - 1)
-    for event in events:
-        event.setdefault("tenantId", tenant)
-        event.setdefault("tenantType", "ORGANISATION")
-        event.setdefault("eventDateUtc", "2026-12-01T10:00:00.000")
-        event.setdefault("eventType", "UPDATE")
-        rid = event.setdefault("resourceId", str(uuid.uuid4()))
-        path = {"CONTACT": "Contacts", "INVOICE": "Invoices", "CREDITNOTE": "CreditNotes"}
-        event.setdefault(
-            "resourceUrl",
-            f"https://api.xero.com/api.xro/2.0/{path[event['eventCategory']]}/{rid}",
-        )
-    body = {
-        "events": events,
-        "firstEventSequence": first,
-        "lastEventSequence": first + len(events) - 1,
-        "entropy": "QWERTYUIOPASDFGHJKLZ",
-    }
-    return json.dumps(body).encode()
 
 
 def asset_events(site: AirflowSite, uri: str) -> list[dict[str, Any]]:
@@ -84,7 +62,7 @@ def test_a_bad_signature_triggers_nothing(
 ) -> None:
     uri = asset_uri(sandbox.demo.tenant_id, "Contacts")
     before = len(asset_events(airflow_site, uri))
-    body = payload(sandbox.demo.tenant_id, [{"eventCategory": "CONTACT"}])
+    body = delivery([event(sandbox.demo.tenant_id)])
     tampered = body.replace(b"UPDATE", b"CREATE")
     assert post(airflow_site, tampered, sign(body, WEBHOOK_KEY)).status_code == 401
     assert len(asset_events(airflow_site, uri)) == before
@@ -97,13 +75,12 @@ def test_a_signed_event_creates_an_asset_event_and_queues_the_dag_once(
     uri = asset_uri(tenant, "Contacts")
     before = len(asset_events(airflow_site, uri))
     contact = str(uuid.uuid4())
-    body = payload(
-        tenant,
+    body = delivery(
         [
-            {"eventCategory": "CONTACT", "resourceId": contact},
-            {"eventCategory": "INVOICE"},
-            {"eventCategory": "CREDITNOTE", "data": {"Type": "ACCPAYCREDIT", "Status": "DRAFT"}},
-        ],
+            event(tenant, resourceId=contact),
+            event(tenant, "INVOICE"),
+            event(tenant, "CREDITNOTE", data={"Type": "ACCPAYCREDIT", "Status": "DRAFT"}),
+        ]
     )
     assert post(airflow_site, body, sign(body, WEBHOOK_KEY)).status_code == 200
     events = asset_events(airflow_site, uri)
@@ -118,13 +95,52 @@ def test_a_signed_event_creates_an_asset_event_and_queues_the_dag_once(
     # Xero retries a delivery it did not see answered: the same sequence numbers again
     assert post(airflow_site, body, sign(body, WEBHOOK_KEY)).status_code == 200
     assert len(asset_events(airflow_site, uri)) == before + 1
+    # the same numbers for other events (a webhook saved anew, numbering again): new
+    first = json.loads(body)["firstEventSequence"]
+    other = str(uuid.uuid4())
+    again = delivery([event(tenant, resourceId=other)], first=first)
+    assert post(airflow_site, again, sign(again, WEBHOOK_KEY)).status_code == 200
+    events = asset_events(airflow_site, uri)
+    assert len(events) == before + 2
+    assert max(events, key=lambda e: e["id"])["extra"]["resource_ids"] == [other]
+
+
+def test_a_signed_delivery_marks_its_feeds_in_the_daily_call_plan(
+    airflow_site: AirflowSite, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No Xero call: the api-server writes the mark where waiting triggers look for it."""
+    from xero_provider.state.call_plan import CallPlan, PlanSettings
+    from xero_provider.state.token_store import TokenStore
+
+    tenant = sandbox.demo.tenant_id
+    monkeypatch.setenv("AIRFLOW_HOME", str(airflow_site.home))  # the api-server's store
+    plan = CallPlan(TokenStore(None), tenant, PlanSettings(), tenant_id=tenant)
+    # the group's other tests deliver contact events too: only this delivery's effect counts
+    contacts_before = plan.changed_since("Contacts", 0)
+    sent = time.time()
+    calls = len(sandbox.requests())
+    body = delivery([event(tenant, "INVOICE", data={"Type": "ACCPAY"})])
+    assert post(airflow_site, body, sign(body, WEBHOOK_KEY)).status_code == 200
+    assert plan.changed_since("Bills", sent - 1) is not None
+    assert plan.changed_since("SalesInvoices", sent - 1) is not None  # one Invoices source
+    assert plan.changed_since("Contacts", 0) == contacts_before  # an invoice marks no contacts
+    assert plan.webhooks_healthy()
+    # a repeat of the delivery (Xero's retry) makes no asset event but marks again: a
+    # mark only wakes waiting triggers to read once
+    marked = plan.changed_since("Bills", 0)
+    time.sleep(0.01)
+    assert post(airflow_site, body, sign(body, WEBHOOK_KEY)).status_code == 200
+    assert plan.changed_since("Bills", marked) is not None
+    assert len(sandbox.requests()) == calls
 
 
 def test_a_signed_body_that_is_not_a_payload_is_accepted_and_ignored(
     airflow_site: AirflowSite,
 ) -> None:
-    body = b"[1, 2, 3]"
-    assert post(airflow_site, body, sign(body, WEBHOOK_KEY)).status_code == 200
+    """Correctly signed: any answer but 200 makes Xero retry, then disable the webhook
+    (more cases: test_webhook_inputs.py)."""
+    for body in (b"[1, 2, 3]", b"{not json"):
+        assert post(airflow_site, body, sign(body, WEBHOOK_KEY)).status_code == 200
 
 
 def test_a_burst_of_1000_events_is_accepted_within_xeros_window(
@@ -135,7 +151,7 @@ def test_a_burst_of_1000_events_is_accepted_within_xeros_window(
     uri = asset_uri(tenant, "Contacts")
     before = len(asset_events(airflow_site, uri))
     ids = [str(uuid.uuid4()) for _ in range(1000)]
-    body = payload(tenant, [{"eventCategory": "CONTACT", "resourceId": i} for i in ids])
+    body = delivery([event(tenant, resourceId=i) for i in ids])
     intent = json.dumps(INTENT).encode()
     post(airflow_site, intent, sign(intent, WEBHOOK_KEY))  # warm connection and imports
     started = time.perf_counter()
@@ -155,7 +171,7 @@ def test_a_burst_of_1000_events_is_accepted_within_xeros_window(
 
 
 def test_an_oversized_delivery_is_not_read(airflow_site: AirflowSite) -> None:
-    body = b"{" + b" " * (10 * 1024 * 1024 + 10) + b"}"
+    body = b"{" + b" " * (MAX_BODY_BYTES + 10) + b"}"
     answer = post(airflow_site, body, sign(body, WEBHOOK_KEY))
     assert answer.status_code == 413
 
@@ -168,7 +184,7 @@ def test_a_webhook_starts_a_run_of_the_asset_scheduled_dag(
 
     from tests.connect.conftest import AIRFLOW, _stop
 
-    body = payload(sandbox.demo.tenant_id, [{"eventCategory": "CONTACT"}])
+    body = delivery([event(sandbox.demo.tenant_id)])
     assert post(airflow_site, body, sign(body, WEBHOOK_KEY)).status_code == 200
     log = airflow_site.home / "scheduler.log"
     with open(log, "wb") as out:

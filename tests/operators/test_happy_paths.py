@@ -102,6 +102,8 @@ def test_every_operator_happy_path(run_dag, xero_ops) -> None:
         f"/AccountsReceivable/View.aspx?InvoiceID={invoice_id}"
     )
     assert run.xcom("create_quote", "xero_links")[0].startswith("https://go.xero.com/app/")
+    # the short code is asked of Xero once for all the run's operators, then kept
+    assert len(xero_ops.requests(path="/api.xro/2.0/Organisation", method="GET")) == 1
     # the operator extra link was rendered at the end of the task, from that XCom
     assert run.xcom("create_bill", "_link_XeroRecordLink") == links[0]
     # the generic delete: a DRAFT invoice is DELETED

@@ -47,6 +47,8 @@ def xero_connection(
             "token_store": store,
             "token_key": conn_id,
             "refresh_token": tokens["refresh_token"],
+            # tests poll every half second; the daily call plan's own tests turn it on
+            "call_plan": "off",
             **extra,
         },
     }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -27,9 +29,14 @@ def test_bad_names_are_refused() -> None:
         asset_uri("", "Contacts")
 
 
-def test_the_example_asset_dag_listens_where_webhooks_arrive() -> None:
+def test_the_example_asset_dag_listens_where_webhooks_arrive(tmp_path, monkeypatch) -> None:
     """Each organisation's example DAG is scheduled on the URI the webhook endpoint uses
     for a contact event of that organisation, and its watcher is on the same asset."""
+    from xero_demo.demo import demo_organisations
+
+    demo = tmp_path / "organisations.json"  # the demo's connections, with no Airflow database
+    demo.write_text(json.dumps([dataclasses.asdict(o) for o in demo_organisations()]))
+    monkeypatch.setenv("XERO_ORGANISATIONS_FILE", str(demo))
     path = REPO / "dags" / "xero_contact_changes_asset.py"
     spec = importlib.util.spec_from_file_location("example_contact_asset", path)
     module = importlib.util.module_from_spec(spec)

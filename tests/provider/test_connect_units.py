@@ -60,10 +60,13 @@ def _body(events: list[dict], first: int = 10, last: int | None = None) -> bytes
 
 
 def test_events_are_numbered_by_sequence_when_the_counts_agree() -> None:
-    delivery = webhooks.Delivery.parse(_body([{"a": 1}, {"a": 2}, {"a": 3}], first=7))
-    assert [k for k, _ in delivery.events] == [(7, 7), (8, 8), (9, 9)]
-    odd = webhooks.Delivery.parse(_body([{"a": 1}, {"a": 2}], first=7, last=20))
-    assert [k for k, _ in odd.events] == [(7, 20), (7, 20)]
+    events = [{"resourceId": "a"}, {"resourceId": "b"}, {"resourceId": "c"}]
+    delivery = webhooks.Delivery.parse(_body(events, first=7))
+    assert [k[:2] for k, _ in delivery.events] == [(7, 7), (8, 8), (9, 9)]
+    assert len({k[2] for k, _ in delivery.events}) == 3  # each event's own fingerprint
+    odd = webhooks.Delivery.parse(_body(events[:2], first=7, last=20))
+    assert [k[:2] for k, _ in odd.events] == [(7, 20), (7, 20)]
+    assert len({k[2] for k, _ in odd.events}) == 1  # the delivery's, shared
 
 
 @pytest.mark.parametrize(
@@ -111,7 +114,7 @@ def test_events_group_by_organisation_and_resource() -> None:
 def test_sequences_are_claimed_once_even_by_racing_workers(store_url: str) -> None:
     seen = SeenSequences(store_url)
     key = f"key-{uuid.uuid4().hex}"
-    ranges = [(n, n) for n in range(1, 201)]
+    ranges = [(n, n, f"event-{n}") for n in range(1, 201)]
     barrier = threading.Barrier(8)
 
     def claim() -> set:
@@ -124,9 +127,11 @@ def test_sequences_are_claimed_once_even_by_racing_workers(store_url: str) -> No
     assert sum(len(r) for r in results) == 200  # every sequence went to exactly one worker
     assert set().union(*won) == set(ranges)
     assert seen.claim(key, ranges) == set()
-    seen.release(key, {(5, 5)})
-    assert seen.claim(key, ranges) == {(5, 5)}
-    assert seen.claim(f"other-{key}", [(5, 5)]) == {(5, 5)}  # per webhook key
+    seen.release(key, {(5, 5, "event-5")})
+    assert seen.claim(key, ranges) == {(5, 5, "event-5")}
+    assert seen.claim(f"other-{key}", [(5, 5, "event-5")]) == {(5, 5, "event-5")}  # per key
+    # the same numbers saying something else (numbering started again): not a repeat
+    assert seen.claim(key, [(5, 5, "another event")]) == {(5, 5, "another event")}
 
 
 def test_a_pending_sign_in_is_taken_once_and_encrypted(store_url: str) -> None:

@@ -87,8 +87,9 @@ def test_airflow_settings_yaml_connection_parses() -> None:
     )
     config = XeroConnectionConfig.from_connection(conn)
     assert config.tenant_id == entry["conn_extra"]["tenant_id"]
-    pool = settings["airflow"]["pools"][0]
-    assert pool["pool_slot"] == 5 and config.tenant_id in pool["pool_name"]
+    # no pool per organisation: the shared call slots hold it to Xero's 5 calls in flight
+    assert not settings["airflow"].get("pools")
+    assert config.concurrent_calls == 5
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,7 @@ LAYERS: dict[str, int] = {
     "connect": 6,
 }
 PEERS = {"sensors", "operators"}  # both build on hooks and triggers, never on each other
-OUTSIDE = ("xero_sandbox", "xero_demo", "xero_examples")
+OUTSIDE = ("xero_sandbox", "xero_demo", "xero_examples", "xero_soak")
 
 
 def layer_of(module: str) -> str:

@@ -49,6 +49,23 @@ def test_the_day_and_the_apps_minute_count_too(budgets) -> None:
     assert (left.day, left.minute) == (0, 5)
 
 
+def test_the_day_window_resets_within_a_day_not_a_day_and_3_percent(budgets) -> None:
+    """Issue 20: the ``plan`` CLI said "the day window resets in 88949 s" on a fresh
+    organisation: the arrival margin was 3% of each window's length, 43 minutes of a day.
+    The margin is the minute's (1.8 s), and what is shown never exceeds a day."""
+    first, _ = budgets
+    T = 1_000_000.0  # a fresh row (window start 0) is a day in the past
+    assert first.try_take("org", now=T) == 0.0
+    for elapsed in (0.0, 0.5, 43.0):
+        resets = first.remaining("org", now=T + elapsed).day_resets_in_seconds
+        assert 86400 - elapsed - 0.01 <= resets <= 86400.0
+    # a spent day waits for Xero's day (plus the minute's margin), not 43 minutes more
+    for i in range(1, LIMITS.per_day):
+        assert first.try_take("org", now=T + 100 * i) == 0.0
+    wait = first.try_take("org", now=T + 1000)
+    assert wait == pytest.approx(86400 + 60 * MARGIN - 1000)
+
+
 def test_xeros_headers_correct_the_count_upwards_only(budgets) -> None:
     first, second = budgets
     assert first.try_take("org", now=0.0) == 0.0
@@ -66,8 +83,10 @@ def test_xeros_headers_correct_the_count_upwards_only(budgets) -> None:
 def test_the_first_answer_of_xeros_window_gives_the_margin_back(budgets) -> None:
     first, second = budgets
     assert first.try_take("org", now=1000.0) == 0.0
-    # Xero counted only this call: its window began by this answer, at 1000.4.
-    first.observe("org", 200, {"X-MinLimit-Remaining": "4"}, now=1000.4)
+    # Xero counted only this call: its windows began by this answer, at 1000.4.
+    first.observe(
+        "org", 200, {"X-MinLimit-Remaining": "4", "X-AppMinLimit-Remaining": "99"}, now=1000.4
+    )
     for i in range(4):
         assert first.try_take("org", now=1001.0 + i) == 0.0
     assert second.try_take("org", now=1010.0) == pytest.approx(1000.4 + 60 + SKEW - 1010)
@@ -86,7 +105,9 @@ def test_a_later_answer_keeps_the_margin(budgets) -> None:
 def test_a_minute_429_spends_the_window_until_retry_after(budgets) -> None:
     first, second = budgets
     assert first.try_take("org", now=0.0) == 0.0
-    first.observe("org", 429, {"X-Rate-Limit-Problem": "minute", "Retry-After": "30"}, now=10.0)
+    # Xero's limiter: its 429 carries its count of the window (API_NOTES.md "Rate limits")
+    spent = {"X-Rate-Limit-Problem": "minute", "Retry-After": "30", "X-MinLimit-Remaining": "0"}
+    first.observe("org", 429, spent, now=10.0)
     assert second.try_take("org", now=11.0) == pytest.approx(29.0)
     assert second.try_take("org", now=40.5) == 0.0
 
@@ -114,6 +135,16 @@ def test_cli_status_prints_the_days_calls(sandbox, monkeypatch, tmp_path) -> Non
     out = io.StringIO()
     cli.status(conn_id, out)
     assert f"calls left:      4999 of 5000 today for {sandbox.demo.tenant_id}" in out.getvalue()
+    # the demo's Starter organisation on a connection that says 5,000: Xero's limit
+    starter = sandbox.demo.second_tenant_id
+    other = xero_connection(sandbox, monkeypatch, tmp_path / "t2.db", tenant_id=starter)
+    for _ in range(2):  # Xero's figure for the first is filed with the second's unit
+        XeroHook(other).call("GET", "Organisation")
+    out = io.StringIO()
+    cli.status(other, out)
+    assert (
+        f"calls left:      998 of 1000 today for {starter} (Xero's limit; the connection says 5000)"
+    ) in out.getvalue(), out.getvalue()
 
 
 @pytest.mark.slow
@@ -185,3 +216,70 @@ def test_a_new_organisations_first_takes_from_many_threads_at_once(store_url: st
         thread.join(60)
     assert errors == [], errors
     assert sum(holder is not None for holder in taken) == 5  # every slot, none twice
+
+
+def test_past_half_the_apps_minute_each_organisation_gets_its_share(store_url: str) -> None:
+    """A busy organisation alone may take the app's whole minute; once another calls,
+    past half of it the busy one waits for the next minute and the other still gets in."""
+    limits = Limits(per_minute=100, per_day=1000, app_per_minute=10, window_seconds=60)
+    budget = RateBudget(TokenStore(store_url), f"app-{uuid.uuid4().hex}", limits)
+    start = 1000.0
+    for i in range(6):  # alone: past half of the app's minute, nothing holds it back
+        assert budget.try_take("busy", now=start + i * 0.1) == 0.0
+    assert budget.try_take("quiet", now=start + 1) == 0.0
+    # two calling now: a share is 5 each, and the busy one has had 6
+    wait = budget.try_take("busy", now=start + 2)
+    assert wait == pytest.approx(start + 60 * (1 + MARGIN) - (start + 2))
+    for i in range(3):
+        assert budget.try_take("quiet", now=start + 3 + i) == 0.0
+    assert budget.try_take("quiet", now=start + 7) > 0  # the app's minute is spent
+    # the next minute is open to both again
+    assert budget.try_take("busy", now=start + 60 * (1 + MARGIN) + 0.01) == 0.0
+
+
+def test_xeros_smaller_day_limit_is_learned_from_its_first_figure(store_url: str) -> None:
+    """A Starter organisation on a connection that says 5,000: Xero's 999 left after one
+    call makes the mirror count 4,001 (so it stops at Xero's end of the day), and the
+    limit it learns is the 1 call counted before plus the 999 left: 1,000."""
+    limits = Limits(per_minute=60, per_day=5000, app_per_minute=10000, window_seconds=60)
+    client = f"app-{uuid.uuid4().hex}"
+    budget = RateBudget(TokenStore(store_url), client, limits)
+    assert budget.try_take("org", now=1000.0) == 0.0
+    assert budget.remaining("org", now=1000.5).day_limit_learned is None  # nothing said yet
+    budget.observe("org", 200, {"X-DayLimit-Remaining": "999"}, now=1000.5)
+    assert budget.try_take("org", now=1001.0) == 0.0  # writes the figure
+    budget.observe("org", 200, {"X-DayLimit-Remaining": "998"}, now=1001.5)
+    assert budget.try_take("org", now=1002.0) == 0.0
+    other = RateBudget(TokenStore(store_url), client, limits)  # another process
+    left = other.remaining("org", now=1003.0)
+    assert left.day_limit_learned == 1000 and left.day_reported_by_xero == 998
+    # Xero's count (4,002, read against the connection's limit) and the unit just taken
+    assert left.day == 5000 - 4003
+    # a standard organisation's figures agree with the count: nothing learned
+    assert budget.try_take("std", now=1000.0) == 0.0
+    budget.observe("std", 200, {"X-DayLimit-Remaining": "4999"}, now=1000.5)
+    assert budget.try_take("std", now=1001.0) == 0.0
+    assert other.remaining("std", now=1002.0).day_limit_learned is None
+    # the next day window forgets it until Xero says it again
+    assert other.remaining("org", now=1000.0 + 86400 * 1.01).day_limit_learned is None
+
+
+def test_a_learned_day_limit_near_one_of_xeros_is_that_one(store_url: str) -> None:
+    """Units Xero did not count (3 more taken than it counted: 1,003) or calls from outside
+    the store (100 more counted by Xero: 4,901) do not make a new limit."""
+    limits = Limits(per_minute=60, per_day=5000, app_per_minute=10000, window_seconds=60)
+    budget = RateBudget(TokenStore(store_url), f"app-{uuid.uuid4().hex}", limits)
+    for i in range(4):
+        assert budget.try_take("starter", now=1000.0 + i) == 0.0
+    budget.observe("starter", 200, {"X-DayLimit-Remaining": "999"}, now=1003.5)
+    assert budget.try_take("starter", now=1004.0) == 0.0
+    assert budget.remaining("starter", now=1005.0).day_limit_learned == 1000
+    assert budget.try_take("busy", now=1000.0) == 0.0
+    budget.observe("busy", 200, {"X-DayLimit-Remaining": "4900"}, now=1000.5)
+    assert budget.try_take("busy", now=1001.0) == 0.0
+    assert budget.remaining("busy", now=1002.0).day_limit_learned is None
+    # a figure far from both is kept as it is
+    assert budget.try_take("odd", now=1000.0) == 0.0
+    budget.observe("odd", 200, {"X-DayLimit-Remaining": "2499"}, now=1000.5)
+    assert budget.try_take("odd", now=1001.0) == 0.0
+    assert budget.remaining("odd", now=1002.0).day_limit_learned == 2500

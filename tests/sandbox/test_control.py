@@ -115,6 +115,24 @@ def test_request_log_names_the_tenant_and_token_id(sandbox, xero_client: httpx.C
 
 
 @pytest.mark.slow
+def test_history_lists_every_records_notes_by_id(sandbox, xero_client: httpx.Client) -> None:
+    """What the soak counts notes and emails with: the History the API shows, per record."""
+    (contact,) = xero_client.put("/Contacts", json={"Contacts": [{"Name": "Noted"}]}).json()[
+        "Contacts"
+    ]
+    note = {"HistoryRecords": [{"Details": "one note"}]}
+    path = f"/Contacts/{contact['ContactID']}/History"
+    assert xero_client.put(path, json=note).status_code == 200
+    history = sandbox.control("GET", f"/history/{sandbox.demo.tenant_id}").json()["history"]
+    shown = xero_client.get(path).json()["HistoryRecords"]
+    assert [h["Details"] for h in history[contact["ContactID"].lower()]] == [
+        h["Details"] for h in shown
+    ]
+    assert "one note" in [h["Details"] for h in shown]
+    with pytest.raises(httpx.HTTPStatusError):
+        sandbox.control("GET", "/history/00000000-0000-0000-0000-000000000000")
+
+
 def test_db_keeps_state_across_restarts(tmp_path) -> None:
     db = tmp_path / "sandbox.sqlite"
     with SandboxServer(db=db, log_file=tmp_path / "log1") as first:

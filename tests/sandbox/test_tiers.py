@@ -145,3 +145,54 @@ def test_egress_is_counted_per_app_organisation_and_month(sandbox: Any, xero_spe
     usage = app["months"][month]
     assert usage["organisations"] == sent
     assert usage["bytes"] == sum(sent.values()) and usage["calls"] == 6
+    assert usage["organisation_calls"] == {demo.tenant_id: 3, demo.second_tenant_id: 3}
+
+
+def test_a_run_on_a_tier_is_judged_by_the_app_record_calls_and_skip_notes(
+    sandbox: Any, xero_spec: Any
+) -> None:
+    """What the Starter and Core runs of the example DAGs check (xero_demo.app_tiers): the
+    sandbox's app record, each organisation's calls against its day limit, the notes."""
+    from xero_demo.app_tiers import gated_resources, set_app_tier, tier_problems, tier_usage
+
+    demo = sandbox.demo
+    assert set_app_tier(sandbox, "core")["tier"] == "core"
+    with authorised_client(sandbox, xero_spec) as client:
+        assert client.get("/Contacts").status_code == 200
+        assert client.get("/Journals").status_code == 401  # Core has no Journals
+    usage = tier_usage(sandbox, "core")
+    # the second demo organisation is on Xero's Starter plan: its own 1,000 a day
+    assert usage["organisations"] == {demo.tenant_id: {"calls": 2, "day_limit": 5000}}
+    assert gated_resources("core") == {"Journals"} and gated_resources("advanced") == set()
+    note = "skipped: Journals needs a Xero app on the Advanced tier or above; ..."
+    assert tier_problems(usage, {"run": {"Journals": note}}, "core") == []
+    problems = tier_problems(usage, {"run": {"Journals": ""}}, "starter")
+    assert len(problems) == 2 and "holds the app on core" in problems[0], problems
+    assert "Journals not skipped" in problems[1]
+    over = {**usage, "organisations": {"t": {"calls": 1001, "day_limit": 1000}}}
+    assert "over the day limit" in tier_problems(over, {}, "core")[0]
+
+
+def test_the_demo_grant_connects_one_organisation_at_a_time_below_advanced(
+    sandbox: Any, xero_spec: Any
+) -> None:
+    """A Starter app may not connect two organisations in one consent (no bulk
+    connections); the demo's grant connects them one at a time, and the last consent's
+    token still reaches both (access follows the app's connections)."""
+    from xero_demo.sandbox_grant import consents
+
+    demo = sandbox.demo
+    both = [demo.tenant_id, demo.second_tenant_id]
+    assert consents(sandbox.url) == [both]
+    _set_tier(sandbox, demo.web_client_id, "starter")
+    assert consents(sandbox.url) == [[demo.tenant_id], [demo.second_tenant_id]]
+    for tenant_ids in consents(sandbox.url):
+        tokens = sandbox.tokens(tenant_ids=tenant_ids)
+    for tenant in both:
+        headers = {
+            "Authorization": f"Bearer {tokens['access_token']}",
+            "xero-tenant-id": tenant,
+            "Accept": "application/json",
+        }
+        answer = httpx.get(f"{sandbox.url}/api.xro/2.0/Organisation", headers=headers, timeout=30)
+        assert answer.status_code == 200, answer.text

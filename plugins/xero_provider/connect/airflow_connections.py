@@ -18,6 +18,13 @@ CONN_TYPE = "xero"
 # The extra fields that locate a grant's tokens: new names first, then the old ones.
 GRANT_KEY_FIELDS = ("grant_key", "token_key")
 STORE_FIELDS = ("credential_store", "token_store")
+# The organisation directory: one Airflow Variable listing every ``xero`` connection with
+# the extra fields that name its DAGs. A DAG file cannot list connections while the
+# dag-processor parses it (Airflow 3 blocks its database access; the Task SDK fetches a
+# connection only by id), and a task's worker parses its DAG file again before running it:
+# one Variable is one lookup there, however many organisations there are.
+DIRECTORY_VARIABLE = "xero_organisations"
+DIRECTORY_FIELDS = ("tenant_id", "tenant_name", "dag_key")
 
 
 @dataclass(frozen=True)
@@ -181,6 +188,8 @@ def upsert_many(specs: list[ConnectionSpec]) -> list[bool]:
             row.set_extra(json.dumps(merged))
             row.description = spec.description
             created_flags.append(created)
+        session.flush()
+        _sync_directory(session)
     return created_flags
 
 
@@ -199,9 +208,62 @@ def delete(conn_id: str) -> bool:
     from airflow.models.connection import Connection
 
     with _session() as session:
-        return bool(
+        deleted = bool(
             session.execute(sa.delete(Connection).where(Connection.conn_id == conn_id)).rowcount
         )
+        _sync_directory(session)
+        return deleted
+
+
+def sync_directory() -> dict[str, list[str]]:
+    """Make the organisation directory list exactly the ``xero`` connections.
+
+    The connect page and ``connect``/``disconnect`` keep it in step themselves (in the
+    transaction that writes the connection); this is for connections made another way
+    (Airflow's own form, ``airflow connections add/import``). Returns what it changed.
+    """
+    with _session() as session:
+        return _sync_directory(session)
+
+
+def _sync_directory(session: Any) -> dict[str, list[str]]:
+    """Rewrite the directory from the connections, in ``session`` (the caller's transaction).
+
+    The directory's row is locked before the connections are read, so two connects at
+    once write it one after the other, each from every connection committed before it.
+    """
+    import sqlalchemy as sa
+    from airflow.models.connection import Connection
+    from airflow.models.variable import Variable
+
+    row = session.scalars(
+        sa.select(Variable).where(Variable.key == DIRECTORY_VARIABLE).with_for_update()
+    ).first()
+    if row is None:
+        row = Variable(key=DIRECTORY_VARIABLE, val="{}", description=DIRECTORY_DESCRIPTION)
+        session.add(row)
+        session.flush()
+    try:
+        before = json.loads(row.val or "{}")
+    except ValueError:
+        before = {}
+    rows = session.scalars(sa.select(Connection).where(Connection.conn_type == CONN_TYPE)).all()
+    directory = {}
+    for conn in sorted(rows, key=lambda c: c.conn_id):
+        extra = _extra_of(conn)
+        directory[conn.conn_id] = {k: extra[k] for k in DIRECTORY_FIELDS if extra.get(k)}
+    if directory != before:
+        row.val = json.dumps(directory, sort_keys=True)
+    return {
+        "added": sorted(set(directory) - set(before)),
+        "removed": sorted(set(before) - set(directory)),
+    }
+
+
+DIRECTORY_DESCRIPTION = (
+    "The xero connections the example DAGs build DAGs for (kept by the Xero connect page "
+    "and CLI; `python -m xero_provider.connect organisations` rebuilds it)"
+)
 
 
 def new_conn_id(prefix: str, tenant_name: str, taken: set[str]) -> str:

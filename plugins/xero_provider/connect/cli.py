@@ -353,6 +353,23 @@ def disconnect(conn_id: str, keep_connection: bool, out: IO[str]) -> None:
     print(f"{what}; the Airflow connection '{conn_id}' was {kept}.", file=out)
 
 
+def organisations(out: IO[str]) -> None:
+    """List the ``xero`` connections and bring the DAGs' organisation directory up to date
+    (for connections made with Airflow's own form or ``airflow connections add``)."""
+    conns.check_database()
+    changed = conns.sync_directory()
+    stored = conns.list_connections()
+    for conn in stored:
+        print(f"  {conn.conn_id:<32} {conn.tenant_id or '(no tenant_id)'}  "
+              f"{conn.tenant_name or ''}", file=out)  # fmt: skip
+    print(
+        f"{len(stored)} xero connection(s); directory "
+        f"'{conns.DIRECTORY_VARIABLE}': added {', '.join(changed['added']) or 'none'}, "
+        f"removed {', '.join(changed['removed']) or 'none'}",
+        file=out,
+    )
+
+
 def status(conn_id: str, out: IO[str]) -> bool:
     """Local tokens (times only) and what Xero says about the grant right now."""
     config = grants.config_for(conn_id)
@@ -400,17 +417,34 @@ def status(conn_id: str, out: IO[str]) -> bool:
     return True
 
 
+def show_plan(conn_id: str, as_json: bool, out: IO[str]) -> None:
+    """The daily call plan of the connection's organisation (no call to Xero)."""
+    import json
+
+    from xero_provider.connect import plan_view
+
+    shown = plan_view.summary(grants.config_for(conn_id))
+    if as_json:
+        print(json.dumps(shown, indent=2), file=out)
+        return
+    for line in plan_view.lines(shown):
+        print(line, file=out)
+
+
 def _print_budget(manager: TokenManager, out: IO[str]) -> None:
     """The calls left today, from the rate budget every process using the store shares."""
     from xero_provider.formats import tenant_key
+    from xero_provider.state.call_plan import day_limit_of
     from xero_provider.state.rate_budget import Limits, budget_for
 
     config = manager.config
     tenant = tenant_key(config.tenant_id, config.client_id)
     left = budget_for(manager.store, config.client_id, Limits.from_config(config)).remaining(tenant)
     said = left.day_reported_by_xero
+    day = day_limit_of(config.rate_limit_per_day, left)  # as the call plan sees the day
     print(
-        f"calls left:      {left.day} of {config.rate_limit_per_day} today for {tenant}"
+        f"calls left:      {day.calls_left} of {day.per_day} today for {tenant}"
+        + (f" (Xero's limit; the connection says {day.configured})" if day.learned else "")
         + (f" (Xero last said {said})" if said is not None else "")
         + f"; {left.minute} this minute; app: {left.app_minute} this minute",
         file=out,
@@ -480,9 +514,13 @@ def build_parser() -> argparse.ArgumentParser:
     dis = sub("disconnect", "disconnect one organisation; the grant's others keep working")
     dis.add_argument("--conn-id", required=True)
     dis.add_argument("--keep-connection", action="store_true", help="keep the Airflow connection")
+    sub("organisations", "list the xero connections; add ones made elsewhere to the DAGs")
     sub("status", "local token times and what Xero says now").add_argument(
         "--conn-id", required=True
     )
+    plan = sub("plan", "the organisation's daily call plan: feeds, intervals, calls used and left")
+    plan.add_argument("--conn-id", required=True)
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
     return parser
 
 
@@ -504,6 +542,10 @@ def main(
             ok = revoke(args.conn_id, args.yes, out)
         elif args.command == "disconnect":
             disconnect(args.conn_id, args.keep_connection, out)
+        elif args.command == "plan":
+            show_plan(args.conn_id, args.json, out)
+        elif args.command == "organisations":
+            organisations(out)
         else:
             ok = status(args.conn_id, out)
     except (AirflowException, OSError) as error:  # XeroError, unknown conn id, bad file

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import contextvars
 import json
+import logging
 from typing import Any
 
+log = logging.getLogger(__name__)
 TEST_PATH = "/api/v2/connections/test"
 MAX_BODY = 1024 * 1024
 tested_connection_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -91,3 +93,47 @@ def _replay(messages: list[dict], then: Any = None) -> Any:
         return {"type": "http.disconnect"}
 
     return receive
+
+
+CONNECTIONS_PATH = "/api/v2/connections"
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class XeroOrganisationDirectoryMiddleware:
+    """Keep the example DAGs' organisation directory in step with connections written
+    through Airflow's own form or REST API (the connect page keeps it itself).
+
+    After a successful write under ``/api/v2/connections`` (a test excepted) the directory
+    is rebuilt from the ``xero`` connections, in a worker thread: one short transaction.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        path = scope.get("path", "").rstrip("/")
+        if (
+            scope.get("type") != "http"
+            or scope.get("method") not in WRITES
+            or not path.startswith(CONNECTIONS_PATH)
+            or path == TEST_PATH
+        ):
+            await self.app(scope, receive, send)
+            return
+        status: dict[str, int] = {}
+
+        async def watched(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, watched)
+        if status.get("code", 500) < 400:
+            import asyncio
+
+            from xero_provider.connect.airflow_connections import sync_directory
+
+            try:
+                await asyncio.to_thread(sync_directory)
+            except Exception as error:  # the write itself succeeded: say so, do not fail it
+                log.warning("the Xero organisation directory was not updated: %s", error)

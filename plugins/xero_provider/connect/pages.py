@@ -95,6 +95,7 @@ class GrantView:
     problem: str | None = None
     client_id: str = ""
     egress: dict[str, str] = field(default_factory=dict)  # conn id -> today / this month
+    plans: dict[str, list[str]] = field(default_factory=dict)  # conn id -> call plan lines
 
 
 @dataclass
@@ -166,6 +167,16 @@ def _grant(view: GrantView, model: PageModel) -> str:
             f"above ({names}); Xero also removes every organisation this Xero user connected "
             "to the app. To stop one organisation only, disconnect it instead.</p>"
             "<button type='submit' class='revoke'>Revoke the authorisation</button></form>"
+        )
+    for conn_id, lines in view.plans.items():
+        short = any("RUNS SHORT" in line for line in lines)
+        revoke = (
+            f"<h4>Daily call plan: <code>{escape(conn_id)}</code></h4>"
+            + ("<p class='warn'>The day runs short: polling is slowed.</p>" if short else "")
+            + f"<pre class='call-plan' data-conn='{escape(conn_id)}'>"
+            + escape("\n".join(lines))
+            + "</pre>"
+            + revoke
         )
     return (
         f"<div class='grant'><h3>Authorisation <code>{escape(view.key)}</code> "

@@ -1,4 +1,4 @@
-"""One retry policy for every Xero call, sync or async (tenacity).
+"""One retry policy and one retry loop for every Xero call, sync or async (tenacity).
 
 What is retried: 429s other than the daily limit (after ``Retry-After``), 5xx answers,
 timeouts and dropped connections. A write is retried only when it carries an
@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 from tenacity import (
+    DoAttempt,
+    DoSleep,
     RetryCallState,
+    Retrying,
     retry_if_exception,
     stop_after_attempt,
     stop_after_delay,
@@ -22,6 +27,7 @@ from tenacity import (
 )
 
 from xero_provider.exceptions import XeroDailyLimitError, XeroRateLimitError, XeroServerError
+from xero_provider.hooks.driver import Sleep, Steps
 
 log = logging.getLogger(__name__)
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -95,3 +101,26 @@ def retry_kwargs(
         "before_sleep": _log_retry,
         "reraise": True,
     }
+
+
+def retried(policy: dict[str, Any], attempt: Callable[[], Steps]) -> Steps:
+    """Run ``attempt()``'s steps under ``policy`` (from :func:`retry_kwargs`) until one
+    succeeds or the policy gives up (its last error is raised); each wait is a
+    :class:`~xero_provider.hooks.driver.Sleep` step, so both drivers share the loop."""
+    retrying = Retrying(**policy)
+    retrying.begin()
+    state = RetryCallState(retrying, fn=None, args=(), kwargs={})
+    while True:
+        action = retrying.iter(retry_state=state)
+        if isinstance(action, DoAttempt):
+            try:
+                result = yield from attempt()
+            except Exception:
+                state.set_exception(sys.exc_info())
+            else:
+                state.set_result(result)
+        elif isinstance(action, DoSleep):
+            state.prepare_for_next_attempt()
+            yield Sleep(float(action))
+        else:
+            return action

@@ -37,7 +37,7 @@ from xero_provider.hooks.serialise import json_value
 from xero_provider.hooks.text_limits import MAX_REQUEST_BYTES, oversized, resource_text_problems
 from xero_provider.hooks.xero import XeroHook
 from xero_provider.operators.inputs import as_rows
-from xero_provider.operators.links import LINKS_XCOM_KEY, XeroRecordLink, deep_link
+from xero_provider.operators.links import LINKS_XCOM_KEY, XeroRecordLink, deep_link, short_code
 from xero_provider.operators.run_records import Recorded, RunRecords, chunk_key, identities
 from xero_provider.operators.validation import Schema, codes_as_text, validate
 from xero_provider.resources import Resource, get_resource
@@ -423,15 +423,14 @@ class XeroBaseOperator(BaseOperator):
         if not ids:
             return []
         try:
-            organisation = hook.call("GET", "Organisation")["Organisations"][0]
-            short_code = organisation.get("ShortCode")
-        except (XeroError, KeyError, IndexError, TypeError) as error:
+            code = short_code(hook)  # kept per organisation: asked of Xero once
+        except XeroError as error:
             self.log.warning(
                 "No Xero deep links: the organisation's ShortCode is unknown (%s)", error
             )
             return [None] * len(ids)
         return [
-            deep_link(self.link_resource(record), short_code, record_id, record)
+            deep_link(self.link_resource(record), code, record_id, record)
             for record_id, record in zip(ids, records, strict=True)
         ]
 

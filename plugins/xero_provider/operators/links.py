@@ -13,6 +13,10 @@ ones in Xero's own MCP server (github.com/XeroAPI/xero-mcp-server, src/consts/de
 ``/Bank/ViewTransaction.aspx?bankTransactionID=`` and
 ``go.xero.com/app/<ShortCode>/quotes/view/<id>``.
 A bank transfer links to its "from" bank transaction (a transfer is two bank transactions).
+
+The short code is asked of Xero once per organisation and then kept in the provider's
+store (:mod:`xero_provider.state.organisations`): an organisation's short code does not
+change, and every call counts against its 5,000 a day.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from urllib.parse import quote
 
 from airflow.sdk import BaseOperatorLink
 from airflow.sdk.execution_time.xcom import XCom
+
+from xero_provider.exceptions import XeroError
+from xero_provider.formats import tenant_key
 
 LOGIN = "https://go.xero.com/organisationlogin/default.aspx"
 APP = "https://go.xero.com/app"
@@ -45,6 +52,31 @@ _PATHS = {
     "Payments": lambda r, i: f"/Bank/ViewTransaction.aspx?bankTransactionID={i}",
     "BankTransactions": lambda r, i: f"/Bank/ViewTransaction.aspx?bankTransactionID={i}",
 }
+
+
+def short_code(hook: Any) -> str | None:
+    """The organisation's ``ShortCode``: from the store, else one ``GET /Organisation``.
+
+    :raises XeroError: Xero could not be asked (the caller goes without links).
+    """
+    from xero_provider.state.organisations import OrganisationFacts
+
+    config = hook.config
+    if not hook.tenant_id:
+        return None  # app-level connection: no organisation to link into
+    tenant = tenant_key(hook.tenant_id, config.client_id)
+    facts = OrganisationFacts.for_config(config)
+    code = facts.short_code(tenant)
+    if code:
+        return code
+    try:
+        organisation = hook.call("GET", "Organisation")["Organisations"][0]
+    except (KeyError, IndexError, TypeError) as error:
+        raise XeroError(f"Organisation: unexpected answer ({error!r})") from None
+    code = organisation.get("ShortCode")
+    if code:
+        facts.remember(tenant, str(code), organisation.get("Name"))
+    return code
 
 
 def deep_link(

@@ -57,6 +57,25 @@ range arrives with Status DELETED). Xero does not move ``UpdatedDateUTC`` for so
 fields (contact ``Balances``, ``IsCustomer``/``IsSupplier``; invoice ``DueDate`` on
 partly paid invoices, per Xero's contacts and invoices docs): those are not changes here.
 
+**One read** (deferrable mode): the trigger hands the records it read to the task, in
+its event when small, else staged in the provider's store
+(:mod:`xero_provider.triggers.handover`); the task delivers exactly those and does not
+call Xero again. So a record is delivered as Xero returned it when the trigger read it,
+seconds before the task runs. The task reads the range from Xero itself only when the
+stage is gone (a task resumed a day after its event) or the event came from a trigger
+made before handover existed; a range is deterministic, so delivery stays exactly-once.
+
+**Ending in the triggerer** (``end_from_trigger=True``, the default, deferrable mode):
+when the batch is small (its JSON within 64 KiB, as for a batch carried in the event) the
+trigger delivers it and ends the task itself (Airflow 3's ``TaskSuccessEvent`` /
+``TaskSkippedEvent``), so no worker process starts after the event: same XComs (records
+as ``return_value``, IDs under ``ids``, the list's length for ``expand``), same skip on an
+empty window, and in watermark mode the same pending delivery, recorded by the trigger
+before it delivers (a compare and set on the run's claim, so one copy of a trigger wins;
+:mod:`xero_provider.triggers.task_end`). A larger batch, a sensor with ``outlets`` (asset
+events come from a worker's success), ``do_xcom_push=False``, or any doubt (the claim is
+gone, an XCom push fails) resumes the task on a worker as with ``end_from_trigger=False``.
+
 Output: the changed records (a list of dicts) as the task's return value, and their IDs
 under the XCom key ``ids``: ``process.expand(record=sensor.output)`` or
 ``process.expand(record_id=sensor.output["ids"])``.
@@ -84,7 +103,8 @@ from xero_provider.formats import tenant_key
 from xero_provider.resources import get_resource
 from xero_provider.state.feed import Feed, Position, settled_upper
 from xero_provider.triggers.changes import MODES, XeroChangesTrigger, batch_of
-from xero_provider.triggers.reading import XeroChangesUnstable, read_range_sync
+from xero_provider.triggers.handover import received
+from xero_provider.triggers.reading import XeroChangesUnstable, planned_read, source_feed
 
 log = logging.getLogger(__name__)
 
@@ -137,10 +157,16 @@ class XeroChangesSensor(BaseSensorOperator):
     :param start_from: watermark mode, first run: ``now`` or an ISO timestamp. (templated)
     :param max_records: watermark mode: most changes one run receives.
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
+    :param end_from_trigger: deferrable mode: let the trigger deliver a small batch and end
+        the task itself, with no worker after the event (``False``: always resume on a
+        worker). Not templated: it decides how the task defers.
     """
 
     template_fields: Sequence[str] = ("tenant_id", "where", "statuses", "types", "start_from")
     resource_name: str | None = None  # set by the named subclasses
+    # False: the trigger's event names the range only and the task reads it again (the
+    # behaviour before handover); the 500-sensor benchmark's baseline sets it
+    hand_over_records: bool = True
     ui_color = "#13b5ea"
 
     def __init__(
@@ -159,6 +185,7 @@ class XeroChangesSensor(BaseSensorOperator):
         start_from: str = "now",
         max_records: int = 1000,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        end_from_trigger: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -175,6 +202,8 @@ class XeroChangesSensor(BaseSensorOperator):
             raise ValueError(f"xero_conn_id must name a connection, got {xero_conn_id!r}")
         if not isinstance(deferrable, bool):
             raise ValueError(f"deferrable must be True or False, got {deferrable!r}")
+        if not isinstance(end_from_trigger, bool):
+            raise ValueError(f"end_from_trigger must be True or False, got {end_from_trigger!r}")
         if polling == "watermark" and self.poke_interval <= 0:
             # the poll tick is a multiple of the interval: 0 can never schedule a poll
             raise ValueError(
@@ -205,6 +234,7 @@ class XeroChangesSensor(BaseSensorOperator):
         self.start_from = start_from
         self.max_records = max_records
         self.deferrable = deferrable
+        self.end_from_trigger = end_from_trigger
 
     def _resource_of(self, resource: str | None) -> str:
         """The watched resource: a named sensor watches only its own."""
@@ -295,10 +325,21 @@ class XeroChangesSensor(BaseSensorOperator):
         return Position.at(str(self.start_from))
 
     def _read(self, hook: Any, feed: Feed, lower: Position, upper: Position) -> list[dict]:
+        """The feed's records of ``(lower, upper]``, read as the triggers read them: from
+        the feed's source (one ``Invoices`` read serves bills and sales invoices) and
+        through the organisation's call plan, so a range another process (a trigger, or
+        another sensor) found empty is not read again (``reading.planned_read``)."""
+        from xero_provider.state.call_plan import plan_for
+
+        plan = plan_for(hook.config, hook.tenant_id)  # hook.config first: it loads the tenant
+        source = source_feed(feed) if plan else feed  # without a plan, as before it
         try:
-            return read_range_sync(hook, feed, lower, upper).records
+            result = hook.drive(planned_read(plan, source, lower, upper))
         except XeroChangesUnstable as error:
             raise AirflowException(str(error)) from error  # a retry reads again
+        if result.spared:
+            log.info("%s to %s was found empty by another reader: no call", lower, upper)
+        return feed.select(result.records, lower, upper)
 
     # --- one check ----------------------------------------------------------------------
 
@@ -335,7 +376,7 @@ class XeroChangesSensor(BaseSensorOperator):
             lower = self._start_position()
         store.set_pending(key, run_id, lower, lower)  # claim the feed while this run waits
         upper = settled_upper(datetime.now(UTC), timedelta(seconds=self.settle_seconds))
-        self._wait = {"lower": lower, "upper": None, "feed": feed}
+        self._wait = {"lower": lower, "upper": None, "feed": feed, "key": key}
         if upper.ts <= lower.ts:
             return _NOT_READY
         records = self._read(hook, feed, lower, upper)
@@ -414,18 +455,61 @@ class XeroChangesSensor(BaseSensorOperator):
             settle_seconds=self.settle_seconds,
             poll_interval=self.poke_interval,
             max_records=self.max_records,
+            handover=self.hand_over_records,
+            end_task=self._task_end(context, wait.get("key")),
         )
         timeout = timedelta(seconds=self.timeout) if self.timeout else None
         self.defer(trigger=trigger, method_name="execute_complete", timeout=timeout)
+
+    def _task_end(self, context: Any, watermark_key: str | None) -> dict[str, Any] | None:
+        """What the trigger needs to end this task itself; None when only a worker may."""
+        if not (self.end_from_trigger and self.hand_over_records):
+            return None
+        if self.outlets or not self.do_xcom_push or self.multiple_outputs:
+            return None  # asset events and these XCom rules belong to a worker's finish
+        from xero_provider.triggers.task_end import TaskEnd
+
+        ti = context["ti"]
+        index = getattr(ti, "map_index", None)
+        is_mapped = getattr(ti, "is_mapped", None)
+        if is_mapped is None:
+            is_mapped = index not in (None, -1)
+        expanded = next(self.iter_mapped_dependants(), None) is not None
+        return TaskEnd(
+            dag_id=ti.dag_id,
+            task_id=ti.task_id,
+            run_id=ti.run_id,
+            map_index=-1 if index is None else int(index),
+            mode=self.polling,
+            on_empty=self.on_empty,
+            mapped_length=bool(expanded and not is_mapped),
+            watermark_key=watermark_key if self.polling == "watermark" else None,
+        ).to_json()
 
     def check_again(self, context: Any, event: Any = None) -> Any:
         """Back from waiting for another run to finish: one more check, or defer again."""
         return self.execute(context)
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> Any:
-        """Read the range the trigger found on the worker and deliver it."""
+        """Deliver the records the trigger read (handed over: no second call to Xero)."""
         with self._task_scope():
             return self._complete(context, event)
+
+    def _handed_over(
+        self, hook: Any, feed: Feed, event: dict[str, Any], lower: Position, upper: Position
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """The trigger's records and their stage token; read from Xero only when the event
+        carries none or the stage is gone (see :mod:`xero_provider.triggers.handover`)."""
+        from xero_provider.state.staged_reads import StagedReads
+
+        records, source = received(
+            event, feed, lower, upper, lambda: StagedReads.for_config(hook.config)
+        )
+        if records is not None:
+            log.info("%d record(s) handed over by the trigger (%s)", len(records), source)
+            return records, event.get("stage") if source == "stage" else None
+        log.warning("Reading %s to %s from Xero: %s", lower, upper, source)
+        return self._read(hook, feed, lower, upper), None
 
     def _complete(self, context: Any, event: dict[str, Any] | None) -> Any:
         if not event or event.get("status") != "success":
@@ -435,7 +519,30 @@ class XeroChangesSensor(BaseSensorOperator):
         hook = self._hook()
         lower = Position.from_json(event["lower"])
         upper = Position.from_json(event["upper"])
-        records = self._read(hook, feed, lower, upper)
+        records, stage = self._handed_over(hook, feed, event, lower, upper)
+        try:
+            result = self._deliver(context, hook, feed, lower, upper, records)
+        except AirflowSkipException:
+            self._discard(hook, stage)
+            raise
+        self._discard(hook, stage)  # delivered; a failure keeps it for the TTL (harmless)
+        return result
+
+    def _discard(self, hook: Any, stage: str | None) -> None:
+        if stage:
+            from xero_provider.state.staged_reads import StagedReads
+
+            StagedReads.for_config(hook.config).discard(stage)
+
+    def _deliver(
+        self,
+        context: Any,
+        hook: Any,
+        feed: Feed,
+        lower: Position,
+        upper: Position,
+        records: list[dict[str, Any]],
+    ) -> Any:
         if self.polling == "window":
             return self._finish(context, records)
         store, key = self._store_and_key(hook, context, feed)

@@ -89,39 +89,49 @@ class PendingSignIns:
 
 
 class SeenSequences:
-    """Webhook sequence numbers already turned into asset events, per webhook key."""
+    """Webhook deliveries already turned into asset events.
+
+    A delivery's events are identified by the webhook key, their sequence numbers and a
+    fingerprint of what they say (:func:`xero_provider.connect.webhooks.fingerprint`):
+    Xero's retry of a delivery repeats all three, so it is taken as a repeat; events that
+    reuse sequence numbers already seen (a subscription saved again and numbering from 1)
+    differ in content, so they are not dropped as repeats.
+    """
 
     def __init__(self, url: str | None = None) -> None:
         self._store = _store(url)
         self.engine = self._store.engine
 
-    def claim(self, key: str, ranges: list[tuple[int, int]]) -> set[tuple[int, int]]:
-        """Record ``ranges``; return those not recorded before (atomic across processes)."""
-        if not ranges:
+    @staticmethod
+    def _key_id(key: str, fingerprint: str) -> str:
+        return _hash(f"{key}|{fingerprint}")[:16]
+
+    def claim(self, key: str, entries: list[tuple[int, int, str]]) -> set[tuple[int, int, str]]:
+        """Record ``(first, last, fingerprint)`` entries; return those not recorded before
+        (atomic across processes)."""
+        if not entries:
             return set()
-        key_id = _hash(key)[:16]
         now = datetime.now(UTC)
+        by_row = {(self._key_id(key, f), a, b): (a, b, f) for a, b, f in dict.fromkeys(entries)}
         rows = [
-            {"key_id": key_id, "first_seq": a, "last_seq": b, "received_at": now}
-            for a, b in dict.fromkeys(ranges)
+            {"key_id": k, "first_seq": a, "last_seq": b, "received_at": now} for k, a, b in by_row
         ]
         statement = (
             self._store.insert(seen_table)
             .on_conflict_do_nothing(index_elements=["key_id", "first_seq", "last_seq"])
-            .returning(seen_table.c.first_seq, seen_table.c.last_seq)
+            .returning(seen_table.c.key_id, seen_table.c.first_seq, seen_table.c.last_seq)
         )
         with self._store.transaction(write=True) as conn:
             result = conn.execute(statement, rows)
-            return {(r.first_seq, r.last_seq) for r in result}
+            return {by_row[(r.key_id, r.first_seq, r.last_seq)] for r in result}
 
-    def release(self, key: str, ranges: set[tuple[int, int]]) -> None:
-        """Forget ``ranges`` again (their asset events could not be written: Xero retries)."""
-        key_id = _hash(key)[:16]
+    def release(self, key: str, entries: set[tuple[int, int, str]]) -> None:
+        """Forget ``entries`` again (their asset events could not be written: Xero retries)."""
         with self._store.transaction(write=True) as conn:
-            for first, last in ranges:
+            for first, last, fingerprint in entries:
                 conn.execute(
                     sa.delete(seen_table).where(
-                        seen_table.c.key_id == key_id,
+                        seen_table.c.key_id == self._key_id(key, fingerprint),
                         seen_table.c.first_seq == first,
                         seen_table.c.last_seq == last,
                     )

@@ -242,6 +242,10 @@ class Feed:
     def matches(self, record: Mapping[str, Any]) -> bool:
         """The client-side filters (see the module docstring for why they live here)."""
         spec = self.spec
+        # A typed view (bills, sales invoices) may be read from its untyped source, one
+        # read serving both (state/call_plan.py): keep only its own type.
+        if spec.type_filter and str(record.get("Type") or spec.type_filter) != spec.type_filter:
+            return False
         if self.statuses and str(record.get(spec.status_field) or "").upper() not in self.statuses:
             return False
         if self.types:

@@ -135,17 +135,41 @@ class WatermarkStore:
                 pending_upper=_dump(upper),
             )
 
+    def take_claim(self, key: str, run_id: str, lower: Position, upper: Position) -> bool:
+        """Turn ``run_id``'s claim at ``lower`` into its delivery of ``(lower, upper]``.
+
+        Compare and set, for a trigger that ends its task itself: ``True`` only for the
+        one caller that found the claim the task left when it deferred (pending
+        ``(run_id, lower, lower)``); ``False`` when the row holds anything else (a
+        delivery already recorded by an earlier or duplicate copy of the trigger, another
+        run's, or none), and then the caller must let the worker deliver instead.
+        """
+        with self._transaction() as conn:
+            row = self._row(conn, key, lock=True)
+            if (
+                row is None
+                or row.pending_run_id != run_id
+                or _load(row.pending_lower) != lower
+                or _load(row.pending_upper) != lower
+            ):
+                return False
+            self._upsert(conn, key, pending_upper=_dump(upper))
+            return True
+
     def resolve_pending(self, key: str, run_id: str, succeeded: bool) -> Position | None:
         """Commit (the run succeeded) or drop (it failed) ``run_id``'s delivery.
 
         Returns the committed position afterwards. A pending row of another run is left
-        alone, so two processes deciding at once cannot both move the position.
+        alone, so two processes deciding at once cannot both move the position. A feed's
+        first run has no committed position (it began at ``start_from``): when it fails,
+        where it began becomes the position, so the next run receives the same changes
+        (without it, the next run began at its own "now" and they were lost; issue 24).
         """
         with self._transaction() as conn:
             row = self._row(conn, key, lock=True)
             if row is None or row.pending_run_id != run_id:
                 return _load(row.committed) if row is not None else None
-            committed = row.pending_upper if succeeded else row.committed
+            committed = row.pending_upper if succeeded else row.committed or row.pending_lower
             self._upsert(
                 conn,
                 key,

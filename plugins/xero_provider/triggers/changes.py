@@ -2,15 +2,19 @@
 
 ``window`` mode sleeps until the window ``[start, end)`` has closed plus the settle lag,
 reads it once and fires. ``watermark`` mode polls from the position it was given, at once
-and then on every wall-clock multiple of ``poll_interval`` seconds, each poll reading up
+and then on every wall-clock multiple of its interval (the organisation's daily call plan's,
+never shorter than ``poll_interval``; a webhook's mark on the feed brings a poll forward,
+see :meth:`.shared_poll.Membership.next_poll`), each poll reading up
 to a tick's instant (so same-feed triggers ask for the same range and share one read, see
 :mod:`.shared_poll`), and fires when the first changes after it appear, naming the
 range ``(lower, upper]`` they fill (``upper`` cut at ``max_records`` records, ties
 included).
 
-The event names the range and the first IDs, not the records: the sensor reads the same
-range again on the worker (a range is deterministic, see :mod:`.reading`), so the
-metadata database never holds a batch of records as a trigger payload.
+The event names the range and the first IDs, and hands over the records it read (inline
+when small, else staged in the provider's store; :mod:`.handover`), so the sensor's task
+delivers them without reading Xero again. With ``end_task`` (the sensor's
+``end_from_trigger``), a small batch is delivered by the trigger itself and the task ends
+in the triggerer, with no worker at all (:mod:`.task_end`).
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from xero_provider.state.feed import Feed, Position, advance, settled_upper
+from xero_provider.triggers.handover import INLINE_MAX_BYTES, hand_over
 from xero_provider.triggers.shared_poll import Membership, next_tick
+from xero_provider.triggers.task_end import TaskEnd, end_task
 
 MODES = ("window", "watermark")
-EVENT_IDS = 1000  # IDs an event carries at most (the rest are read on the worker)
+EVENT_IDS = 1000  # IDs an event carries at most (for the log; the records are handed over)
 
 
 def batch_of(
@@ -53,6 +59,12 @@ class XeroChangesTrigger(BaseTrigger):
     :param poll_interval: seconds between polls (watermark mode).
     :param max_records: most changes one event may cover (watermark mode).
     :param share: share one read per cycle with same-feed triggers in this triggerer.
+    :param handover: hand the records read to the task (``False``: the event names the
+        range only and the task reads it again, the behaviour before handover; kept for
+        the benchmark's baseline).
+    :param inline_max_bytes: records whose JSON is larger are staged, not put in the event.
+    :param end_task: :meth:`.TaskEnd.to_json` of the task instance this trigger may end
+        itself (no worker after the event); ``None``: always resume the task.
     """
 
     def __init__(
@@ -68,6 +80,9 @@ class XeroChangesTrigger(BaseTrigger):
         poll_interval: float = 60.0,
         max_records: int = 1000,
         share: bool = True,
+        handover: bool = True,
+        inline_max_bytes: int = INLINE_MAX_BYTES,
+        end_task: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if mode not in MODES:
@@ -86,6 +101,11 @@ class XeroChangesTrigger(BaseTrigger):
         self.poll_interval = float(poll_interval)
         self.max_records = int(max_records)
         self.share = bool(share)
+        if not isinstance(inline_max_bytes, int) or inline_max_bytes < 0:
+            raise ValueError(f"inline_max_bytes must be 0 or more, got {inline_max_bytes!r}")
+        self.handover = bool(handover)
+        self.inline_max_bytes = inline_max_bytes
+        self.end_task = TaskEnd.from_json(end_task) if end_task is not None else None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -101,21 +121,47 @@ class XeroChangesTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "max_records": self.max_records,
                 "share": self.share,
+                "handover": self.handover,
+                "inline_max_bytes": self.inline_max_bytes,
+                "end_task": self.end_task.to_json() if self.end_task else None,
             },
         )
 
-    def _event(self, upper: Position, batch: list[dict[str, Any]]) -> TriggerEvent:
+    async def _event(
+        self, membership: Membership, upper: Position, batch: list[dict[str, Any]]
+    ) -> TriggerEvent:
+        if self.end_task is not None and self.handover:
+            ended = await end_task(
+                self.end_task,
+                self.task_instance,
+                self.feed,
+                self.lower,
+                upper,
+                batch,
+                lambda: self._watermarks(membership),
+            )
+            if ended is not None:
+                return ended
         ids = [self.feed.version(r)[1] for r in batch[:EVENT_IDS]]
-        return TriggerEvent(
-            {
-                "status": "success",
-                "mode": self.mode,
-                "lower": self.lower.to_json(),
-                "upper": upper.to_json(),
-                "count": len(batch),
-                "ids": ids,
-            }
-        )
+        payload = {
+            "status": "success",
+            "mode": self.mode,
+            "lower": self.lower.to_json(),
+            "upper": upper.to_json(),
+            "count": len(batch),
+            "ids": ids,
+        }
+        if self.handover:
+            hook = membership.group._hook()
+            part = await hand_over(hook, self.feed, self.lower, upper, batch, self.inline_max_bytes)
+            payload.update(part)
+        return TriggerEvent(payload)
+
+    async def _watermarks(self, membership: Membership) -> Any:
+        from xero_provider.state.watermarks import WatermarkStore
+
+        config = await membership.group._hook().aconfig()
+        return await asyncio.to_thread(WatermarkStore.for_config, config)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
@@ -144,7 +190,7 @@ class XeroChangesTrigger(BaseTrigger):
             await asyncio.sleep(wait)
         snap = await self._read(membership, self.lower, self.upper, last_poll=-1.0)
         batch = self.feed.select(snap.records, self.lower, self.upper)
-        return self._event(self.upper, batch)
+        return await self._event(membership, self.upper, batch)
 
     async def _watermark(self, membership: Membership) -> TriggerEvent:
         scanned = self.lower  # nothing in (lower, scanned] matched: no need to read it again
@@ -160,13 +206,13 @@ class XeroChangesTrigger(BaseTrigger):
                 batch, after = batch_of(self.feed, snap.records, scanned, upper, self.max_records)
                 if batch:
                     self.log.info("%d change(s) after %s", len(batch), self.lower)
-                    return self._event(after, batch)
+                    return await self._event(membership, after, batch)
                 scanned = upper
                 membership.move(scanned)
-            tick = next_tick(self.poll_interval)
-            await asyncio.sleep(max(0.0, tick - time.time()))
-            # the tick's instant, not the wake-up's: on a busy loop wake-ups straggle past a
-            # second boundary, and a later upper would not be covered by the shared read
+            # the tick's instant (or a webhook mark's), not the wake-up's: on a busy loop
+            # wake-ups straggle past a second boundary, and a later upper would not be
+            # covered by the shared read. The interval comes from the daily call plan.
+            tick = await membership.next_poll(self.poll_interval, self.settle_seconds)
             at = datetime.fromtimestamp(tick, UTC)
 
     async def _read(self, membership: Membership, lower: Position, upper: Position, last_poll):

@@ -175,9 +175,10 @@ class BatchStream(SharedStreamProducer):
         settle = timedelta(seconds=trigger.settle_seconds)
         scanned = lower
         last_poll = -1.0
+        now = datetime.now(UTC)
         async with self._membership(lower) as member:
             while True:
-                upper = settled_upper(datetime.now(UTC), settle)
+                upper = settled_upper(now, settle)
                 if upper.ts > scanned.ts:
                     snap = await member.read(scanned, upper, last_poll)
                     last_poll = time.monotonic()
@@ -188,4 +189,6 @@ class BatchStream(SharedStreamProducer):
                         return batch, after
                     scanned = upper
                     member.move(scanned)
-                await asyncio.sleep(trigger.poll_interval)
+                # the plan's interval, or sooner when a webhook marked the feed changed
+                at = await member.next_poll(trigger.poll_interval, trigger.settle_seconds)
+                now = datetime.fromtimestamp(at, UTC)

@@ -1,8 +1,9 @@
 """Read one range of a feed from Xero exactly once, even while Xero's records change.
 
-The plan (:func:`read_plan`) is a generator that yields the requests to send and receives
-each parsed body, so the sync hook (sensors) and the async hook (triggers) drive the
-same logic through the same hook pipeline (pacing, retries, typed errors).
+The plan (:func:`read_plan`) is a generator of hook steps: it pages with the hook's one
+paging loop (``hooks.paging.walk``), whose page requests the hook answers through its
+pipeline (pacing, retries, typed errors). So the sync hook (sensors) and the async hook
+(triggers) drive the same logic with the same paging (:func:`read_range`).
 
 How a read stays exact:
 
@@ -27,6 +28,11 @@ How a read stays exact:
   repeated until two consecutive passes agree: a record that moved during a pass was read
   before it moved and is missing from the next pass, so agreement proves no move.
 * A single page is one atomic answer and needs no check.
+
+With the daily call plan, every reader (a trigger's feed group on the event loop, a
+poke-mode sensor on a worker) reads through :func:`planned_read`: it asks the plan
+whether another process already found the range empty (no call then) and tells it when
+a read found nothing, so a settled empty range is read from Xero once per organisation.
 """
 
 from __future__ import annotations
@@ -37,8 +43,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from xero_provider.exceptions import XeroError
+from xero_provider.hooks.driver import Blocking, collect
+from xero_provider.hooks.paging import Page, PageRequest, walk
 from xero_provider.hooks.planning import ListPlan, and_where, xero_datetime
 from xero_provider.resources import INCLUDE_ARCHIVED, INCLUDE_DELETED
+from xero_provider.state.call_plan import SOURCES
 from xero_provider.state.feed import Feed, Position, ceil_second, floor_second
 
 MAX_PASSES = 5
@@ -47,13 +56,6 @@ IMS_MARGIN_MS = 1000  # If-Modified-Since asks a second early (see the module do
 
 class XeroChangesUnstable(XeroError):
     """Xero's records kept changing under every attempt to read a range; try again later."""
-
-
-@dataclass(frozen=True)
-class PageRequest:
-    path: str
-    params: dict[str, str]
-    headers: dict[str, str]
 
 
 @dataclass
@@ -65,6 +67,40 @@ class RangeResult:
     passes: int = 0
     raw_seen: int = 0
     notes: list[str] = field(default_factory=list)
+    spared: bool = False  # another reader had found the range empty: no call made
+
+
+def source_feed(feed: Feed) -> Feed:
+    """What a feed is read from: an unfiltered ``Invoices`` read serves bills and sales
+    invoices alike (their type and status filters apply on the client, see ``Feed``)."""
+    source = SOURCES.get(feed.resource)
+    if source is None or feed.where:
+        return feed
+    return Feed.build(source)
+
+
+def planned_read(
+    plan: Any, feed: Feed, lower: Position, upper: Position
+) -> Generator[Any, Any, RangeResult]:
+    """:func:`read_plan` through the organisation's call plan (``plan`` None or False:
+    none): skip the read when another reader found ``(lower, upper]`` of ``feed`` empty,
+    and note the read afterwards. Steps for either hook's ``drive``.
+
+    A position with IDs at its instant also admits other records at that instant, so such
+    a range is only known empty when an empty range began before that instant; and only a
+    range with no IDs at either end is noted empty (the stored range is ``(lower, upper]``
+    by instants).
+    """
+    if plan:
+        since = lower.ts - 1 if lower.ids else lower.ts
+        args = (feed.resource, feed.key(), since, upper.ts)
+        if (yield Blocking(plan.known_empty, args)):
+            return RangeResult(records=[], spared=True)
+    result = yield from read_plan(feed, lower, upper)
+    if plan:
+        empty = not result.records and not lower.ids and not upper.ids
+        yield Blocking(plan.note_read, (feed.resource, feed.key(), lower.ts, upper.ts, empty))
+    return result
 
 
 def list_plan(
@@ -110,28 +146,16 @@ def read_plan(
     previous: list[tuple[int, str]] | None = None
     for attempt in range(1, MAX_PASSES + 1):
         result.passes = attempt
-        raw: list[dict[str, Any]] = []
-        counts: set[int] = set()
-        pages = 0
-        page = 1
-        while True:
-            body = yield PageRequest(plan.resource.path, plan.page_params(page), plan.headers)
-            result.requests += 1
-            pages += 1
-            records = plan.records_of(body)
-            raw.extend(records)
-            pagination = body.get("pagination") if isinstance(body, dict) else None
-            if isinstance(pagination, dict) and pagination.get("itemCount") is not None:
-                counts.add(int(pagination["itemCount"]))
-            if plan.is_last_page(page, body, records) or _past(feed, records, upper):
-                break
-            page += 1
+        pages: list[Page] = yield from collect(walk(plan, lambda rs: _past(feed, rs, upper)))
+        result.requests += len(pages)
+        raw = [record for page in pages for record in page.records]
+        counts = {count for page in pages if (count := _item_count(page.body)) is not None}
         result.raw_seen += len(raw)
         selected = feed.select(raw, lower, upper)
         keys = [feed.version(r) for r in selected]
         ids = [feed.version(r)[1] for r in raw if feed.version(r)]
         unique = len(ids) == len(set(ids))
-        if pages == 1:
+        if len(pages) == 1:
             result.records = selected
             return result
         if bounded and unique and len(counts) == 1 and counts == {len(raw)}:
@@ -141,7 +165,7 @@ def read_plan(
             result.records = selected
             return result
         result.notes.append(
-            f"pass {attempt}: {pages} pages, counts {sorted(counts)}, {len(raw)} read, "
+            f"pass {attempt}: {len(pages)} pages, counts {sorted(counts)}, {len(raw)} read, "
             f"{'no ' if unique else ''}repeats"
         )
         previous = keys
@@ -161,27 +185,20 @@ def _past(feed: Feed, records: list[dict[str, Any]], upper: Position) -> bool:
     return False
 
 
-def read_range_sync(hook: Any, feed: Feed, lower: Position, upper: Position) -> RangeResult:
-    """Drive :func:`read_plan` with the sync :class:`~xero_provider.hooks.XeroHook`."""
-    plan = read_plan(feed, lower, upper)
-    try:
-        request = next(plan)
-        while True:
-            body = hook.call("GET", request.path, params=request.params, headers=request.headers)
-            request = plan.send(body)
-    except StopIteration as done:
-        return done.value
+def _item_count(body: Any) -> int | None:
+    """Xero's ``pagination.itemCount``: how many records the whole (bounded) list holds."""
+    pagination = body.get("pagination") if isinstance(body, dict) else None
+    if isinstance(pagination, dict) and pagination.get("itemCount") is not None:
+        return int(pagination["itemCount"])
+    return None
 
 
-async def read_range_async(hook: Any, feed: Feed, lower: Position, upper: Position) -> RangeResult:
-    """Drive :func:`read_plan` with :class:`~xero_provider.hooks.XeroAsyncHook`."""
-    plan = read_plan(feed, lower, upper)
-    try:
-        request = next(plan)
-        while True:
-            body = await hook.call(
-                "GET", request.path, params=request.params, headers=request.headers
-            )
-            request = plan.send(body)
-    except StopIteration as done:
-        return done.value
+def read_range(hook: Any, feed: Feed, lower: Position, upper: Position) -> Any:
+    """Read ``(lower, upper]`` through ``hook``'s pipeline: the :class:`RangeResult` from
+    a :class:`~xero_provider.hooks.XeroHook`, an awaitable of it from a
+    :class:`~xero_provider.hooks.XeroAsyncHook` (one plan, one paging loop for both)."""
+    return hook.drive(read_plan(feed, lower, upper))
+
+
+read_range_sync = read_range  # the sensors' name for it
+read_range_async = read_range  # the triggers' name for it (await the result)
