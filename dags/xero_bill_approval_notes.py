@@ -1,24 +1,26 @@
-"""Bill changed -> find bill -> add a templated note such as "Sent for approval".
+"""Bill changed -> add a templated note such as "Sent for approval".
 
 One DAG per organisation (``xero_bill_approval_notes_<key>``). Always on
 (``@continuous``): unpause it and each run waits for the next changes, acts on them, and
 the next run starts at once. The sensor waits in the triggerer for bills (ACCPAY
 invoices) in the ``statuses`` param (default SUBMITTED, i.e. awaiting approval) changed
-after the last run that succeeded; the find step reads them again by ID (so a bill since
-deleted fails clearly instead of getting a note), and the note is rendered from the
-``note`` param with the run's id, so a person reading the bill's History in Xero can
-find the run. A rerun never adds the note twice."""
+after the last run that succeeded and hands over the bills its trigger read (no second
+read of Xero; a bill deleted since is refused by Xero and fails the note step with Xero's
+message), and the note is rendered from the ``note`` param with the run's id, so a
+person reading the bill's History in Xero can find the run. A rerun never adds the note twice.
+Sensors deliver a record's current version: a bill that left SUBMITTED before this DAG's
+sensor read it (decided meanwhile, in Xero or by ``xero_bill_approval_<key>``) arrives in
+its newer status and gets no note."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 from airflow.sdk import Param, dag
 
-from xero_examples.dag_support import WATCH, default_args, start_from_param, tags
+from xero_examples.dag_support import MAX_ACTIVE_TASKS, WATCH, default_args, start_from_param, tags
 from xero_examples.organisations import Organisation, organisations
-from xero_provider.operators import XeroAddHistoryNoteOperator, XeroFindBillOperator
+from xero_provider.operators import XeroAddHistoryNoteOperator
 from xero_provider.sensors import XeroNewOrUpdatedBillSensor
 
 
@@ -38,6 +40,7 @@ def build(org: Organisation):
             "note": Param("Sent for approval", type="string", maxLength=2000),
         },
         default_args=default_args(org),
+        max_active_tasks=MAX_ACTIVE_TASKS,
         doc_md=__doc__,
     )
     def bill_approval_notes() -> None:
@@ -47,19 +50,16 @@ def build(org: Organisation):
             statuses="{{ params.statuses }}",
             **WATCH,
         )
-        bills = XeroFindBillOperator(
-            task_id="find_bill", xero_conn_id=org.conn_id, record_ids=changed.output["ids"]
-        )
         XeroAddHistoryNoteOperator(
             task_id="add_note",
             resource="Bills",
             xero_conn_id=org.conn_id,
-            record_ids=bills.output,
+            record_ids=changed.output["ids"],
             note="{{ params.note }} (Airflow run {{ run_id }})",
         )
 
     return bill_approval_notes()
 
 
-for _org in organisations(Path(__file__).with_name("xero_organisations.json")):
+for _org in organisations():
     globals()[f"xero_bill_approval_notes_{_org.key}"] = build(_org)

@@ -22,11 +22,10 @@ the upsert is idempotent, so the second run rewrites the same row.
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 from airflow.sdk import Asset, AssetWatcher, dag, task
 
-from xero_examples.dag_support import default_args, tags
+from xero_examples.dag_support import MAX_ACTIVE_TASKS, default_args, tags
 from xero_examples.organisations import Organisation, organisations
 from xero_provider.assets import xero_asset
 from xero_provider.triggers import XeroChangesEventTrigger
@@ -63,6 +62,7 @@ def build(org: Organisation):
         max_active_runs=1,
         tags=tags(org, "asset", "contacts", "warehouse"),
         default_args=default_args(org),
+        max_active_tasks=MAX_ACTIVE_TASKS,
         doc_md=__doc__,
     )
     def contact_changes_asset() -> None:
@@ -100,5 +100,5 @@ def build(org: Organisation):
     return contact_changes_asset()
 
 
-for _org in organisations(Path(__file__).with_name("xero_organisations.json")):
+for _org in organisations():
     globals()[f"xero_contact_changes_asset_{_org.key}"] = build(_org)

@@ -24,11 +24,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from pathlib import Path
 
 from airflow.sdk import dag, task
 
-from xero_examples.dag_support import WATCH, default_args, start_from_param, tags
+from xero_examples.dag_support import MAX_ACTIVE_TASKS, WATCH, default_args, start_from_param, tags
 from xero_examples.organisations import Organisation, organisations
 from xero_provider.operators import XeroUpdateCreditNoteAllocationOperator
 from xero_provider.sensors import XeroNewOrUpdatedCreditNoteSensor
@@ -47,6 +46,7 @@ def build(org: Organisation):
         tags=tags(org, "automation", "credit-notes"),
         params={"start_from": start_from_param()},
         default_args=default_args(org),
+        max_active_tasks=MAX_ACTIVE_TASKS,
         doc_md=__doc__,
     )
     def credit_note_allocation() -> None:
@@ -93,5 +93,5 @@ def build(org: Organisation):
     return credit_note_allocation()
 
 
-for _org in organisations(Path(__file__).with_name("xero_organisations.json")):
+for _org in organisations():
     globals()[f"xero_credit_note_allocation_{_org.key}"] = build(_org)

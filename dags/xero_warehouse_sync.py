@@ -1,6 +1,9 @@
 """Warehouse sync: every Xero resource the hook can read, into SQL, one task per resource.
 
-One DAG per organisation (``xero_warehouse_sync_<key>``, from ``xero_organisations.json``).
+One DAG per organisation (``xero_warehouse_sync_<key>``, one per ``xero`` connection).
+When the organisations outnumber the task slots (every run at 02:00), the scheduler
+reads every organisation's first resource before anyone's second, and so on
+(``interleaved`` weights): no organisation waits for others' whole syncs.
 Each run loads, for every row of the provider's resource table (contacts, invoices with
 their line items, credit notes with allocations, payments, bank transactions and
 transfers, quotes, purchase orders, journals, accounts, items, tax rates, and whatever
@@ -28,22 +31,29 @@ The warehouse is the Airflow connection named by the Variable ``xero_warehouse_c
 ``AIRFLOW_HOME`` when there is none.
 
 The last task, the data quality check, fails when a resource was not read to the end for
-``max_stale_hours``, and (every ``quality_check_every_days`` days) reads each resource
-from Xero again and fails on any difference in IDs, versions, statuses, totals per record,
-counts per status or the sum of totals, or when the warehouse's trial balance differs
-from Xero's TrialBalance report.
+``max_stale_hours`` (no call to Xero). On its own cadence (``quality_check_every_hours``,
+default weekly, counted from the last comparison that found no difference; always with
+``full_refresh``) it also reads each resource from Xero (``summaryOnly`` where Xero's list
+takes it: it compares no lines) and fails on any difference in IDs, versions, statuses,
+totals per record, counts per status or the sum of totals, or when the warehouse's trial
+balance (from its journals, or from its documents and payments on a tier without
+Journals) differs from Xero's TrialBalance report.
 
-Params: ``full_refresh`` reads everything; ``quality_check`` turns the check off for a run.
+An incremental run with nothing changed costs one call per resource and rewrites no row:
+an upsert skips a record whose version and content equal the stored row's.
+
+Params: ``full_refresh`` reads everything; ``quality_check`` turns the check off for a run;
+``lean`` reads Xero's summaryOnly lists; ``journals`` off leaves Journals unread (the
+trial balance is then checked from the documents and payments, as on tiers without them).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from pathlib import Path
+from datetime import UTC, datetime
 
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
 
-from xero_examples.dag_support import default_args, tags
+from xero_examples.dag_support import MAX_ACTIVE_TASKS, default_args, interleaved, tags
 from xero_examples.organisations import Organisation, organisations
 from xero_examples.warehouse import open_warehouse, sync_resources, table_name
 
@@ -65,8 +75,12 @@ def build(org: Organisation):
             "sweep_every_days": Param(
                 7, type="integer", minimum=1, description="read paged resources whole"
             ),
-            "quality_check_every_days": Param(
-                1, type="integer", minimum=1, description="compare with Xero this often"
+            "quality_check_every_hours": Param(
+                168,
+                type="integer",
+                minimum=1,
+                description="compare with Xero this often (reads every resource; a full "
+                "refresh always compares)",
             ),
             "max_stale_hours": Param(
                 36, type="integer", minimum=1, description="fail when older than this"
@@ -77,8 +91,16 @@ def build(org: Organisation):
                 description="less egress: Xero's summaryOnly lists (no contact addresses, "
                 "no invoice line items or payments)",
             ),
+            "journals": Param(
+                True,
+                type="boolean",
+                description="read Journals (Advanced tier and above); off: the trial balance "
+                "is checked from documents and payments (needs invoice lines: lean off), "
+                "about 40% less egress",
+            ),
         },
         default_args=default_args(org),
+        max_active_tasks=MAX_ACTIVE_TASKS,
         doc_md=__doc__,
     )
     def warehouse_sync() -> None:
@@ -95,13 +117,21 @@ def build(org: Organisation):
         @task
         def sync(resource_name: str) -> dict:
             """Read the resource's changes from Xero and upsert them."""
-            from xero_examples.sync import due, since_for, sync_resource
+            from xero_examples.sync import (
+                LEDGER_FROM_DOCUMENTS,
+                due,
+                since_for,
+                skipped_for_tier,
+                sync_resource,
+            )
             from xero_provider.hooks import XeroHook
             from xero_provider.resources import get_resource
 
             context = get_current_context()
             params = context["params"]
             resource = get_resource(resource_name)
+            if resource.paging == "offset" and not params.get("journals", True):
+                return skipped_for_tier(resource, None, LEDGER_FROM_DOCUMENTS)
             warehouse = open_warehouse()
             hook = XeroHook(org.conn_id)
             sweep = due(context.get("logical_date"), params["sweep_every_days"])
@@ -131,8 +161,7 @@ def build(org: Organisation):
             """Fail when a resource is stale or differs from Xero (see the DAG's doc)."""
             from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-            from xero_examples.quality import drift, stale
-            from xero_examples.sync import due
+            from xero_examples.quality import comparison_due, drift, stale
             from xero_provider.hooks import XeroHook
 
             context = get_current_context()
@@ -147,32 +176,46 @@ def build(org: Organisation):
             warehouse = open_warehouse()
             try:
                 problems = stale(warehouse, org.tenant_id, params["max_stale_hours"], skip=skipped)
-                if not problems and due(
-                    context.get("logical_date"), params["quality_check_every_days"]
+                report: dict = {"compared": False}
+                if not problems and comparison_due(
+                    warehouse,
+                    org.tenant_id,
+                    params["quality_check_every_hours"],
+                    force=params["full_refresh"],
                 ):
+                    started = datetime.now(UTC)
                     hook = XeroHook(org.conn_id)
                     try:
                         problems, report = drift(hook, warehouse, org.tenant_id, skip=skipped)
                     finally:
                         hook.close()
-                else:
-                    report = {"compared": False}
+                    if not problems:
+                        warehouse.record_comparison(org.tenant_id, started, context["run_id"])
+                elif not problems:
+                    last = warehouse.last_comparison(org.tenant_id)
+                    report["last_compared"] = last.isoformat() if last else None
             finally:
                 warehouse.dispose()
             if problems:
                 raise AirflowFailException("warehouse differs from Xero: " + "; ".join(problems))
             return report
 
-        tables = create_tables()
+        # Each step's weight falls along the DAG (interleaved): with every organisation's
+        # run at 02:00 and more organisations than task slots, every organisation's first
+        # resource is read before anyone's second, and all finish in the last wave.
+        resources = sync_resources()
+        tables = create_tables.override(**interleaved(0))()
         results = []
-        for resource in sync_resources():
-            synced = sync.override(task_id=f"sync_{table_name(resource)[5:]}")(resource.name)
+        for step, resource in enumerate(resources, 1):
+            synced = sync.override(task_id=f"sync_{table_name(resource)[5:]}", **interleaved(step))(
+                resource.name
+            )
             tables >> synced
             results.append(synced)
-        quality_check(results)
+        quality_check.override(**interleaved(len(resources) + 1))(results)
 
     return warehouse_sync()
 
 
-for _org in organisations(Path(__file__).with_name("xero_organisations.json")):
+for _org in organisations():
     globals()[f"xero_warehouse_sync_{_org.key}"] = build(_org)

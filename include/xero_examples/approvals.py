@@ -10,13 +10,22 @@ Xero lets a SUBMITTED bill become AUTHORISED (approved), go back to DRAFT or be 
 * reject: the bill goes back to DRAFT (the supplier's bill is kept for correction, not
   deleted), with a note giving the reason and what Xero allows next;
 * no answer within the response time: nothing changes in Xero except a note; the bill
-  stays SUBMITTED, so it can still be approved in Xero.
+  stays SUBMITTED, so it can still be approved in Xero;
+* no decision at all (the request's task failed before an answer reached it, or after:
+  a killed worker, Airflow's executor-event race): nothing is written, and the person is
+  asked again (the DAG's docstring says how). Only the real response timeout, which the
+  approval step turns into :data:`TIMED_OUT`, leads to the "no decision" note (issue 24).
+
+A decision is written once however often the writing task runs: when the bill already
+has the status the decision leads to (an earlier try of the same run wrote it), the same
+note is planned and no status change, so a retry or a cleared task plans exactly what the
+first try did and the write ledger replays it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from xero_examples.warehouse import parse_xero_date
@@ -56,13 +65,29 @@ def approval_request(bill: Mapping[str, Any], short_code: str | None) -> dict[st
     return {"subject": f"Approve bill {number} from {contact} ({total})?", "body": body}
 
 
+# What the approval step returns when the response time passed without an answer (a
+# value, not a failure: the task succeeds and is not retried, so only a real timeout looks
+# like this; a failed step leaves no value at all).
+TIMED_OUT: dict[str, Any] = {"timed_out": True}
+TARGET = {APPROVE: "AUTHORISED", REJECT: "DRAFT"}  # the status each decision leads to
+
+
+def timed_out(decision: Mapping[str, Any] | None) -> bool:
+    return bool(decision) and bool(decision.get("timed_out"))
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """What to write to Xero for one bill: a new status (or none) and a history note."""
+    """What to write to Xero for one bill: a new status (or none) and a history note (or
+    none: no decision was recorded, the bill is left for the person to be asked again)."""
 
     invoice_id: str
     status: str | None
-    note: str
+    note: str | None
+
+    @property
+    def undecided(self) -> bool:
+        return self.status is None and self.note is None
 
 
 def _who(decision: Mapping[str, Any]) -> str:
@@ -73,9 +98,13 @@ def _who(decision: Mapping[str, Any]) -> str:
 def outcome(
     bill: Mapping[str, Any], decision: Mapping[str, Any] | None, current_status: str | None
 ) -> Outcome:
-    """The writes for a bill given the person's decision (None: no answer in time)."""
+    """The writes for a bill given the person's decision: the approval step's value,
+    :data:`TIMED_OUT` (no answer within the response time), or None (no value: the step
+    failed, and nothing is written)."""
     invoice_id = bill["InvoiceID"]
     if decision is None:
+        return Outcome(invoice_id, None, None)
+    if timed_out(decision):
         return Outcome(
             invoice_id,
             None,
@@ -84,6 +113,9 @@ def outcome(
         )
     chosen = (decision.get("chosen_options") or [None])[0]
     who = _who(decision)
+    if chosen in TARGET and current_status == TARGET[chosen]:
+        # already where the decision leads (this run's earlier try): the same note, no write
+        return replace(outcome(bill, decision, "SUBMITTED"), status=None)
     if current_status != "SUBMITTED":
         return Outcome(
             invoice_id,

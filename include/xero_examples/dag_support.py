@@ -12,21 +12,54 @@ from xero_examples.organisations import Organisation
 # The automations watch changes with a persisted position (``polling="watermark"``): a
 # run receives the changes after the last run that succeeded, so continuous runs, manual
 # runs, reruns and a failed run's retry work without a data interval. Waiting happens in
-# the triggerer; a change reaches its run settle_seconds to settle + poke_interval after.
+# the triggerer. How often it reads Xero is not set here: the organisation's daily call
+# plan (README "The daily call plan") spreads the day's calls over every watched feed,
+# and Xero's webhooks (contacts, invoices) wake a waiting trigger within seconds;
+# ``poke_interval`` is only the shortest interval a feed may get. A change reaches its
+# run settle_seconds after its webhook, or settle_seconds + up to one planned interval.
 WATCH: dict[str, Any] = {
     "polling": "watermark",
     "start_from": "{{ params.start_from }}",
     "settle_seconds": 15,
     "deferrable": True,
-    "poke_interval": 30,
+    "poke_interval": 30,  # a floor: the call plan's interval is used when longer
     "timeout": 3600,
     "soft_fail": True,  # no change within the hour: the run is skipped, not failed
 }
 
 
+# Tasks of one organisation's DAG running at once. No pool per organisation: the shared
+# call slots already hold every process to Xero's 5 calls in flight per organisation
+# (README "Rate limits"), and a pool would be one more thing to create per connection. A
+# cap per DAG keeps a big run (a full warehouse sync: 30 tasks) from filling the workers
+# with tasks that only wait for its 5 call slots while other organisations' tasks queue.
+MAX_ACTIVE_TASKS = 5
+
+
+def interleaved(step: int) -> dict[str, Any]:
+    """Task arguments for step ``step`` (0, 1, ...) of an organisation's sync, so that when
+    organisations outnumber the task slots every organisation's step n runs before
+    anyone's step n + 1 (round-robin) and they all finish in the last wave, instead of
+    the organisations triggered first finishing long before the last (FIFO).
+
+    Airflow 3.3's scheduler queues the SCHEDULED task instances in the order
+    ``-TI.priority_weight, DR.logical_date, TI.map_index`` (``SchedulerJobRunner.
+    _executable_task_instances_to_queued`` in airflow/jobs/scheduler_job_runner.py,
+    apache-airflow-core 3.3.2): the weight decides across DAGs, a run's date only breaks
+    ties. ``absolute`` makes a task's weight exactly its ``priority_weight`` (the default
+    ``downstream`` sums a task's descendants, so parallel steps would tie). The weight
+    falls from 1, Airflow's default, to below it: a sync step never jumps ahead of
+    another DAG's task (an automation waiting on a webhook), it only yields to the other
+    organisations' earlier steps.
+    """
+    if step < 0:
+        raise ValueError(f"step must be 0 or more, got {step}")
+    return {"priority_weight": 1 - step, "weight_rule": "absolute"}
+
+
 def default_args(org: Organisation) -> dict[str, Any]:
-    """Retries, and the organisation's pool (5 slots: Xero's concurrent-call limit)."""
-    return {"retries": 2, "retry_delay": timedelta(seconds=30), "pool": org.pool}
+    """Retries; limits come from the call slots and ``MAX_ACTIVE_TASKS``, not pools."""
+    return {"retries": 2, "retry_delay": timedelta(seconds=30)}
 
 
 def start_from_param() -> Param:

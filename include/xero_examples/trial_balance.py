@@ -1,5 +1,6 @@
-"""The trial balance from the warehouse's journals, and Xero's TrialBalance report to
-prove it against, to the cent.
+"""The trial balance from the warehouse's journals (or, on tiers without Journals, from
+its documents and payments), and Xero's TrialBalance report to prove it against, to the
+cent.
 
 Xero's journals are its general ledger: every posting (an authorised invoice or credit
 note, a payment, a bank transaction or transfer, a posted manual journal) adds a journal
@@ -56,6 +57,18 @@ def warehouse_trial_balance(
     with warehouse.engine.connect() as conn:
         for account, amount in conn.execute(query):
             balances[account] = balances.get(account, Decimal(0)) + (amount or Decimal(0))
+    return {k: v.quantize(CENT) for k, v in balances.items() if v.quantize(CENT) != 0}
+
+
+def documents_trial_balance(
+    warehouse: Warehouse, tenant_id: str, as_at: date
+) -> dict[str, Decimal]:
+    """Balance per AccountID at ``as_at`` from the stored documents and payments, for apps
+    whose Xero tier has no Journals (:mod:`xero_examples.ledger`); zero balances left
+    out, as in Xero's report."""
+    from xero_examples.ledger import document_balances
+
+    balances = document_balances(warehouse, tenant_id, as_at)
     return {k: v.quantize(CENT) for k, v in balances.items() if v.quantize(CENT) != 0}
 
 

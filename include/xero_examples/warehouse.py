@@ -190,6 +190,15 @@ class Warehouse:
             # When the last read that ran to the end started: every change before it is in.
             sa.Column("covered_until", sa.DateTime()),
         )
+        # When the quality check last compared the warehouse with Xero and found it equal:
+        # the check reads every resource, so it runs on its own cadence, not every run.
+        self.comparisons = sa.Table(
+            "xero_quality_checks",
+            self.metadata,
+            sa.Column("tenant_id", sa.String(64), primary_key=True),
+            sa.Column("compared_at", sa.DateTime(), nullable=False),
+            sa.Column("run_id", sa.String(250)),
+        )
         self.tables = {r.name: self._resource_table(r) for r in sync_resources()}
         self.history_tables: dict[str, sa.Table] = {}
         if history:
@@ -298,7 +307,10 @@ class Warehouse:
     ) -> int:
         """Insert or update ``records`` (one transaction); return how many rows were written.
 
-        A row is replaced only by a version at least as new as the stored one, and its
+        A row is replaced only by a version at least as new as the stored one, and only
+        when something changed (:func:`changed`): re-reading what is stored (the
+        If-Modified-Since second a read resumes at, an unpaged list read whole, a sweep)
+        writes nothing. Its
         children (lines, payments, phones, ...) are replaced in the same transaction only
         when the row was: the database's row lock (PostgreSQL) or write lock (SQLite)
         makes a concurrent writer wait, then re-check the version, so two writers never
@@ -312,11 +324,7 @@ class Warehouse:
         with self.engine.begin() as conn:
             for start in range(0, len(rows), 500):
                 statement = _insert(conn, table).values(rows[start : start + 500])
-                newer = sa.or_(
-                    table.c.updated_utc.is_(None),
-                    statement.excluded.updated_utc.is_(None),
-                    statement.excluded.updated_utc >= table.c.updated_utc,
-                )
+                newer = changed(table, statement.excluded)
                 update = {
                     c.name: statement.excluded[c.name]
                     for c in table.columns
@@ -463,6 +471,29 @@ class Warehouse:
         known = {r.resource: aware_utc(r.covered_until) for r in rows}
         return {r.name: known.get(r.name) for r in sync_resources()}
 
+    def last_comparison(self, tenant_id: str) -> datetime | None:
+        """When the quality check last found this organisation equal to Xero (None: never)."""
+        table = self.comparisons
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(table.c.compared_at).where(table.c.tenant_id == tenant_id)
+            ).scalar()
+        return aware_utc(value)
+
+    def record_comparison(self, tenant_id: str, when: datetime, run_id: str) -> None:
+        """Remember a comparison that found no difference (a red one is repeated next run)."""
+        table = self.comparisons
+        with self.engine.begin() as conn:
+            statement = _insert(conn, table).values(
+                tenant_id=tenant_id, compared_at=_naive_utc(when), run_id=run_id
+            )
+            conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["tenant_id"],
+                    set_={"compared_at": statement.excluded.compared_at, "run_id": run_id},
+                )
+            )
+
     def watermark(self, resource: Resource, tenant_id: str) -> datetime | None:
         """The newest ``UpdatedDateUTC`` stored for this organisation's resource (by any
         writer: not where a sync may resume; see :meth:`position`)."""
@@ -493,6 +524,30 @@ class Warehouse:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def changed(table: sa.Table, new: Any) -> sa.ColumnElement[bool]:
+    """When an upsert replaces a stored row: a newer version, or the same version (or
+    none) carrying other content (a change Xero does not date, such as a contact's
+    ``IsSupplier``, found by the sweep) or a row the sweep had marked deleted.
+
+    An equal version with equal content is not written: Xero's If-Modified-Since is
+    accurate to the second (developer.xero.com/documentation/api/requests-and-responses),
+    so a read resuming at the newest stored second returns that second's records again.
+    """
+    stored = table.c
+    not_older = sa.or_(
+        stored.updated_utc.is_(None),
+        new.updated_utc.is_(None),
+        new.updated_utc >= stored.updated_utc,
+    )
+    return sa.or_(
+        new.updated_utc > stored.updated_utc,
+        sa.and_(
+            not_older,
+            sa.or_(stored.record != new.record, stored.deleted_utc.is_not(None)),
+        ),
+    )
 
 
 def _at_least_as_new(candidate: datetime | None, stored: datetime | None) -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from xero_demo.demo import demo_organisations
 from xero_demo.settings import SettingsError, airflow_import_files, read_settings
 from xero_examples.organisations import organisations
 
@@ -19,12 +20,33 @@ def test_the_project_file_translates_to_airflow_import_files() -> None:
     extra = json.loads(files["connections"]["xero_default"]["extra"])
     assert extra["api_base_url"] == extra["identity_base_url"] == "http://h:1"
     assert files["connections"]["xero_default"]["conn_type"] == "xero"
-    # each organisation in the DAGs' file has its connection and a 5-slot pool
-    for org in organisations(REPO / "dags" / "xero_organisations.json"):
-        assert org.conn_id in files["connections"]
-        assert files["pools"][org.pool]["slots"] == 5
+    # each connection is an organisation of the DAGs, with the demo's DAG keys; no pools
+    orgs = {o.key: o for o in demo_organisations()}
+    assert {k: o.conn_id for k, o in orgs.items()} == {
+        "demo": "xero_default",
+        "starter": "xero_starter",
+    }
+    for org in orgs.values():
         tenant = json.loads(files["connections"][org.conn_id]["extra"])["tenant_id"]
         assert tenant == org.tenant_id
+    assert not files["pools"]
+
+
+def test_xero_extra_goes_to_every_xero_connection_and_nothing_else(tmp_path: Path) -> None:
+    """How the system tests run the example DAGs on a Starter app: the connections say
+    ``app_tier`` (as the connect flow records it); a non-Xero connection is left alone."""
+    path = tmp_path / "settings.yaml"
+    path.write_text(
+        "airflow:\n  connections:\n"
+        "    - {conn_id: x, conn_type: xero, conn_extra: {tenant_id: t, app_tier: core}}\n"
+        "    - {conn_id: w, conn_type: postgres, conn_host: h}\n"
+    )
+    files = airflow_import_files(read_settings(path), None, {"app_tier": "starter"})
+    assert json.loads(files["connections"]["x"]["extra"]) == {
+        "tenant_id": "t",
+        "app_tier": "starter",
+    }
+    assert "extra" not in files["connections"]["w"]
 
 
 @pytest.mark.parametrize(
@@ -64,11 +86,11 @@ def test_organisations_file_errors_name_the_entry(tmp_path: Path, monkeypatch) -
     monkeypatch.setenv("XERO_ORGANISATIONS_FILE", str(path))
     path.write_text(json.dumps([{"key": "a", "conn_id": "c"}]))
     with pytest.raises(ValueError, match=r"\[0\]: missing tenant_id"):
-        organisations("ignored.json")
+        organisations()
     path.write_text(json.dumps([{"key": "Bad Key!", "conn_id": "c", "tenant_id": "t"}]))
     with pytest.raises(ValueError, match=r"\[0\]\.key must match"):
-        organisations("ignored.json")
+        organisations()
     entry = {"key": "a", "conn_id": "c", "tenant_id": "t"}
     path.write_text(json.dumps([entry, entry]))
     with pytest.raises(ValueError, match="must be unique"):
-        organisations("ignored.json")
+        organisations()
