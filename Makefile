@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser compose-cli demo airflow airflow-fresh settings test bench bench-quick lint format clean
+.PHONY: install browser compose-cli demo airflow airflow-fresh settings test bench bench-quick soak lint format clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,21 +54,36 @@ settings: install
 	$(BIN)/python -m xero_demo.settings airflow_settings.yaml
 
 ## test: the whole test suite, in TEST_WORKERS parallel pytest-xdist workers (README: "Tests")
+## (PYTEST_ARGS="--timeline=t.jsonl --durations=60", then python -m tests.timeline t.jsonl)
 TEST_WORKERS ?= 4
+PYTEST_ARGS ?=
 test: install
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
 
-## bench: the benchmarks (not part of `make test`); figures also go to bench/*.json
+## bench: the benchmarks (not part of `make test`); figures also go to bench/*.json; then the hour's soak
 bench: install
 	$(BIN)/python -m tests.benchmarks.run; hook=$$?; \
 	$(BIN)/python -m tests.benchmarks.triggers; triggers=$$?; \
-	$(BIN)/python -m tests.benchmarks.warehouse_sync; sync=$$?; exit $$((hook || triggers || sync))
+	$(BIN)/python -m tests.benchmarks.warehouse_sync; sync=$$?; \
+	$(BIN)/python -m tests.benchmarks.day --hours 6; day=$$?; \
+	$(BIN)/python -m tests.benchmarks.orgs; orgs=$$?; \
+	$(BIN)/python -m xero_soak --minutes $(SOAK_MINUTES); soak=$$?; \
+	exit $$((hook || triggers || sync || day || orgs || soak))
 
 ## bench-quick: the same with smaller sizes (a few minutes: the trigger one starts a real Airflow)
 bench-quick: install
 	$(BIN)/python -m tests.benchmarks.run --quick; hook=$$?; \
 	$(BIN)/python -m tests.benchmarks.triggers --quick; triggers=$$?; \
-	$(BIN)/python -m tests.benchmarks.warehouse_sync --quick; sync=$$?; exit $$((hook || triggers || sync))
+	$(BIN)/python -m tests.benchmarks.warehouse_sync --quick; sync=$$?; \
+	$(BIN)/python -m tests.benchmarks.day --quick; day=$$?; \
+	$(BIN)/python -m tests.benchmarks.orgs --quick; orgs=$$?; \
+	exit $$((hook || triggers || sync || day || orgs))
+
+## soak: the chaos soak (README "Soak"): the example DAGs on Celery with faults and kills
+## for SOAK_MINUTES (60), then a verdict: Xero, the warehouse and the automations agree
+SOAK_MINUTES ?= 60
+soak: install
+	$(BIN)/python -m xero_soak --minutes $(SOAK_MINUTES)
 
 lint: install
 	$(BIN)/ruff format --check .

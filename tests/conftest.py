@@ -97,29 +97,52 @@ def xero_client(sandbox: SandboxServer, xero_spec) -> Iterator[httpx.Client]:
 
 
 # --- parallel runs: ``make test`` is ``pytest -n 4 --dist loadgroup`` (pytest-xdist) -------
+# README "Tests" says how to add to these; ``python -m tests.timeline`` shows where time goes.
+
+pytest_plugins = [
+    "tests.timeline",  # --timeline=PATH: each test's worker, group, seconds
+    "tests.terminate",  # SIGTERM tears the fixtures down (stops the stacks) like Ctrl-C
+]
 
 # Fixtures that start something expensive once per worker (an Airflow stack, an api-server,
 # 20 spawned interpreters): every test using one runs in the same worker, so it starts once.
+# A new one is one line; tests that share one without a fixture take an xdist_group mark.
 SHARED_FIXTURES = {
     "airflow_site": "connect-api-server",  # tests/connect: one api-server for the session
     "race_pool": "race-pool",  # tests/provider: 20 interpreters importing Airflow
-    "local_stack": "example-dags-local",  # tests/system/test_example_dags.py
+    "local_stack": "example-dags-local",  # tests/system/test_example_dags.py (marks split it)
     "stack": "changes-airflow-stack",  # tests/changes/test_system_airflow.py
     "world": "changes-properties",  # tests/changes/test_properties.py
 }
 
 
-# The longest groups and tests (an Airflow each, minutes; longest first) start first, in
-# different workers, so they overlap each other and the rest (measured: README "Tests").
+# The long units of work (an Airflow each, minutes), longest first: they start first, each
+# on a free worker, and a worker busy with one takes quick tests next, never a second long
+# one (tests/xdist_longest.py). Measured per group: README "Tests". A new long test or group
+# is one line here, at its place by length.
 FIRST = (
-    "tests/system/test_example_dags.py",
+    "tests/soak/test_soak.py",  # the short chaos soak: a Celery stack, 3 minutes of changes
+    "tests/system/test_example_dags.py::test_every_example_dag",  # example-dags-local
+    "tests/system/test_example_dags.py::test_example_dags_on_celery",
+    "tests/system/test_orgs_celery.py",  # organisations on Celery
     "tests/connect/test_browser.py::test_the_newcomer_path",  # `make airflow` twice
-    "tests/connect/test_cli_connect.py",
     "tests/changes/test_system_airflow.py",
+    "tests/connect/test_cli_connect.py",
+    "tests/system/test_example_dags.py",  # example-dags-local-2: a second stack
     "tests/changes/test_xcom_object_storage.py",
     "tests/connect/",
     "tests/system/",
 )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist loadgroup``, with the long units (``FIRST``) kept apart."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from tests.xdist_longest import LongFirstScheduling
+
+    return LongFirstScheduling(config, log, FIRST)
 
 
 def _group(item: pytest.Item) -> str | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -255,8 +255,22 @@ def pending_requests(stack: Any, dag_id: str) -> list[dict[str, Any]]:
     return [d for d in listed.get("hitl_details", []) if not d.get("response_received")]
 
 
+# A person reads a request before answering it. An answer within a second or so of the task
+# pausing can reach Airflow before the scheduler has processed the executor's event for that
+# pause; the scheduler then sees a queued task "finished with state success", takes it as a
+# state changed externally and fails it, and the decision is lost (seen in the suite on a
+# busy machine: Airflow 3.3's awaiting_input path). So a scripted answer waits until the
+# request is this old.
+READ_SECONDS = 10.0
+
+
 def answer(stack: Any, detail: dict[str, Any], option: str, reason: str = "") -> dict:
-    """Answer one request as the logged-in user (PATCH .../hitlDetails)."""
+    """Answer one request as the logged-in user (PATCH .../hitlDetails), no sooner than
+    :data:`READ_SECONDS` after it was made."""
+    created = detail.get("created_at")
+    if created:
+        made = datetime.fromisoformat(str(created).replace("Z", "+00:00")).timestamp()
+        time.sleep(max(0.0, READ_SECONDS - (time.time() - made)))
     ti = detail["task_instance"]
     path = (
         f"/dags/{ti['dag_id']}/dagRuns/{ti['dag_run_id']}/taskInstances/"

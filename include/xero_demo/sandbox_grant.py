@@ -16,18 +16,31 @@ import sys
 import httpx
 
 from xero_sandbox.seed import DEMO
+from xero_sandbox.tiers import tier
+
+
+def consents(sandbox_url: str) -> list[list[str]]:
+    """The demo organisations per consent: both at once, or one at a time when the demo
+    app's tier has no bulk connections (below Advanced: the sandbox's ``tiers.py``)."""
+    both = [DEMO.tenant_id, DEMO.second_tenant_id]
+    apps = httpx.get(f"{sandbox_url.rstrip('/')}/__sandbox/apps", timeout=30)
+    apps.raise_for_status()
+    (app,) = [a for a in apps.json() if a["client_id"] == DEMO.web_client_id]
+    return [both] if tier(app["tier"]).bulk_connections else [[t] for t in both]
 
 
 def authorise(
     sandbox_url: str, conn_id: str = "xero_default", env: dict[str, str] | None = None
 ) -> None:
-    """Mint a sandbox grant for both demo organisations; bootstrap it into ``conn_id``."""
-    body = {
-        "client_id": DEMO.web_client_id,
-        "tenant_ids": [DEMO.tenant_id, DEMO.second_tenant_id],
-    }
-    response = httpx.post(f"{sandbox_url.rstrip('/')}/__sandbox/tokens", json=body, timeout=30)
-    response.raise_for_status()
+    """Mint a sandbox grant for both demo organisations; bootstrap it into ``conn_id``.
+
+    A token reaches every organisation on the app's connections list for its user (Xero's
+    /connections, as the sandbox's identity service models it), so the last consent's
+    refresh token serves both connections when they were connected one at a time."""
+    for tenant_ids in consents(sandbox_url):
+        body = {"client_id": DEMO.web_client_id, "tenant_ids": tenant_ids}
+        response = httpx.post(f"{sandbox_url.rstrip('/')}/__sandbox/tokens", json=body, timeout=30)
+        response.raise_for_status()
     result = subprocess.run(
         [sys.executable, "-m", "xero_provider.auth", "bootstrap", "--conn-id", conn_id],
         input=response.json()["refresh_token"] + "\n",

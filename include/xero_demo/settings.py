@@ -62,9 +62,12 @@ def read_settings(path: str | Path) -> dict[str, list[dict[str, Any]]]:
 
 
 def airflow_import_files(
-    settings: dict[str, list[dict[str, Any]]], sandbox_url: str | None = None
+    settings: dict[str, list[dict[str, Any]]],
+    sandbox_url: str | None = None,
+    xero_extra: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """The bodies of the three files Airflow's ``... import`` commands read."""
+    """The bodies of the three files Airflow's ``... import`` commands read; ``xero_extra``
+    is added to every ``xero`` connection's extra (e.g. ``{"app_tier": "starter"}``)."""
     connections: dict[str, Any] = {}
     for entry in settings["connections"]:
         body = {field: entry[key] for key, field in CONNECTION_FIELDS.items() if entry.get(key)}
@@ -75,6 +78,8 @@ def airflow_import_files(
             extra = json.loads(extra)
         if sandbox_url:
             extra = {k: (sandbox_url if k in BASE_URL_FIELDS else v) for k, v in extra.items()}
+        if xero_extra and body["conn_type"] == "xero":
+            extra = {**extra, **xero_extra}
         if extra:
             body["extra"] = json.dumps(extra)
         connections[entry["conn_id"]] = body
@@ -98,9 +103,10 @@ def load(
     sandbox_url: str | None = None,
     airflow: str = "airflow",
     env: dict[str, str] | None = None,
+    xero_extra: dict[str, Any] | None = None,
 ) -> dict[str, int]:
     """Import the file's connections, pools and variables; return how many of each."""
-    files = airflow_import_files(read_settings(path), sandbox_url)
+    files = airflow_import_files(read_settings(path), sandbox_url, xero_extra)
     commands = {
         "connections": ["connections", "import", "--overwrite"],
         "pools": ["pools", "import"],
@@ -124,7 +130,29 @@ def load(
                 raise RuntimeError(
                     f"airflow {' '.join(commands[kind])} failed: {result.stderr[-2000:]}"
                 )
+    if files["connections"]:
+        sync_organisations(airflow, env)
     return {kind: len(body) for kind, body in files.items()}
+
+
+def sync_organisations(airflow: str, env: dict[str, str] | None) -> None:
+    """Add the imported ``xero`` connections to the example DAGs' organisation directory
+    (``airflow connections import`` writes connections without it)."""
+    python = Path(airflow).with_name("python")
+    result = subprocess.run(
+        [
+            str(python) if python.exists() else sys.executable,
+            "-m",
+            "xero_provider.connect",
+            "organisations",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"the organisation directory was not written: {result.stderr[-2000:]}")
 
 
 def main(argv: list[str] | None = None) -> int:

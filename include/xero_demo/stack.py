@@ -22,6 +22,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from xero_demo.supervisor import Crash, Supervisor
 from xero_sandbox.testing import free_port
 
 MARKER = "XERO_STACK_ID"
@@ -62,6 +64,10 @@ class StackConfig:
     :param api_port: api-server port on 127.0.0.1 (a free one if None).
     :param admin_password: the UI login's password (random if None).
     :param env: extra environment for every component (connections, settings).
+    :param migrate: run ``airflow db migrate`` on start; False when the database is
+        already migrated (the tests copy one SQLite file migrated once per run).
+    :param restarts: how many times in all a component that exits on its own is started
+        again (see :mod:`xero_demo.supervisor`) before the stack reports the crashes.
     """
 
     home: Path
@@ -77,6 +83,8 @@ class StackConfig:
     admin_user: str = "admin"
     admin_password: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    migrate: bool = True
+    restarts: int = 3
 
 
 class AirflowStack:
@@ -97,6 +105,10 @@ class AirflowStack:
         # scheduler, api-server and task processes all write on a busy machine)
         self.database_url = config.database_url or f"sqlite:///{self.home}/airflow.db?timeout=60"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        # one lock for starting, killing and restarting components: the supervisor's thread
+        # must not restart a component that a caller is killing on purpose
+        self.components_lock = threading.RLock()
+        self.supervisor = Supervisor(self, config.restarts)
         self._token: str | None = None
         self._client: httpx.Client | None = None
         self.password = config.admin_password or self._stored_password()
@@ -209,7 +221,8 @@ class AirflowStack:
         ):
             (self.home / name).write_text(text)
             (self.home / name).chmod(0o600)  # the UI login: for this machine's user only
-        self.cli("db", "migrate", timeout=600)
+        if self.config.migrate:
+            self.cli("db", "migrate", timeout=600)
         try:
             for name in self.components:
                 self.launch(name)
@@ -219,6 +232,7 @@ class AirflowStack:
         except BaseException:
             self.stop()
             raise
+        self.supervisor.start()
         return self
 
     def _arguments(self, name: str) -> list[str]:
@@ -241,33 +255,37 @@ class AirflowStack:
         """Start one component in its own session (process group), logging beside the rest."""
         log = open(self.home / "stack-logs" / f"{name}.log", "ab")  # noqa: SIM115
         try:
-            self.processes[name] = subprocess.Popen(
-                [airflow_executable(), *self._arguments(name)],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own session and process group
-            )
+            with self.components_lock:
+                self.processes[name] = subprocess.Popen(
+                    [airflow_executable(), *self._arguments(name)],
+                    env=self.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,  # its own session and process group
+                )
         finally:
             log.close()
 
     def kill(self, name: str) -> None:
         """SIGKILL one component and everything it started (a crash, not a shutdown)."""
-        process = self.processes.pop(name)
-        os.killpg(process.pid, signal.SIGKILL)
+        with self.components_lock:
+            process = self.processes.pop(name)
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait(30)
+
+    @property
+    def crashes(self) -> list[Crash]:
+        """Components that exited on their own (and were started again) so far."""
+        return list(self.supervisor.crashes)
 
     def log_tail(self, name: str, chars: int = 3000) -> str:
         path = self.home / "stack-logs" / f"{name}.log"
         return path.read_text(errors="replace")[-chars:] if path.exists() else ""
 
     def _check_alive(self) -> None:
-        for name, process in self.processes.items():
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"airflow {name} exited with {process.returncode}:\n{self.log_tail(name)}"
-                )
+        """Restart a component that exited; raise once the stack's restarts are spent."""
+        self.supervisor.check()
 
     def wait(
         self, condition: Callable[[], Any], timeout: float, what: str, interval: float = 1
@@ -308,6 +326,10 @@ class AirflowStack:
 
     def stop(self, timeout: float = 30) -> None:
         """Stop every component's process group; raise if any process of the stack survives."""
+        self.supervisor.stop()
+        if self.crashes:
+            print(f"airflow stack {self.stack_id[:8]} restarted: "
+                  + "; ".join(c.summary() for c in self.crashes), file=sys.stderr)  # fmt: skip
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -427,7 +449,15 @@ class AirflowStack:
         return self.api("POST", f"/dags/{dag_id}/dagRuns", json=body)["dag_run_id"]
 
     def runs(self, dag_id: str) -> list[dict[str, Any]]:
-        return self.api("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
+        """Every run of ``dag_id``, oldest first (the API pages by 100: an always-on DAG
+        has more within an hour, and its current run is the newest)."""
+        runs: list[dict[str, Any]] = []
+        while True:
+            params = {"limit": 100, "offset": len(runs), "order_by": "id"}
+            page = self.api("GET", f"/dags/{dag_id}/dagRuns", params=params)["dag_runs"]
+            runs += page
+            if len(page) < 100:
+                return runs
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 300) -> str:
         """Wait until the run finishes; return its state (``success`` or ``failed``)."""

@@ -7,7 +7,10 @@ dag-processor, triggerer; LocalExecutor; SQLite) from :mod:`xero_demo.stack` run
 run of it. Every task instance goes through a worker: its first check claims the feed's
 watermark and defers (a sensor in watermark mode cannot start in the triggerer: its
 position comes from the watermark store when the run starts, which Airflow's
-``start_from_trigger`` cannot ask for), and after the event a worker reads the range.
+``start_from_trigger`` cannot ask for). After the event the trigger delivers the records
+and ends the task itself (``end_from_trigger``, the default: no worker); in the
+``end_from_trigger=False`` baseline a worker delivers the records the trigger handed over,
+and in the ``hand_over=False`` one a worker reads the range again.
 
 Every figure comes from outside the trigger: memory from ``psutil`` over the ``airflow
 triggerer`` process tree, calls and 429s from the sandbox's request log, and event times
@@ -49,13 +52,19 @@ from airflow.sdk import DAG
 from xero_provider import sensors
 
 LAYOUT = {layout!r}
+HAND_OVER = {hand_over!r}  # False: the baseline, each task reads its range again
+END_FROM_TRIGGER = {end_from_trigger!r}  # False: a worker finishes each task after its event
 
 with DAG({dag_id!r}, schedule=None, start_date=datetime(2026, 1, 1), catchup=False,
          max_active_tasks=2000, max_active_runs=1):
     for class_name, tenants in LAYOUT.items():
-        getattr(sensors, class_name).partial(
+        sensor = getattr(sensors, class_name)
+        if not HAND_OVER:
+            sensor = type(class_name, (sensor,), {{"hand_over_records": False}})
+        sensor.partial(
             task_id=class_name, xero_conn_id={conn_id!r}, polling="watermark",
             settle_seconds={settle!r}, poke_interval={poll!r}, deferrable=True, timeout=3600,
+            end_from_trigger=END_FROM_TRIGGER,
         ).expand(tenant_id=tenants)
 """
 
@@ -70,12 +79,28 @@ def layout(tenants: list[str], count: int) -> dict[str, list[str]]:
     return {name: sorted(ts, key=tenants.index) for name, ts in out.items()}
 
 
-def write_dag(dags: Path, tenants: list[str], count: int, conn_id: str, poll: float, settle: float):
+def write_dag(
+    dags: Path,
+    tenants: list[str],
+    count: int,
+    conn_id: str,
+    poll: float,
+    settle: float,
+    dag_id: str = DAG_ID,
+    hand_over: bool = True,
+    end_from_trigger: bool = True,
+) -> None:
     dags.mkdir(parents=True, exist_ok=True)
     source = DAG_TEMPLATE.format(
-        layout=layout(tenants, count), dag_id=DAG_ID, conn_id=conn_id, poll=poll, settle=settle
+        layout=layout(tenants, count),
+        dag_id=dag_id,
+        conn_id=conn_id,
+        poll=poll,
+        settle=settle,
+        hand_over=hand_over,
+        end_from_trigger=end_from_trigger,
     )
-    (dags / f"{DAG_ID}.py").write_text(textwrap.dedent(source))
+    (dags / f"{dag_id}.py").write_text(textwrap.dedent(source))
 
 
 @dataclass
@@ -85,6 +110,7 @@ class Fleet:
     stack: Any
     tenants: list[str]
     count: int
+    dag_id: str = DAG_ID
     run_id: str = ""
     engine: sa.Engine = field(init=False)
 
@@ -110,14 +136,14 @@ class Fleet:
     def states(self) -> dict[tuple[str, int], str | None]:
         rows = self.sql(
             "SELECT task_id, map_index, state FROM task_instance WHERE dag_id = :d AND run_id = :r",
-            d=DAG_ID,
+            d=self.dag_id,
             r=self.run_id,
         )
         return {(t, m): s for t, m, s in rows if m >= 0}
 
     def start(self) -> None:
-        self.stack.unpause(DAG_ID)
-        self.run_id = self.stack.trigger(DAG_ID)
+        self.stack.unpause(self.dag_id)
+        self.run_id = self.stack.trigger(self.dag_id)
 
     def running_triggers(self) -> int:
         return self.sql(
@@ -167,7 +193,7 @@ class Fleet:
         when a trigger's log file is not open) in the triggerer's own log.
         """
         fired: dict[tuple[str, int], float] = {}
-        run = self.stack.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={self.run_id}"
+        run = self.stack.home / "logs" / f"dag_id={self.dag_id}" / f"run_id={self.run_id}"
         for path in run.glob("task_id=*/map_index=*/attempt=*.log.trigger.*.log"):
             key = (path.parts[-3].split("=", 1)[1], int(path.parts[-2].split("=", 1)[1]))
             for line in path.read_text(errors="replace").splitlines():
@@ -187,6 +213,16 @@ class Fleet:
         progress(f"{done}/{self.count} finished")
         return done == self.count
 
+    def end_dates(self) -> dict[tuple[str, int], float]:
+        """When each task instance finished (its ``end_date``, wall clock)."""
+        rows = self.sql(
+            "SELECT task_id, map_index, end_date FROM task_instance "
+            "WHERE dag_id = :d AND run_id = :r AND end_date IS NOT NULL",
+            d=self.dag_id,
+            r=self.run_id,
+        )
+        return {(t, m): _when(e) for t, m, e in rows if m >= 0}
+
     def outcome(self) -> dict[str, int]:
         """Task instance states, and how many delivered at least one changed record."""
         counts: dict[str, int] = {}
@@ -194,7 +230,7 @@ class Fleet:
             counts[str(state)] = counts.get(str(state), 0) + 1
         rows = self.sql(
             "SELECT value FROM xcom WHERE dag_id = :d AND run_id = :r AND key = 'ids'",
-            d=DAG_ID,
+            d=self.dag_id,
             r=self.run_id,
         )
         delivered = sum(1 for (value,) in rows if _ids(value))
@@ -214,6 +250,15 @@ def _epoch(stamp: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def _when(value: Any) -> float:
+    """Epoch seconds of a metadata-database timestamp (SQLite keeps UTC without a zone)."""
+    from datetime import UTC, datetime
+
+    if not isinstance(value, datetime):
+        value = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
 def _ids(value: Any) -> list:

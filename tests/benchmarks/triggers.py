@@ -8,9 +8,22 @@ named sensors, each a mapped task in watermark mode with ``deferrable=True``, sp
 2 organisations x 7 resources = 14 feeds, about 36 task instances per feed (500 in all;
 ``--quick``: 2 per feed, 28). Every task instance starts in a worker task process, claims
 its watermark and defers; the one ``airflow triggerer`` runs the 500 triggers; after a
-change each event goes back to a worker, which reads the range and succeeds. The sandbox
+change each trigger delivers what it read and ends its task itself (``end_from_trigger``:
+no worker after the event, no second read). ``--worker-baseline`` first runs the same
+fleet with ``end_from_trigger=False``: each event goes back to a worker, which delivers
+the records the trigger handed over. ``--reread-baseline`` first runs the same fleet the
+way it worked before handover (each task reads its range from Xero again; a DAG of the
+same sensors with ``hand_over_records = False``), on the same stack: the before figures. The sandbox
 (its own process) enforces Xero's real limits: 60 calls a minute and 5 at once per
-organisation; the second organisation is on the starter tier.
+organisation.
+
+**Not throttled by the daily call plan.** This measures sensors, not the plan: the
+connection says ``call_plan: off`` (every trigger polls at the DAG's 10 s), the demo app
+is on the Advanced tier, and the sandbox gives its Starter-tier organisation the standard
+5,000 calls a day. Otherwise the plan would pace that organisation to its 1,000 a day (a
+poll every few minutes: its events would not fire within the run), and two 500-sensor
+fleets polling 7 feeds every 10 s would use up its 1,000. ``FLEET_CONFIGURATION`` is
+printed and saved with the figures.
 
 **Measured from outside the triggers**, printed and written under ``triggers`` in
 ``bench/results.json`` (the rest of the file is kept):
@@ -29,7 +42,15 @@ organisation; the second organisation is on the starter tier.
   the metadata database first shows the task instance out of ``deferred`` (polled every
   0.5 s; SQLite takes the triggerer's 500 writes one at a time);
 * that every sensor succeeded and delivered the change (task states and ``ids`` XComs),
-  and how long deferring all of them and finishing them took.
+  and how long deferring all of them and finishing them took (``finish_all_after_events_s``:
+  from the events seen in the database to every task finished; ``finished_after_event_s``:
+  each task's ``end_date`` less its trigger's "Trigger fired event" time, and
+  ``last_finished_after_last_event_s``: the last ``end_date`` less the last event;
+  ``change_to_task_end_s``: each task's ``end_date`` less its change's request, the end
+  to end figure: a trigger that ends its task pushes its XComs before its "fired" line);
+* extra calls: list calls on a feed after its first event fired (every trigger of a
+  feed fires from one shared poll, so these are the tasks' own reads; target 0), and
+  every call of any kind after the last event.
 
 **What is not.** The unshared baseline (28 triggers with ``share=False``, 2 a feed,
 polling every 2 poll intervals so they stay under Xero's minute limit) runs in-process:
@@ -44,6 +65,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import multiprocessing
 import os
@@ -57,6 +79,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "bench" / "results.json"
+COMPARISON = REPO / "bench" / "sensor_end_from_trigger_measured.json"  # --worker-baseline
 RESOURCES = [
     "Contacts",
     "Bills",
@@ -68,6 +91,16 @@ RESOURCES = [
 ]
 SETTLE = 2.0
 DAG_ID = "xero_bench_sensors"
+# What keeps the daily call plan from pacing the fleet (module docstring); in the report.
+FLEET_CONFIGURATION = {
+    "call_plan": "off (connection extra): triggers poll at the DAG's poke_interval",
+    "app_tier": "advanced (sandbox app)",
+    "day_limit_per_organisation": 5000,
+    "why": "the benchmark measures the sensors, not the plan: on the plan the Starter-tier "
+    "organisation (1,000 calls a day) polls once every few minutes",
+}
+REREAD_DAG_ID = "xero_bench_sensors_reread"
+WORKER_DAG_ID = "xero_bench_sensors_worker"
 
 
 def _env(scratch: Path) -> None:
@@ -247,6 +280,18 @@ def airflow_run(sandbox: Any, stack: Any, fleet: Any, poll: float, cycles: int) 
     fired = fleet.fired_at()  # read once every trigger log is long written
     delays = _delays(fleet, made, fired)
     every = _list_calls(sandbox, since)
+    extra = _calls_after_events(fleet, fired, every)
+    ended = fleet.end_dates()
+    after_event = [ended[k] - at for k, at in fired.items() if k in ended]
+    # end to end: from the change's request to the task's end (when a trigger ends its
+    # task, its claim and XCom pushes come before its "fired" line, so event to end
+    # alone leaves them out)
+    after_change = [at - made[fleet.pair_of[k]] for k, at in ended.items()]
+    logged = sandbox.requests(since=since)
+    after_all = [e for e in logged if fired and _epoch(e) > max(fired.values())]
+    # every call to Xero's API from this fleet's start to its last task's end (polls while
+    # deferring and waiting included; token calls are not API calls)
+    api_calls = [e for e in logged if e["path"].startswith("/api.xro/")]
     return {
         "where": "real Airflow 3 (LocalExecutor, SQLite): deferred sensor task instances, "
         "their triggers run by one `airflow triggerer` process",
@@ -255,6 +300,16 @@ def airflow_run(sandbox: Any, stack: Any, fleet: Any, poll: float, cycles: int) 
         "cycles": cycles,
         "defer_all_s": round(deferred_s, 1),
         "finish_all_after_events_s": round(finished_s, 1),
+        "hand_over_records": fleet.dag_id != REREAD_DAG_ID,
+        "end_from_trigger": fleet.dag_id == DAG_ID,
+        "finished_after_event_s": _quantiles(after_event),
+        "change_to_task_end_s": _quantiles(after_change),
+        "last_finished_after_last_event_s": round(max(ended.values()) - max(fired.values()), 2)
+        if ended and fired
+        else None,
+        "extra_calls_after_events": extra,
+        "calls_to_xero": len(api_calls),
+        "calls_after_the_last_event": len(after_all),
         "calls_per_cycle": round(len(steady) / cycles, 2),
         "calls_per_cycle_by_tenant": _by_tenant(steady, cycles),
         "calls_per_cycle_by_feed": _by_feed(steady, cycles),
@@ -278,6 +333,40 @@ def airflow_run(sandbox: Any, stack: Any, fleet: Any, poll: float, cycles: int) 
         "triggerer_before_deferral": memory_before,
         "triggerer_with_sensors_running": memory_running,
     }
+
+
+def _quantiles(values: list[float]) -> dict[str, float | None]:
+    return {
+        "p50": round(statistics.median(values), 2) if values else None,
+        "max": round(max(values), 2) if values else None,
+    }
+
+
+def _epoch(entry: dict[str, Any]) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(entry["time"].replace("Z", "+00:00")).timestamp()
+
+
+def _feed_of(entry: dict[str, Any]) -> tuple[str, str]:
+    """(organisation, resource) of a list call; Bills and SalesInvoices by their Type."""
+    from urllib.parse import parse_qs
+
+    name = entry["path"].rsplit("/", 1)[-1]
+    if name == "Invoices":
+        where = parse_qs(entry.get("query") or "").get("where", [""])[0]
+        name = "Bills" if '"ACCPAY"' in where else "SalesInvoices"
+    return str(entry.get("tenant_id")), name
+
+
+def _calls_after_events(fleet: Any, fired: dict, calls: list[dict[str, Any]]) -> int:
+    """List calls on a feed made after its first sensor's event fired: every trigger of a
+    feed fires from one shared poll, so these are the tasks' own reads (the second read)."""
+    first: dict[tuple[str, str], float] = {}
+    for key, at in fired.items():
+        feed = fleet.pair_of[key]
+        first[feed] = min(first.get(feed, at), at)
+    return sum(1 for e in calls if _feed_of(e) in first and _epoch(e) > first[_feed_of(e)])
 
 
 def _delays(fleet: Any, made: dict, times: dict[tuple[str, int], float]) -> dict[str, Any]:
@@ -326,10 +415,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="28 sensors, shorter cycles")
     parser.add_argument("--parallelism", type=int, default=6, help="Airflow task processes")
     parser.add_argument("--logs", type=Path, help="copy the Airflow components' logs here")
+    parser.add_argument(
+        "--reread-baseline",
+        action="store_true",
+        help="first run the same fleet the old way (each task reads its range again)",
+    )
+    parser.add_argument(
+        "--worker-baseline",
+        action="store_true",
+        help="first run the same fleet resumed on workers (end_from_trigger=False)",
+    )
     args = parser.parse_args(argv)
     # 10 s polls: 7 feeds an organisation poll 42 times a minute, under Xero's 60
     count, poll, cycles = (28, 10.0, 2) if args.quick else (500, 10.0, 3)
     started = time.monotonic()
+    reread: dict[str, Any] | None = None
+    on_worker: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(prefix="xero-trigger-bench-") as scratch:
         _env(Path(scratch))
         from tests.benchmarks.harness import real_limits
@@ -338,15 +439,30 @@ def main(argv: list[str] | None = None) -> int:
         from xero_sandbox.testing import SandboxServer
 
         with SandboxServer(seed_demo=True) as sandbox:
-            sandbox.control("PUT", "/limits", json=real_limits(1.0, latency_ms=20))
+            limits = real_limits(1.0, latency_ms=20)
+            limits["per_day_starter"] = FLEET_CONFIGURATION["day_limit_per_organisation"]
+            sandbox.control("PUT", "/limits", json=limits)
+            client_id = sandbox.demo.web_client_id
+            sandbox.control("PUT", f"/apps/{client_id}", json={"tier": "advanced"})
+            print(f"fleet configuration: {json.dumps(FLEET_CONFIGURATION)}", file=sys.stderr)
             conn_id = _connection(sandbox, Path(scratch))
             tenants = [sandbox.demo.tenant_id, sandbox.demo.second_tenant_id]
-            write_dag(Path(scratch) / "dags", tenants, count, conn_id, poll, SETTLE)
+            write = functools.partial(
+                write_dag, Path(scratch) / "dags", tenants, count, conn_id, poll, SETTLE
+            )
+            write()
+            if args.reread_baseline:
+                write(dag_id=REREAD_DAG_ID, hand_over=False)
+            if args.worker_baseline:
+                write(dag_id=WORKER_DAG_ID, end_from_trigger=False)
             env = {
                 f"AIRFLOW_CONN_{conn_id.upper()}": os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"],
                 "AIRFLOW__TRIGGERER__CAPACITY": str(max(1000, count)),
                 "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "2000",
                 "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+                # a loaded machine answers the Execution API slowly: wait, do not fail tasks
+                "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
+                "AIRFLOW__WORKERS__EXECUTION_API_RETRIES": "10",
             }
             config = StackConfig(
                 home=Path(scratch) / "stack",
@@ -363,9 +479,32 @@ def main(argv: list[str] | None = None) -> int:
                 base = baseline(sandbox, conn_id, 2 * poll, 1 if args.quick else 2)
                 base_done = time.monotonic()
                 joined()
-                stack.wait_for_dags([DAG_ID])
+                stack.wait_for_dags(
+                    [
+                        DAG_ID,
+                        *([REREAD_DAG_ID] if args.reread_baseline else []),
+                        *([WORKER_DAG_ID] if args.worker_baseline else []),
+                    ]
+                )
                 if not args.quick:  # a fresh Xero minute (quick: the hook's budget paces)
                     time.sleep(max(0.0, 61 - (time.monotonic() - base_done)))
+
+                def before(what: str, dag_id: str) -> Any:
+                    """A baseline fleet's run, then a fresh Xero minute for the next fleet."""
+                    print(f"[2/3] {count} sensors {what} (before)", file=sys.stderr)
+                    fleet = Fleet(stack, tenants, count, dag_id=dag_id)
+                    try:
+                        figures = airflow_run(sandbox, stack, fleet, poll, cycles)
+                    finally:
+                        fleet.close()
+                    if not args.quick:
+                        time.sleep(61)
+                    return figures
+
+                if args.reread_baseline:
+                    reread = before("that read again", REREAD_DAG_ID)
+                if args.worker_baseline:
+                    on_worker = before("finished by workers", WORKER_DAG_ID)
                 print(f"[2/3] {count} deferred sensors in a real Airflow", file=sys.stderr)
                 fleet = Fleet(stack, tenants, count)
                 try:
@@ -377,6 +516,10 @@ def main(argv: list[str] | None = None) -> int:
                 stack.stop()
                 if args.logs:
                     shutil.copytree(stack.home / "stack-logs", args.logs, dirs_exist_ok=True)
+                    if (stack.home / "logs").exists():
+                        shutil.copytree(
+                            stack.home / "logs", args.logs / "tasks", dirs_exist_ok=True
+                        )
     per_sensor_base = base["calls_per_cycle"] / base["triggers"]
     per_sensor = shared["calls_per_cycle"] / shared["sensors"]
     feeds = len(tenants) * len(RESOURCES)
@@ -384,8 +527,11 @@ def main(argv: list[str] | None = None) -> int:
         "mode": "quick" if args.quick else "full",
         "duration_s": round(time.monotonic() - started, 1),
         "parallelism": args.parallelism,
+        "fleet_configuration": FLEET_CONFIGURATION,
         "baseline_unshared": base,
         "shared": shared,
+        "reread_before_handover": reread,
+        "finished_by_workers": on_worker,
         "calls_per_sensor_ratio": round(per_sensor / per_sensor_base, 4)
         if per_sensor_base
         else None,
@@ -394,6 +540,7 @@ def main(argv: list[str] | None = None) -> int:
             "rate_limited_429": 0,
             "delay_max_s": poll + 5,
             "succeeded": count,
+            "extra_calls_after_events": 0,
         },
     }
     met = (
@@ -405,11 +552,76 @@ def main(argv: list[str] | None = None) -> int:
         and shared["events_seen_in_db"] == count
         and shared["task_states"].get("success") == count
         and shared["delivered_changes"] == count
+        and shared["extra_calls_after_events"] == 0
     )
     report["targets_met"] = met
+    if on_worker is not None:
+        report["end_from_trigger_comparison"] = compare(on_worker, shared)
+        report["end_from_trigger_comparison"]["mode"] = report["mode"]
+        COMPARISON.write_text(json.dumps(report["end_from_trigger_comparison"], indent=2) + "\n")
     print(json.dumps(report, indent=2))
+    for label, figures in (
+        ("before (read again)", reread),
+        ("before (finished by workers)", on_worker),
+        ("after (ended by triggers)", shared),
+    ):
+        if figures:
+            print(
+                f"{label}: {figures['sensors']} sensors finished "
+                f"{figures['finish_all_after_events_s']} s after their events were seen, the "
+                f"last {figures['last_finished_after_last_event_s']} s after the last event, "
+                f"{figures['extra_calls_after_events']} extra calls; event to task end "
+                f"p50 {figures['finished_after_event_s']['p50']} s, max "
+                f"{figures['finished_after_event_s']['max']} s; change to task end p50 "
+                f"{figures['change_to_task_end_s']['p50']} s, max "
+                f"{figures['change_to_task_end_s']['max']} s; {figures['calls_to_xero']} "
+                "calls to Xero",
+                file=sys.stderr,
+            )
     _save(report)
     return 0 if met else 1
+
+
+def compare(on_worker: dict[str, Any], by_trigger: dict[str, Any]) -> dict[str, Any]:
+    """Event-to-task-end and calls to Xero, finished by workers vs ended by triggers."""
+
+    def ratio(before: float | None, after: float | None) -> float | None:
+        return round(before / after, 1) if before is not None and after else None
+
+    keys = (
+        "finished_after_event_s",
+        "change_to_task_end_s",
+        "delay_s",
+        "calls_to_xero",
+        "extra_calls_after_events",
+    )
+    worker = {k: on_worker[k] for k in keys}
+    trigger = {k: by_trigger[k] for k in keys}
+    return {
+        "sensors": by_trigger["sensors"],
+        "fleet_configuration": FLEET_CONFIGURATION,
+        "finished_by_workers": worker,
+        "ended_by_triggers": trigger,
+        "event_to_task_end_ratio_workers_over_triggers": {
+            q: ratio(worker["finished_after_event_s"][q], trigger["finished_after_event_s"][q])
+            for q in ("p50", "max")
+        },
+        "change_to_task_end_ratio_workers_over_triggers": {
+            q: ratio(worker["change_to_task_end_s"][q], trigger["change_to_task_end_s"][q])
+            for q in ("p50", "max")
+        },
+        "event_note": "event: the trigger's 'Trigger fired event' log line (delay_s: change to "
+        "event). A trigger that ends its task claims the delivery and pushes its XComs "
+        "through the triggerer's one supervisor loop before that line, so its events come "
+        "later and event-to-end is shorter than the whole; change_to_task_end_s is the "
+        "figure to compare end to end",
+        "calls_to_xero_ratio_workers_over_triggers": ratio(
+            worker["calls_to_xero"], trigger["calls_to_xero"]
+        ),
+        "calls_note": "calls_to_xero counts every API call from a fleet's start to its last "
+        "task's end, polls while deferring included: it follows how long each fleet ran, "
+        "not only how it ends; extra_calls_after_events are reads after a feed's event",
+    }
 
 
 def _connection(sandbox: Any, scratch: Path) -> str:
@@ -428,6 +640,7 @@ def _connection(sandbox: Any, scratch: Path) -> str:
             "token_store": f"sqlite:///{scratch / 'tokens.db'}",
             "token_key": conn_id,
             "refresh_token": tokens["refresh_token"],
+            "call_plan": "off",  # FLEET_CONFIGURATION: measure the sensors, not the plan
         },
     }
     os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(body)

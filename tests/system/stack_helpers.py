@@ -3,39 +3,42 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
-from xero_demo.demo import expected_dag_ids, stack_config
-from xero_demo.sandbox_grant import authorise
-from xero_demo.settings import load
-from xero_demo.stack import AirflowStack, airflow_executable
+from xero_demo.bring_up import on_celery, start_connected
+from xero_demo.demo import stack_config
+from xero_demo.stack import AirflowStack
 from xero_examples.warehouse import Warehouse, compare, sync_resources, xero_figures
 from xero_sandbox.testing import SandboxServer
 
-REPO = Path(__file__).resolve().parents[2]
 WAREHOUSE_DAGS = ["xero_warehouse_sync_demo", "xero_warehouse_sync_starter"]
 
 
-def start_stack(home: Path, sandbox: SandboxServer, **config) -> AirflowStack:
+def start_stack(
+    home: Path,
+    sandbox: SandboxServer,
+    migrated_db: Callable[[Path], Path] | None = None,
+    xero_extra: dict | None = None,
+    celery: dict | None = None,
+    **config,
+) -> AirflowStack:
     """A running stack with airflow_settings.yaml loaded and the demo connections authorised:
-    the demo's configuration (`make airflow`: plugin loaded, Test enabled) plus ``config``."""
+    the demo's configuration (`make airflow`: plugin loaded, Test enabled) plus ``config``.
+
+    ``migrated_db`` (the session fixture) puts the run's migrated SQLite database in
+    ``home`` instead of ``airflow db migrate`` (the demo itself migrates, as it must).
+    ``xero_extra`` is added to every Xero connection's extra (``{"app_tier": ...}``).
+    ``celery``: :func:`xero_demo.bring_up.on_celery`'s arguments, for a Celery stack.
+    """
     base = stack_config(home, api_port=config.pop("api_port", None))
+    if celery is not None:
+        base = on_celery(base, **celery)
     env = {**base.env, **config.pop("env", {})}
-    stack = AirflowStack(dataclasses.replace(base, env=env, **config))
-    stack.start()
-    try:
-        load(
-            REPO / "airflow_settings.yaml",
-            sandbox_url=sandbox.url,
-            airflow=airflow_executable(),
-            env=stack.env,
-        )
-        authorise(sandbox.url, env=stack.env)
-        stack.wait_for_dags(expected_dag_ids(stack))
-    except BaseException:
-        stack.stop()
-        raise
-    return stack
+    if migrated_db is not None and config.get("database_url") is None:
+        migrated_db(Path(home) / "airflow.db")
+        config["migrate"] = False
+    return start_connected(dataclasses.replace(base, env=env, **config), sandbox.url, xero_extra)
 
 
 def sandbox_records(sandbox: SandboxServer, tenant_id: str, resource) -> list[dict]:
@@ -44,12 +47,20 @@ def sandbox_records(sandbox: SandboxServer, tenant_id: str, resource) -> list[di
     return records
 
 
-def warehouse_differences(url: str, sandbox: SandboxServer, tenant_id: str) -> list[str]:
-    """Every difference between the warehouse and the sandbox's records (empty: equal)."""
+def warehouse_differences(
+    url: str, sandbox: SandboxServer, tenant_id: str, skip: set[str] = frozenset()
+) -> list[str]:
+    """Every difference between the warehouse and the sandbox's records (empty: equal).
+    Resources in ``skip`` (not in the app's tier) must have no rows at all."""
     warehouse = Warehouse(url)
     problems = []
     try:
         for resource in sync_resources():
+            if resource.name in skip:
+                rows = warehouse.figures(resource, tenant_id)["count"]
+                if rows:
+                    problems.append(f"{resource.name}: not in the app's tier, yet {rows} rows")
+                continue
             theirs = xero_figures(resource, sandbox_records(sandbox, tenant_id, resource))
             ours = warehouse.figures(resource, tenant_id)
             problems += compare(resource, theirs, ours)

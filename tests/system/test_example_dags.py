@@ -5,12 +5,13 @@ LocalExecutor on SQLite, then with CeleryExecutor on PostgreSQL and Redis with t
 
 from __future__ import annotations
 
-import json
+import functools
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,22 +22,48 @@ from tests.system.stack_helpers import (
     warehouse_differences,
     warehouse_rows,
 )
-from xero_demo.changes import Reaction, Writer, delay_table
-from xero_demo.demo import expected_dag_ids, run_all, subscribe_webhooks
+from xero_demo.app_tiers import (
+    gated_resources,
+    set_app_tier,
+    skip_notes,
+    tier_problems,
+    tier_usage,
+)
+from xero_demo.bring_up import expected_dag_ids as dag_ids
+from xero_demo.changes import (
+    READ_SECONDS,
+    Change,
+    Reaction,
+    Writer,
+    answer,
+    delay_table,
+    pending_requests,
+    reactions,
+)
+from xero_demo.demo import run_all, subscribe_webhooks
 from xero_demo.stack import AirflowStack, postgres_database, redis_broker
 from xero_sandbox.testing import SandboxServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 DEMO_DAG = "xero_warehouse_sync_demo"
+# Two LocalExecutor stacks, in two workers (tests/conftest.py): every DAG's run and the
+# backfill that needs its warehouse on one; the tests that need only the demo DAG on the
+# other. Should both groups land in one worker, they share one stack, which these tests
+# also allow. The app tiers (issue 21): these run on an Advanced app, the Celery run on a
+# Starter app, the short soak (tests/soak) on a Core app.
+EVERY_DAG = pytest.mark.xdist_group("example-dags-local")
+ONE_DAG = pytest.mark.xdist_group("example-dags-local-2")
 
 
 @pytest.fixture(scope="module")
 def local_stack(
-    sandbox_server: SandboxServer, tmp_path_factory: pytest.TempPathFactory
+    sandbox_server: SandboxServer,
+    tmp_path_factory: pytest.TempPathFactory,
+    migrated_db: Callable[[Path], Path],
 ) -> Iterator[AirflowStack]:
     sandbox_server.reset(demo=True)
     home = tmp_path_factory.mktemp("airflow_local")
-    stack = start_stack(home, sandbox_server)
+    stack = start_stack(home, sandbox_server, migrated_db)
     try:
         yield stack
     finally:
@@ -66,12 +93,20 @@ def assert_bills_were_decided(sandbox: SandboxServer, answered: dict[str, str]) 
         for bill in [b for b in bills if b["InvoiceID"] in answered]:
             path = f"Invoices/{bill['InvoiceID']}/History"
             notes = [h["Details"] for h in writer.get(tenant, path)["HistoryRecords"]]
+            calls = [  # what was asked of Xero about this bill, for a failure's message
+                (e["method"], e["path"], e.get("status"))
+                for e in sandbox.requests()
+                if bill["InvoiceID"] in e["path"]
+                or (e["method"] == "POST" and e["path"].endswith("/Invoices"))
+            ]
+            seen = {"status": bill["Status"], "notes": notes, "calls": calls[-40:]}
             if answered[bill["InvoiceID"]] == "Approve":
-                assert bill["Status"] == "AUTHORISED", bill
-                assert "Approved in Airflow by admin." in notes, notes
+                assert bill["Status"] == "AUTHORISED", seen
+                assert "Approved in Airflow by admin." in notes, seen
             else:
-                assert bill["Status"] == "DRAFT", bill
-                assert any("Rejected in Airflow by admin: Amount looks wrong" in n for n in notes)
+                assert bill["Status"] == "DRAFT", seen
+                wanted = "Rejected in Airflow by admin: Amount looks wrong"
+                assert any(wanted in n for n in notes), seen
 
 
 def assert_automations_did_their_work(sandbox: SandboxServer, reacted: list[Reaction]) -> None:
@@ -102,13 +137,13 @@ def local_warehouse(stack: AirflowStack) -> str:
     return f"sqlite:///{stack.home}/xero_warehouse.db"
 
 
+@EVERY_DAG
 def test_every_example_dag_runs_to_success_on_local_executor(
     local_stack: AirflowStack, sandbox_server: SandboxServer
 ) -> None:
     demo = sandbox_server.demo
-    runs, reacted, answered = run_all(
-        local_stack, expected_dag_ids(local_stack), sandbox_server, 900
-    )
+    subscribe_webhooks(local_stack, sandbox_server)  # as `make demo` does
+    runs, reacted, answered = run_all(local_stack, dag_ids(local_stack), sandbox_server, 900)
     states = {dag_id: [r["state"] for r in dag_runs] for dag_id, dag_runs in runs.items()}
     bad = {d: s for d, s in states.items() if not s or s != ["success"] * len(s)}
     assert not bad, bad
@@ -118,10 +153,15 @@ def test_every_example_dag_runs_to_success_on_local_executor(
         print(f"always on, {feed}: change -> run p50 {row['p50_s']} s, max {row['max_s']} s")
     for tenant in (demo.tenant_id, demo.second_tenant_id):
         assert warehouse_differences(local_warehouse(local_stack), sandbox_server, tenant) == []
-    # the quality check compared with Xero itself and reported each table
-    run = runs[DEMO_DAG][0]["dag_run_id"]
-    report = local_stack.xcom(DEMO_DAG, run, "quality_check")
-    assert report["Contacts"]["rows"] > 0
+    # the quality check compared with Xero itself and reported each table, on its own
+    # cadence (weekly by default): a run compared, or each said when the last one did
+    # (a full refresh earlier in this stack)
+    reports = [local_stack.xcom(DEMO_DAG, r["dag_run_id"], "quality_check") for r in runs[DEMO_DAG]]
+    compared = [r for r in reports if "Contacts" in r]
+    if compared:
+        assert compared[0]["Contacts"]["rows"] > 0, reports
+    else:
+        assert all(r["compared"] is False and r["last_compared"] for r in reports), reports
 
 
 def webhook_runs(stack: AirflowStack, dag_id: str, contact_id: str) -> list[dict]:
@@ -139,6 +179,7 @@ def webhook_runs(stack: AirflowStack, dag_id: str, contact_id: str) -> list[dict
     return found
 
 
+@ONE_DAG
 def test_a_sandbox_webhook_starts_the_contact_asset_dag(
     local_stack: AirflowStack, sandbox_server: SandboxServer
 ) -> None:
@@ -187,6 +228,7 @@ def sa_rows(url: str, table: str, record_id: str) -> int:
         engine.dispose()
 
 
+@ONE_DAG
 def test_the_demo_stack_loads_the_plugin_and_tests_connections(
     local_stack: AirflowStack,
 ) -> None:
@@ -210,6 +252,7 @@ def test_the_demo_stack_loads_the_plugin_and_tests_connections(
     assert answer["status"] is True, answer
 
 
+@EVERY_DAG
 def test_backfill_of_three_intervals_rewrites_nothing_twice(
     local_stack: AirflowStack, sandbox_server: SandboxServer
 ) -> None:
@@ -241,11 +284,60 @@ def test_backfill_of_three_intervals_rewrites_nothing_twice(
     assert warehouse_differences(url, sandbox_server, sandbox_server.demo.tenant_id) == []
 
 
+def test_a_sandbox_webhook_wakes_the_contact_automation_within_seconds(
+    local_stack: AirflowStack, sandbox_server: SandboxServer
+) -> None:
+    """Issue 19 item 3: a contact created in the sandbox -> its signed delivery to the
+    running api-server -> the daily call plan's mark -> the automation's waiting trigger
+    reads Xero once -> the run nobody triggered receives the contact. With webhooks
+    healthy the contacts feed polls only every 15 minutes, so seconds mean the webhook."""
+    from xero_provider.state.feed import parse_ms
+
+    dag_id = "xero_contact_history_notes_demo"
+    tenant = sandbox_server.demo.tenant_id
+    subscription = subscribe_webhooks(local_stack, sandbox_server)
+    assert subscription["status"] == "OK"
+    local_stack.unpause(dag_id)
+    try:
+        waiting = functools.partial(sensor_waits, local_stack, dag_id, "contact_changed")
+        local_stack.wait(waiting, 600, "the contact automation to wait", interval=2)
+        time.sleep(20)  # its first poll is done: from now on only the webhook is quick
+        writer = Writer(sandbox_server, [tenant])
+        (made,) = writer.put(tenant, "Contacts", [{"Name": f"Webhook wake {time.time_ns()}"}])
+        change = Change("contacts", tenant, made["ContactID"], parse_ms(made["UpdatedDateUTC"]))
+        found: list[Reaction] = []
+        deadline = time.monotonic() + 300
+        while not found and time.monotonic() < deadline:
+            time.sleep(2)
+            found = reactions(local_stack, [change], {change: dag_id})
+        assert found, local_stack.log_tail("triggerer")
+        (reaction,) = found
+        print(
+            f"webhook -> contact automation: change -> sensor done in "
+            f"{reaction.delay_seconds:.1f} s"
+        )
+        assert reaction.run_type != "manual"
+        # With webhooks healthy the contacts feed's next poll is 900 s after its first one
+        # (done before the 20 s above): a delivery well inside that came from the webhook's
+        # mark. The delay itself (settle 15 s + delivery + the worker's pickup; `make demo`
+        # prints it per feed) is a figure, not an assertion.
+        assert reaction.delay_seconds < 600
+    finally:
+        local_stack.unpause(dag_id, paused=True)
+        sandbox_server.control("DELETE", "/webhooks")
+
+
+@ONE_DAG
 def test_failed_task_cleared_and_rerun_creates_nothing_twice(
     local_stack: AirflowStack, sandbox_server: SandboxServer
 ) -> None:
     url = local_warehouse(local_stack)
     tenant = sandbox_server.demo.tenant_id
+    # the demo DAG unpaused (a paused DAG's manual run never starts), its scheduled run
+    # done before Xero starts refusing contact reads
+    local_stack.wait_for_dags([DEMO_DAG])
+    local_stack.unpause(DEMO_DAG)
+    local_stack.wait_for_all_runs(DEMO_DAG, timeout=600)
     # a new contact to load, and Xero refusing every contact read until the fault is lifted
     sandbox_server.control(
         "POST",
@@ -276,29 +368,104 @@ def test_failed_task_cleared_and_rerun_creates_nothing_twice(
     assert warehouse_differences(url, sandbox_server, tenant) == []
 
 
-@pytest.mark.parametrize("tier", ["starter", "core"])
-def test_a_starter_or_core_app_syncs_the_warehouse_skipping_journals_with_a_note(
-    local_stack: AirflowStack, sandbox_server: SandboxServer, tier: str
+def sensor_waits(stack: AirflowStack, dag_id: str, task_id: str) -> bool:
+    """A running run of ``dag_id`` has its sensor ``task_id`` deferred: it waits for changes."""
+    running = [r for r in stack.runs(dag_id) if r["state"] == "running"]
+    tis = stack.task_instances(dag_id, running[0]["dag_run_id"]) if running else []
+    return any(t["task_id"] == task_id and t["state"] == "deferred" for t in tis)
+
+
+def _request_for(stack: AirflowStack, dag_id: str, bill_id: str, not_run: str = "") -> Any:
+    """The pending approval request for ``bill_id`` (in a run other than ``not_run``)."""
+    for detail in pending_requests(stack, dag_id):
+        if bill_id in (detail.get("body") or "") and (
+            detail["task_instance"]["dag_run_id"] != not_run
+        ):
+            return detail
+    return None
+
+
+@ONE_DAG
+def test_a_bill_whose_decide_task_died_is_asked_again_and_decided_once(
+    local_stack: AirflowStack, sandbox_server: SandboxServer
 ) -> None:
-    """Since March 2026 Journals are Advanced-only (the Advanced app is the first test's):
-    on a Starter or Core app the sync skips them (a note in the task's result), the
-    quality check leaves them out, Starter's 1,000 calls a day suffice, nothing fails."""
-    client_id = sandbox_server.demo.web_client_id
-    local_stack.wait_for_dags([DEMO_DAG])
-    local_stack.unpause(DEMO_DAG)  # also when this test runs on its own
-    sandbox_server.control("PUT", f"/apps/{client_id}", json={"tier": tier})
+    """Issue 24: a ``decide`` task that fails well before its response timeout (here marked
+    failed, as Airflow 3.3's executor-event race or a killed worker leaves it) is not
+    "no decision in time": no note is written, the run fails, the next run asks the person
+    again, and their answer is written once (one status change, one note)."""
+    dag_id = "xero_bill_approval_demo"
+    tenant = sandbox_server.demo.tenant_id
+    subscribe_webhooks(local_stack, sandbox_server)
+    local_stack.wait_for_dags([dag_id])
+    local_stack.unpause(dag_id)
     try:
-        run_id = local_stack.trigger(DEMO_DAG, conf={"full_refresh": True, "lean": True})
-        assert local_stack.wait_for_run(DEMO_DAG, run_id, timeout=600) == "success"
+        waiting = functools.partial(sensor_waits, local_stack, dag_id, "bill_submitted")
+        local_stack.wait(waiting, 600, "the approval DAG's sensor to wait", interval=2)
+        writer = Writer(sandbox_server, [tenant])
+        (supplier,) = writer.put(tenant, "Contacts", [{"Name": f"Asked again {time.time_ns()}"}])
+        line = {"Description": "x", "Quantity": "1", "UnitAmount": "80.00", "AccountCode": "429"}
+        (bill,) = writer.put(
+            tenant,
+            "Invoices",
+            [
+                {
+                    "Type": "ACCPAY",
+                    "Status": "SUBMITTED",
+                    "Contact": {"ContactID": supplier["ContactID"]},
+                    "LineItems": [line],
+                    "Date": "2026-12-01",
+                    "DueDate": "2026-12-31",
+                }
+            ],
+        )
+        bill_id = bill["InvoiceID"]
+        first = local_stack.wait(
+            lambda: _request_for(local_stack, dag_id, bill_id), 600, "the approval request"
+        )
+        ti = first["task_instance"]
+        run_id = ti["dag_run_id"]
+        time.sleep(READ_SECONDS)  # the pause's executor event has landed: not the race
+        local_stack.api(
+            "PATCH",
+            f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/decide/{ti['map_index']}",
+            json={"new_state": "failed"},
+        )
+        assert local_stack.wait_for_run(dag_id, run_id, timeout=600) == "failed"
+        states = {t["task_id"]: t["state"] for t in local_stack.task_instances(dag_id, run_id)}
+        assert states["apply_decisions"] == "failed", states
+        notes = [
+            h["Details"]
+            for h in writer.get(tenant, f"Invoices/{bill_id}/History")["HistoryRecords"]
+        ]
+        assert not any("No approval decision" in n for n in notes), notes
+
+        second = local_stack.wait(
+            lambda: _request_for(local_stack, dag_id, bill_id, not_run=run_id),
+            600,
+            "the bill to be asked again",
+        )
+        answer(local_stack, second, "Approve")
+        again = second["task_instance"]["dag_run_id"]
+        assert local_stack.wait_for_run(dag_id, again, timeout=600) == "success"
+        history = writer.get(tenant, f"Invoices/{bill_id}/History")["HistoryRecords"]
+        notes = [h["Details"] for h in history]
+        assert notes.count("Approved in Airflow by admin.") == 1, notes
+        assert not any("No approval decision" in n for n in notes), notes
+        (now,) = writer.get(tenant, f"Invoices/{bill_id}")["Invoices"]
+        assert now["Status"] == "AUTHORISED"
+        authorised = [
+            e
+            for e in sandbox_server.requests(path="/api.xro/2.0/Invoices", method="POST")
+            if e.get("status", 200) < 400
+            and any(
+                r.get("InvoiceID") == bill_id and r.get("Status") == "AUTHORISED"
+                for r in ((e.get("json") or {}).get("Invoices") or [])
+            )
+        ]
+        assert len(authorised) == 1, authorised
     finally:
-        sandbox_server.control("PUT", f"/apps/{client_id}", json={"tier": "advanced"})
-    tasks = {t["task_id"]: t["state"] for t in local_stack.task_instances(DEMO_DAG, run_id)}
-    assert set(tasks.values()) == {"success"}, tasks
-    journals = local_stack.xcom(DEMO_DAG, run_id, "sync_journals")
-    assert "needs a Xero app on the Advanced tier" in journals["skipped"]
-    report = local_stack.xcom(DEMO_DAG, run_id, "quality_check")
-    assert report["Journals"] == {"skipped": "not in the app's Xero tier"}
-    assert report["Invoices"]["rows"] > 0
+        local_stack.unpause(dag_id, paused=True)
+        sandbox_server.control("DELETE", "/webhooks")
 
 
 def test_example_dags_on_celery_with_two_workers_on_postgres_and_redis(
@@ -319,40 +486,57 @@ def test_example_dags_on_celery_with_two_workers_on_postgres_and_redis(
         raise
 
 
-def _run_on_celery(sandbox, tmp_path, metadata_url, warehouse_url, broker, prefix) -> None:
-    import sqlalchemy as sa
+def print_tier_report(tier: str, runs: dict[str, list], usage: dict) -> None:
+    """Per tier: each DAG's run states, and each organisation's calls against its limit."""
+    print(f"{tier.title()} app (the sandbox's app record: {usage['tier']}):")
+    for dag_id, dag_runs in sorted(runs.items()):
+        print(f"  {dag_id}: {', '.join(r['state'] for r in dag_runs)}")
+    for tenant, row in usage["organisations"].items():
+        print(f"  organisation {tenant}: {row['calls']} calls of its {row['day_limit']} a day")
+    print(f"  calls refused for the day limit: {usage['day_refusals']}")
 
+
+def _run_on_celery(sandbox, tmp_path, metadata_url, warehouse_url, broker, prefix) -> None:
+    """Every example DAG on a Starter app (issue 21): the sandbox holds the demo app on
+    Starter (1,000 calls a day per organisation, no Journals) and the connections say so
+    (``app_tier``, as the connect flow records it), so the hook refuses Journals before
+    calling and the call plan spreads 1,000 calls a day. Nothing may fail; each warehouse
+    sync skips Journals with the tier's note; each organisation stays within 1,000 calls
+    (its count includes the demo's own writes through the same app)."""
+    tier = "starter"
     sandbox.reset(demo=True)
-    target = sa.make_url(warehouse_url)
-    warehouse_conn = {
-        "conn_type": "postgres",
-        "host": target.host,
-        "port": target.port,
-        "login": target.username,
-        "schema": target.database,
-    }
-    stack = start_stack(
-        tmp_path / "home",
-        sandbox,
-        executor="CeleryExecutor",
-        database_url=metadata_url,
-        broker_url=broker,
-        broker_prefix=prefix,
-        celery_workers=2,
-        worker_concurrency=3,
-        env={
-            "AIRFLOW_CONN_XERO_WAREHOUSE": json.dumps(warehouse_conn),
-            "XERO_TOKEN_STORE": metadata_url,  # one token store for every worker
-        },
-    )
+    assert set_app_tier(sandbox, tier)["tier"] == tier  # before the connections' consent
+    celery = {"metadata_url": metadata_url, "broker": broker, "prefix": prefix, "workers": 2,
+              "concurrency": 3, "warehouse_url": warehouse_url}  # fmt: skip
+    stack = start_stack(tmp_path / "home", sandbox, celery=celery, xero_extra={"app_tier": tier})
     try:
-        runs, _, _ = run_all(stack, expected_dag_ids(stack), sandbox, timeout=900)
+        subscribe_webhooks(stack, sandbox)  # as `make demo` does
+        runs, reacted, answered = run_all(stack, dag_ids(stack), sandbox, timeout=900)
+        usage = tier_usage(sandbox, tier)
+        print_tier_report(tier, runs, usage)
         states = {dag_id: [r["state"] for r in dag_runs] for dag_id, dag_runs in runs.items()}
         assert all(s == ["success"] * len(s) and s for s in states.values()), states
+        assert_automations_did_their_work(sandbox, reacted)
+        assert_bills_were_decided(sandbox, answered)
+        gated = gated_resources(tier)
+        assert gated == {"Journals"}
+        notes = {}
         for dag_id in WAREHOUSE_DAGS:
             for run in runs[dag_id]:
                 for ti in stack.task_instances(dag_id, run["dag_run_id"]):
                     assert ti["state"] == "success", ti
+                notes[run["dag_run_id"]] = skip_notes(stack, dag_id, run["dag_run_id"], gated)
+        # on Starter: the app record, the day's calls within 1,000 per organisation, no
+        # day-limit refusal, and every sync's Journals skipped with the tier's note
+        assert tier_problems(usage, notes, tier) == [], (usage, notes)
+        assert len(usage["organisations"]) == 2 and all(
+            row["day_limit"] == 1000 for row in usage["organisations"].values()
+        ), usage
+        for dag_id in WAREHOUSE_DAGS:  # the first run's quality check compared without them
+            reports = [stack.xcom(dag_id, r["dag_run_id"], "quality_check") for r in runs[dag_id]]
+            compared = [r for r in reports if "Invoices" in r]
+            assert compared and compared[0]["Invoices"]["rows"] > 0, reports
+            assert compared[0]["Journals"] == {"skipped": "not in the app's Xero tier"}
         executed = {
             name: stack.log_tail(name, 10_000_000).count("succeeded in")
             for name in ("worker-1", "worker-2")
@@ -362,7 +546,7 @@ def _run_on_celery(sandbox, tmp_path, metadata_url, warehouse_url, broker, prefi
         )
         demo = sandbox.demo
         for tenant in (demo.tenant_id, demo.second_tenant_id):
-            assert warehouse_differences(warehouse_url, sandbox, tenant) == []
+            assert warehouse_differences(warehouse_url, sandbox, tenant, skip=gated) == []
     finally:
         stack.stop()
     assert not stack.leftovers()

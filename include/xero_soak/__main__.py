@@ -1,0 +1,5 @@
+import sys
+
+from xero_soak.run import main
+
+sys.exit(main())

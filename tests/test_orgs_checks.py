@@ -1,0 +1,64 @@
+"""The organisations benchmark's pass/fail rules (``tests.benchmarks.orgs.checks``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.benchmarks.orgs import FAIRNESS, checks
+
+FAIR = f"slowest finish <= {FAIRNESS}x median"
+
+
+def report(
+    median: float, slowest: float, organisations: int = 3, heavy: float | None = None
+) -> dict[str, Any]:
+    round_ = {
+        "organisations": organisations,
+        "full": False,
+        "failed_runs": [],
+        "rate_limited_429": 0,
+        "records": 0,
+        "records_expected": None,
+        "finish_seconds": {"median": median, "max": slowest, "min": median / 2},
+        "slowest_over_median": round(slowest / median, 2),
+        "heavy_finish_over_median": heavy,
+    }
+    return {"rounds": [round_], "records_expected_per_org": 0}
+
+
+@pytest.mark.parametrize(
+    ("median", "slowest", "fair"),
+    [
+        (200.0, 290.0, True),  # 1.45x
+        (200.0, 310.0, False),  # 1.55x: an organisation left behind
+        (200.0, 414.0, False),  # the FIFO queue measured at 100 organisations
+        (2.0, 3.1, True),  # 1.55x but 1.1 s: one scheduler loop, not starvation
+        (2.0, 6.0, False),  # 3x and 4 s late
+    ],
+)
+def test_fairness_allows_only_airflows_scheduling_slack(
+    median: float, slowest: float, fair: bool
+) -> None:
+    assert checks(report(median, slowest))[FAIR] is fair
+
+
+def test_one_organisation_is_always_fair() -> None:
+    assert checks(report(1.0, 50.0, organisations=1))[FAIR] is True
+
+
+def test_the_heavy_organisation_is_not_held_to_the_light_ones_finish() -> None:
+    # the rule is for the organisations with the ordinary amount of work: the heavy one may
+    # end later (it reads more); with one light organisation beside it there is no rule
+    assert checks(report(200.0, 250.0, heavy=3.0))[FAIR] is True
+    assert checks(report(200.0, 310.0, heavy=1.0))[FAIR] is False
+    assert checks(report(200.0, 200.0, organisations=2, heavy=5.0))[FAIR] is True
+
+
+def test_every_record_read_counts_the_heavy_organisations_records() -> None:
+    full = report(2.0, 2.0)
+    full["rounds"][0].update(full=True, records=1_800, records_expected=1_920)
+    assert checks(full)["every record read"] is False
+    full["rounds"][0]["records"] = 1_920
+    assert checks(full)["every record read"] is True
