@@ -12,10 +12,10 @@ import sqlalchemy as sa
 
 from xero_demo import stack
 
-# Heartbeats and parse intervals short enough for a test to wait on.
+# Heartbeats and the DAG folder listing short enough for a test to wait on (a DAG file the
+# test writes is parsed as soon as the listing sees it new or changed).
 FAST = {
     "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-    "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
     "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
     "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
     "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "6",

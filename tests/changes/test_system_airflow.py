@@ -262,7 +262,7 @@ def _read(path: Path):
 
 def test_deferred_sensor_survives_a_killed_triggerer(stack) -> None:
     airflow, hook, out, _sandbox, _fired = stack
-    airflow.run("dags", "unpause", "sys_watermark", check=True)
+    airflow.unpause("sys_watermark")
     airflow.run("dags", "trigger", "sys_watermark", check=True)
     airflow.wait(
         lambda: "deferred" in airflow.ti_state("sys_watermark", "changes"), 300, "the deferral"
@@ -314,7 +314,7 @@ def test_deferred_sensor_delivers_what_its_trigger_read_without_calling_xero(sta
     airflow, _hook, out, sandbox, _fired = stack
     tenant = sandbox.demo.second_tenant_id
     hook = XeroHook(HANDOVER_CONN)
-    airflow.run("dags", "unpause", "sys_handover", check=True)
+    airflow.unpause("sys_handover")
     airflow.run("dags", "trigger", "sys_handover", check=True)
     airflow.wait(
         lambda: "deferred" in airflow.ti_state("sys_handover", "changes"), 300, "the deferral"
@@ -407,7 +407,7 @@ def test_a_window_sensor_ends_from_its_trigger_and_its_empty_window_skips(stack)
     skips, neither going back to a worker; a rerun of the first reads the same window."""
     airflow, hook, out, _sandbox, _fired = stack
     dag_id = "sys_end_window"
-    airflow.run("dags", "unpause", dag_id, check=True)
+    airflow.unpause(dag_id)
     airflow.wait(lambda: _windows(airflow, dag_id), 180, "the first run")
     if datetime.now(UTC).second >= 50:  # not across a window's edge: wait for the next
         time.sleep(62 - datetime.now(UTC).second)
@@ -466,7 +466,7 @@ def test_a_watermark_sensor_ends_from_its_trigger_exactly_once_over_a_rerun(stac
     next run commits it and delivers only that newer change."""
     airflow, hook, out, _sandbox, _fired = stack
     dag_id = "sys_end_watermark"
-    airflow.run("dags", "unpause", dag_id, check=True)
+    airflow.unpause(dag_id)
     airflow.run("dags", "trigger", dag_id, check=True)
     airflow.wait(lambda: "deferred" in airflow.ti_state(dag_id, "changes"), 300, "the deferral")
     first = create(hook, "Contacts", [{"Name": "end watermark 1"}, {"Name": "end watermark 2"}])
@@ -500,7 +500,7 @@ def test_backfill_of_three_intervals_gives_each_its_window(stack) -> None:
             expected[start.strftime("%H")] = create(
                 hook, "Contacts", [{"Name": f"backfill {hour} {n}"} for n in range(hour + 1)]
             )
-    airflow.run("dags", "unpause", "sys_backfill", check=True)
+    airflow.unpause("sys_backfill")
     for _ in range(5):  # SQLite serialises writers: the CLI may meet a busy database
         result = airflow.run(
             "backfill",
@@ -533,7 +533,7 @@ def _watch(airflow: AirflowStack, hook: XeroHook, dag_id: str) -> None:
     from xero_provider.state.token_store import TokenStore
     from xero_provider.state.watermarks import WatermarkStore, watermarks_table
 
-    airflow.run("dags", "unpause", dag_id, check=True)
+    airflow.unpause(dag_id)
     store = WatermarkStore.for_config(hook.config)
     query = sa.select(watermarks_table.c.key).where(
         watermarks_table.c.key.like(f"asset-watcher/{dag_id}/%")

@@ -377,16 +377,18 @@ def wait_for(check, seconds: float, what: str, log: Path):
 @pytest.fixture
 def dag_processor(airflow_site: AirflowSite) -> Iterator[float]:
     """A real dag-processor parsing the warehouse sync DAG file beside the site's DAGs;
-    yields its parse interval. Stopped, and the file removed, afterwards."""
-    interval = 5.0
+    yields its periodic parse interval: 600 s, longer than the test waits, so DAGs that
+    appear or retire do so because connecting queued a priority parse of the files.
+    Stopped, and the file removed, afterwards."""
+    interval = 600.0
     copied = airflow_site.home / "dags" / "xero_warehouse_sync.py"
     copied.write_text((REPO / "dags" / "xero_warehouse_sync.py").read_text())
     env = {
         **airflow_site.env,
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": str(int(interval)),
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": str(int(interval)),
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__DAG_PROCESSOR__STALE_DAG_THRESHOLD": "5",
-        "AIRFLOW__SCHEDULER__PARSING_CLEANUP_INTERVAL": str(int(interval)),
+        "AIRFLOW__SCHEDULER__PARSING_CLEANUP_INTERVAL": "5",
     }
     log = airflow_site.home / "dag-processor.log"
     with open(log, "ab") as out:
@@ -425,9 +427,13 @@ def test_connecting_is_the_only_step_to_an_organisations_dags(
         log,
     )
     print(f"DAGs appeared {time.monotonic() - connected:.1f}s after connect "
-          f"(parse interval {dag_processor:.0f}s)")  # fmt: skip
+          f"(periodic parse every {dag_processor:.0f}s)")  # fmt: skip
     assert "org:cli_demo_company_nz" in dags[SYNC_DAG + "cli_demo_company_nz"]
     assert set(dags) == both  # nothing for connections that are not there
+    # Airflow 3.3's dag-processor drops a priority request for a file it is still parsing
+    # (``_start_new_processes``: "Stop creating duplicate processor"), and the parse that
+    # showed these DAGs ends a moment after they are visible: let it end first.
+    time.sleep(5)
 
     gone = airflow_site.run(*CLI, "disconnect", "--conn-id", "cli_sandbox_starter_ltd")
     assert gone.returncode == 0, gone.stderr

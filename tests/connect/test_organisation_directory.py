@@ -5,6 +5,7 @@ calls), as it follows the connect page and CLI."""
 from __future__ import annotations
 
 import json
+import time
 
 from tests.connect.conftest import AirflowSite
 from xero_sandbox.testing import SandboxServer
@@ -44,3 +45,56 @@ def test_connections_written_through_airflows_api_update_the_directory(
         assert api.delete("/connections/by_form").status_code == 204
         api.delete("/connections/not_xero")
     assert "by_form" not in directory(airflow_site)
+
+
+def parse_requests(site: AirflowSite) -> set[tuple[str, str]]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(site.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT bundle_name, relative_fileloc FROM dag_priority_parsing_request")
+            )
+            return {(bundle, path) for bundle, path in rows}
+    finally:
+        engine.dispose()
+
+
+def test_a_new_organisation_has_the_dag_files_parsed_at_once(
+    airflow_site: AirflowSite, sandbox: SandboxServer, clean_connections: None
+) -> None:
+    """Connecting changes the directory, not the DAG files' text: without a priority parse
+    request its DAGs would wait for the dag-processor's next periodic parse."""
+    folder = airflow_site.home / "dags" / "nested"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "org_dags.py").write_text("# builds DAGs from the organisation directory\n")
+    (folder / "__init__.py").write_text("")
+    body = {
+        "connection_id": "parsed_now",
+        "conn_type": "xero",
+        "login": "client",
+        "extra": json.dumps({"tenant_id": sandbox.demo.tenant_id}),
+    }
+    try:
+        with airflow_site.api() as api:
+            assert api.post("/connections", json=body).status_code == 201
+        # the api-server rebuilds the directory after it answered the write
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            queued = parse_requests(airflow_site)
+            if ("dags-folder", "nested/org_dags.py") in queued:
+                break
+            time.sleep(0.2)
+        assert ("dags-folder", "nested/org_dags.py") in queued
+        assert ("dags-folder", "nested/__init__.py") not in queued
+        # a connection that does not change the directory asks for nothing more
+        with airflow_site.api() as api:
+            plain = {"connection_id": "not_xero_either", "conn_type": "http"}
+            assert api.post("/connections", json=plain).status_code == 201
+            api.delete("/connections/not_xero_either")
+        assert parse_requests(airflow_site) == queued
+    finally:
+        (folder / "org_dags.py").unlink()
+        (folder / "__init__.py").unlink()
+        folder.rmdir()

@@ -254,6 +254,10 @@ def _sync_directory(session: Any) -> dict[str, list[str]]:
         directory[conn.conn_id] = {k: extra[k] for k in DIRECTORY_FIELDS if extra.get(k)}
     if directory != before:
         row.val = json.dumps(directory, sort_keys=True)
+        # the DAG files read the directory: have them parsed now, not at the next cycle
+        from xero_provider.connect.reparse import request_reparse
+
+        request_reparse(session)
     return {
         "added": sorted(set(directory) - set(before)),
         "removed": sorted(set(before) - set(directory)),
