@@ -110,7 +110,8 @@ pytest_plugins = [
 SHARED_FIXTURES = {
     "airflow_site": "connect-api-server",  # tests/connect: one api-server for the session
     "race_pool": "race-pool",  # tests/provider: 20 interpreters importing Airflow
-    "local_stack": "example-dags-local",  # tests/system/test_example_dags.py (marks split it)
+    "starter_site": "example-dags-local",  # tests/system/test_example_dags.py: every DAG
+    "local_stack": "example-dags-local-2",  # the same module: the tests needing some DAGs
     "stack": "changes-airflow-stack",  # tests/changes/test_system_airflow.py
     "world": "changes-properties",  # tests/changes/test_properties.py
 }
@@ -121,14 +122,13 @@ SHARED_FIXTURES = {
 # one (tests/xdist_longest.py). Measured per group: README "Tests". A new long test or group
 # is one line here, at its place by length.
 FIRST = (
-    "tests/soak/test_soak.py",  # the short chaos soak: a Celery stack, 3 minutes of changes
+    "tests/soak/test_soak.py",  # the short chaos soak: every DAG on Celery, with chaos
     "tests/system/test_example_dags.py::test_every_example_dag",  # example-dags-local
-    "tests/system/test_example_dags.py::test_example_dags_on_celery",
-    "tests/system/test_orgs_celery.py",  # organisations on Celery
-    "tests/connect/test_browser.py::test_the_newcomer_path",  # `make airflow` twice
     "tests/changes/test_system_airflow.py",
-    "tests/connect/test_cli_connect.py",
+    "tests/connect/test_browser.py::test_the_newcomer_path",  # `make airflow` twice
     "tests/system/test_example_dags.py",  # example-dags-local-2: a second stack
+    "tests/connect/test_cli_connect.py",
+    "tests/system/test_orgs_celery.py",  # organisations on Celery
     "tests/changes/test_xcom_object_storage.py",
     "tests/connect/",
     "tests/system/",

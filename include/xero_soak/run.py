@@ -351,6 +351,11 @@ class Soak:
             failed_runs=sum(c.get("failed", 0) for c in runs.values()),
             soak_api_hiccups=len(self.errors),
             approvals_asked_again=self.approver.asked_again,
+            # Celery spread the work: tasks each worker ran (its log, across restarts)
+            tasks_per_worker={
+                f"worker-{n}": self.stack.log_tail(f"worker-{n}", 50_000_000).count("succeeded in")
+                for n in range(1, self.cfg.workers + 1)
+            },
         )
         return verdict
 

@@ -56,6 +56,9 @@ def test_short_chaos_soak_ends_with_xero_and_the_warehouse_agreeing(tmp_path: Pa
     }
     assert set(counts["approvals"]) == {"Approve", "Reject"}, counts["approvals"]
     assert counts["allocations"] > 0 and counts["asset_dag_runs"] > 0, counts
+    # on Celery: both workers ran tasks (the stack runs every example DAG there)
+    workers = counts["tasks_per_worker"]
+    assert len(workers) == 2 and all(n > 0 for n in workers.values()), workers
     # the Core tier was in force: the sandbox's app record, and the verdict's check that
     # every successful sync skipped Journals with the tier's note, within the day limit
     assert counts["app_tier"]["tier"] == "core", counts["app_tier"]

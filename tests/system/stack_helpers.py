@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
-from xero_demo.bring_up import on_celery, start_connected
+from xero_demo.bring_up import start_connected
 from xero_demo.demo import stack_config
 from xero_demo.stack import AirflowStack
 from xero_examples.warehouse import Warehouse, compare, sync_resources, xero_figures
@@ -20,7 +20,6 @@ def start_stack(
     sandbox: SandboxServer,
     migrated_db: Callable[[Path], Path] | None = None,
     xero_extra: dict | None = None,
-    celery: dict | None = None,
     **config,
 ) -> AirflowStack:
     """A running stack with airflow_settings.yaml loaded and the demo connections authorised:
@@ -29,11 +28,8 @@ def start_stack(
     ``migrated_db`` (the session fixture) puts the run's migrated SQLite database in
     ``home`` instead of ``airflow db migrate`` (the demo itself migrates, as it must).
     ``xero_extra`` is added to every Xero connection's extra (``{"app_tier": ...}``).
-    ``celery``: :func:`xero_demo.bring_up.on_celery`'s arguments, for a Celery stack.
     """
     base = stack_config(home, api_port=config.pop("api_port", None))
-    if celery is not None:
-        base = on_celery(base, **celery)
     env = {**base.env, **config.pop("env", {})}
     if migrated_db is not None and config.get("database_url") is None:
         migrated_db(Path(home) / "airflow.db")

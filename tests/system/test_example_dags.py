@@ -1,6 +1,7 @@
 """The example DAGs in a real Airflow: a scheduler, a dag-processor and a triggerer run them,
-tasks run in real worker processes (which forbid metadata-database access), first with
-LocalExecutor on SQLite, then with CeleryExecutor on PostgreSQL and Redis with two workers.
+tasks run in real worker processes (which forbid metadata-database access), with
+LocalExecutor on SQLite. The same DAGs on CeleryExecutor (two workers, PostgreSQL, Redis)
+run in the short soak (tests/soak), with faults and killed components.
 """
 
 from __future__ import annotations
@@ -9,13 +10,13 @@ import functools
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.system.conftest import require_service
 from tests.system.stack_helpers import (
     WAREHOUSE_DAGS,
     start_stack,
@@ -41,18 +42,49 @@ from xero_demo.changes import (
     reactions,
 )
 from xero_demo.demo import run_all, subscribe_webhooks
-from xero_demo.stack import AirflowStack, postgres_database, redis_broker
+from xero_demo.stack import AirflowStack
 from xero_sandbox.testing import SandboxServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 DEMO_DAG = "xero_warehouse_sync_demo"
-# Two LocalExecutor stacks, in two workers (tests/conftest.py): every DAG's run and the
-# backfill that needs its warehouse on one; the tests that need only the demo DAG on the
-# other. Should both groups land in one worker, they share one stack, which these tests
-# also allow. The app tiers (issue 21): these run on an Advanced app, the Celery run on a
-# Starter app, the short soak (tests/soak) on a Core app.
+# Two LocalExecutor stacks, in two workers (tests/conftest.py), on two app tiers (issue 21):
+# every example DAG, the backfill and the webhook wake on a Starter app (1,000 calls a day
+# per organisation, no Journals), with their own sandbox; the tests that need only some
+# DAGs on the worker's sandbox on an Advanced app (the warehouse sync with Journals). The
+# short soak (tests/soak) runs every DAG on a Core app, on Celery.
 EVERY_DAG = pytest.mark.xdist_group("example-dags-local")
 ONE_DAG = pytest.mark.xdist_group("example-dags-local-2")
+STARTER = "starter"
+
+
+@dataclass
+class Site:
+    """A stack and the sandbox it was connected to."""
+
+    stack: AirflowStack
+    sandbox: SandboxServer
+
+
+@pytest.fixture(scope="module")
+def starter_site(
+    tmp_path_factory: pytest.TempPathFactory, migrated_db: Callable[[Path], Path]
+) -> Iterator[Site]:
+    """Every example DAG's stack: a sandbox of its own whose demo app is on Xero's Starter
+    tier (set before the connections' consent), connections that say so (``app_tier``, as
+    the connect flow records it): the hook refuses Journals before calling and the call plan
+    spreads 1,000 calls a day."""
+    log = tmp_path_factory.mktemp("starter_sandbox") / "sandbox.log"
+    with SandboxServer(seed_demo=True, log_file=log, validate=True) as sandbox:
+        assert set_app_tier(sandbox, STARTER)["tier"] == STARTER
+        home = tmp_path_factory.mktemp("airflow_starter")
+        stack = start_stack(home, sandbox, migrated_db, xero_extra={"app_tier": STARTER})
+        try:
+            yield Site(stack, sandbox)
+        finally:
+            stack.stop()  # raises if any process of the stack survived
+        assert not stack.leftovers()
+        violations = sandbox.control("GET", "/violations").json()
+    assert not violations, f"sandbox responses broke Xero's OpenAPI spec: {violations[:5]}"
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +93,7 @@ def local_stack(
     tmp_path_factory: pytest.TempPathFactory,
     migrated_db: Callable[[Path], Path],
 ) -> Iterator[AirflowStack]:
+    """The stack for the tests that need some DAGs, on the worker's sandbox (Advanced)."""
     sandbox_server.reset(demo=True)
     home = tmp_path_factory.mktemp("airflow_local")
     stack = start_stack(home, sandbox_server, migrated_db)
@@ -138,30 +171,59 @@ def local_warehouse(stack: AirflowStack) -> str:
 
 
 @EVERY_DAG
-def test_every_example_dag_runs_to_success_on_local_executor(
-    local_stack: AirflowStack, sandbox_server: SandboxServer
-) -> None:
-    demo = sandbox_server.demo
-    subscribe_webhooks(local_stack, sandbox_server)  # as `make demo` does
-    runs, reacted, answered = run_all(local_stack, dag_ids(local_stack), sandbox_server, 900)
+def test_every_example_dag_runs_to_success_on_a_starter_app(starter_site: Site) -> None:
+    """Every example DAG on a Starter app (issue 21): nothing may fail; each warehouse sync
+    skips Journals with the tier's note; each organisation stays within 1,000 calls (its
+    count includes the test's own writes through the same app)."""
+    stack, sandbox = starter_site.stack, starter_site.sandbox
+    demo = sandbox.demo
+    subscribe_webhooks(stack, sandbox)  # as `make demo` does
+    runs, reacted, answered = run_all(stack, dag_ids(stack), sandbox, 900)
+    usage = tier_usage(sandbox, STARTER)
+    print_tier_report(STARTER, runs, usage)
     states = {dag_id: [r["state"] for r in dag_runs] for dag_id, dag_runs in runs.items()}
     bad = {d: s for d, s in states.items() if not s or s != ["success"] * len(s)}
     assert not bad, bad
-    assert_automations_did_their_work(sandbox_server, reacted)
-    assert_bills_were_decided(sandbox_server, answered)
+    assert_automations_did_their_work(sandbox, reacted)
+    assert_bills_were_decided(sandbox, answered)
     for feed, row in delay_table(reacted).items():
         print(f"always on, {feed}: change -> run p50 {row['p50_s']} s, max {row['max_s']} s")
+    gated = gated_resources(STARTER)
+    assert gated == {"Journals"}
+    notes = {}
+    for dag_id in WAREHOUSE_DAGS:
+        for run in runs[dag_id]:
+            for ti in stack.task_instances(dag_id, run["dag_run_id"]):
+                assert ti["state"] == "success", ti
+            notes[run["dag_run_id"]] = skip_notes(stack, dag_id, run["dag_run_id"], gated)
+    # the app record, the day's calls within 1,000 per organisation, no day-limit refusal,
+    # and every sync's Journals skipped with the tier's note
+    assert tier_problems(usage, notes, STARTER) == [], (usage, notes)
+    assert len(usage["organisations"]) == 2 and all(
+        row["day_limit"] == 1000 for row in usage["organisations"].values()
+    ), usage
     for tenant in (demo.tenant_id, demo.second_tenant_id):
-        assert warehouse_differences(local_warehouse(local_stack), sandbox_server, tenant) == []
+        assert warehouse_differences(local_warehouse(stack), sandbox, tenant, skip=gated) == []
     # the quality check compared with Xero itself and reported each table, on its own
-    # cadence (weekly by default): a run compared, or each said when the last one did
-    # (a full refresh earlier in this stack)
-    reports = [local_stack.xcom(DEMO_DAG, r["dag_run_id"], "quality_check") for r in runs[DEMO_DAG]]
+    # cadence (weekly by default): a run compared (without Journals), or each said when
+    # the last one did (a full refresh earlier in this stack)
+    reports = [stack.xcom(DEMO_DAG, r["dag_run_id"], "quality_check") for r in runs[DEMO_DAG]]
     compared = [r for r in reports if "Contacts" in r]
     if compared:
         assert compared[0]["Contacts"]["rows"] > 0, reports
+        assert compared[0]["Journals"] == {"skipped": "not in the app's Xero tier"}
     else:
         assert all(r["compared"] is False and r["last_compared"] for r in reports), reports
+
+
+def print_tier_report(tier: str, runs: dict[str, list], usage: dict) -> None:
+    """Per tier: each DAG's run states, and each organisation's calls against its limit."""
+    print(f"{tier.title()} app (the sandbox's app record: {usage['tier']}):")
+    for dag_id, dag_runs in sorted(runs.items()):
+        print(f"  {dag_id}: {', '.join(r['state'] for r in dag_runs)}")
+    for tenant, row in usage["organisations"].items():
+        print(f"  organisation {tenant}: {row['calls']} calls of its {row['day_limit']} a day")
+    print(f"  calls refused for the day limit: {usage['day_refusals']}")
 
 
 def webhook_runs(stack: AirflowStack, dag_id: str, contact_id: str) -> list[dict]:
@@ -253,9 +315,8 @@ def test_the_demo_stack_loads_the_plugin_and_tests_connections(
 
 
 @EVERY_DAG
-def test_backfill_of_three_intervals_rewrites_nothing_twice(
-    local_stack: AirflowStack, sandbox_server: SandboxServer
-) -> None:
+def test_backfill_of_three_intervals_rewrites_nothing_twice(starter_site: Site) -> None:
+    local_stack, sandbox_server = starter_site.stack, starter_site.sandbox
     url = local_warehouse(local_stack)
     before = warehouse_rows(url)
     assert before > 0, "the first test loads the warehouse"
@@ -281,16 +342,20 @@ def test_backfill_of_three_intervals_rewrites_nothing_twice(
     ], backfill
     assert {r["state"] for r in runs} == {"success"}
     assert warehouse_rows(url) == before
-    assert warehouse_differences(url, sandbox_server, sandbox_server.demo.tenant_id) == []
+    gated = gated_resources(STARTER)
+    tenant = sandbox_server.demo.tenant_id
+    assert warehouse_differences(url, sandbox_server, tenant, skip=gated) == []
 
 
+@EVERY_DAG
 def test_a_sandbox_webhook_wakes_the_contact_automation_within_seconds(
-    local_stack: AirflowStack, sandbox_server: SandboxServer
+    starter_site: Site,
 ) -> None:
     """Issue 19 item 3: a contact created in the sandbox -> its signed delivery to the
     running api-server -> the daily call plan's mark -> the automation's waiting trigger
     reads Xero once -> the run nobody triggered receives the contact. With webhooks
     healthy the contacts feed polls only every 15 minutes, so seconds mean the webhook."""
+    local_stack, sandbox_server = starter_site.stack, starter_site.sandbox
     from xero_provider.state.feed import parse_ms
 
     dag_id = "xero_contact_history_notes_demo"
@@ -466,87 +531,3 @@ def test_a_bill_whose_decide_task_died_is_asked_again_and_decided_once(
     finally:
         local_stack.unpause(dag_id, paused=True)
         sandbox_server.control("DELETE", "/webhooks")
-
-
-def test_example_dags_on_celery_with_two_workers_on_postgres_and_redis(
-    sandbox_server: SandboxServer, tmp_path: Path
-) -> None:
-    try:
-        with (
-            postgres_database("xero_airflow") as metadata_url,
-            postgres_database("xero_warehouse") as warehouse_url,
-            redis_broker() as (broker, prefix),
-        ):
-            _run_on_celery(sandbox_server, tmp_path, metadata_url, warehouse_url, broker, prefix)
-    except ImportError:
-        raise
-    except Exception as error:  # only a missing PostgreSQL/Redis may skip, never a failure
-        if "could not connect" in str(error) or "Connection refused" in str(error):
-            require_service("PostgreSQL and Redis", error)
-        raise
-
-
-def print_tier_report(tier: str, runs: dict[str, list], usage: dict) -> None:
-    """Per tier: each DAG's run states, and each organisation's calls against its limit."""
-    print(f"{tier.title()} app (the sandbox's app record: {usage['tier']}):")
-    for dag_id, dag_runs in sorted(runs.items()):
-        print(f"  {dag_id}: {', '.join(r['state'] for r in dag_runs)}")
-    for tenant, row in usage["organisations"].items():
-        print(f"  organisation {tenant}: {row['calls']} calls of its {row['day_limit']} a day")
-    print(f"  calls refused for the day limit: {usage['day_refusals']}")
-
-
-def _run_on_celery(sandbox, tmp_path, metadata_url, warehouse_url, broker, prefix) -> None:
-    """Every example DAG on a Starter app (issue 21): the sandbox holds the demo app on
-    Starter (1,000 calls a day per organisation, no Journals) and the connections say so
-    (``app_tier``, as the connect flow records it), so the hook refuses Journals before
-    calling and the call plan spreads 1,000 calls a day. Nothing may fail; each warehouse
-    sync skips Journals with the tier's note; each organisation stays within 1,000 calls
-    (its count includes the demo's own writes through the same app)."""
-    tier = "starter"
-    sandbox.reset(demo=True)
-    assert set_app_tier(sandbox, tier)["tier"] == tier  # before the connections' consent
-    celery = {"metadata_url": metadata_url, "broker": broker, "prefix": prefix, "workers": 2,
-              "concurrency": 3, "warehouse_url": warehouse_url}  # fmt: skip
-    stack = start_stack(tmp_path / "home", sandbox, celery=celery, xero_extra={"app_tier": tier})
-    try:
-        subscribe_webhooks(stack, sandbox)  # as `make demo` does
-        runs, reacted, answered = run_all(stack, dag_ids(stack), sandbox, timeout=900)
-        usage = tier_usage(sandbox, tier)
-        print_tier_report(tier, runs, usage)
-        states = {dag_id: [r["state"] for r in dag_runs] for dag_id, dag_runs in runs.items()}
-        assert all(s == ["success"] * len(s) and s for s in states.values()), states
-        assert_automations_did_their_work(sandbox, reacted)
-        assert_bills_were_decided(sandbox, answered)
-        gated = gated_resources(tier)
-        assert gated == {"Journals"}
-        notes = {}
-        for dag_id in WAREHOUSE_DAGS:
-            for run in runs[dag_id]:
-                for ti in stack.task_instances(dag_id, run["dag_run_id"]):
-                    assert ti["state"] == "success", ti
-                notes[run["dag_run_id"]] = skip_notes(stack, dag_id, run["dag_run_id"], gated)
-        # on Starter: the app record, the day's calls within 1,000 per organisation, no
-        # day-limit refusal, and every sync's Journals skipped with the tier's note
-        assert tier_problems(usage, notes, tier) == [], (usage, notes)
-        assert len(usage["organisations"]) == 2 and all(
-            row["day_limit"] == 1000 for row in usage["organisations"].values()
-        ), usage
-        for dag_id in WAREHOUSE_DAGS:  # the first run's quality check compared without them
-            reports = [stack.xcom(dag_id, r["dag_run_id"], "quality_check") for r in runs[dag_id]]
-            compared = [r for r in reports if "Invoices" in r]
-            assert compared and compared[0]["Invoices"]["rows"] > 0, reports
-            assert compared[0]["Journals"] == {"skipped": "not in the app's Xero tier"}
-        executed = {
-            name: stack.log_tail(name, 10_000_000).count("succeeded in")
-            for name in ("worker-1", "worker-2")
-        }
-        assert all(n > 0 for n in executed.values()), (
-            f"tasks per worker: {executed}\n{stack.log_tail('worker-1')}"
-        )
-        demo = sandbox.demo
-        for tenant in (demo.tenant_id, demo.second_tenant_id):
-            assert warehouse_differences(warehouse_url, sandbox, tenant, skip=gated) == []
-    finally:
-        stack.stop()
-    assert not stack.leftovers()
