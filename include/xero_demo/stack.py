@@ -50,6 +50,9 @@ def airflow_executable() -> str:
     return found
 
 
+TEST_PARSE_INTERVAL = 120  # the test and soak stacks' (see StackConfig.parse_interval)
+
+
 @dataclass
 class StackConfig:
     """What to run; every field has a working default for a laptop.
@@ -68,10 +71,13 @@ class StackConfig:
         already migrated (the tests copy one SQLite file migrated once per run).
     :param restarts: how many times in all a component that exits on its own is started
         again (see :mod:`xero_demo.supervisor`) before the stack reports the crashes.
-    :param parse_interval: seconds between two parses of an unchanged DAG file. A new or
-        edited file is parsed at once (the dag-processor compares modification times), and
-        connecting or disconnecting an organisation queues a parse of the DAG files
-        (``xero_provider.connect.reparse``), so nothing here waits on this; parsing every
+    :param parse_interval: seconds between two parses of an unchanged DAG file (Airflow's
+        default, 30 s, for the demo's UI, where a person may unpause an asset DAG, whose
+        watcher starts at its file's next parse). A new or edited file is parsed at once
+        (the dag-processor compares modification times), connecting or disconnecting an
+        organisation queues a parse of the DAG files (``xero_provider.connect.reparse``)
+        and :meth:`AirflowStack.unpause` one of the DAG's file, so the test stacks, which
+        do everything through those, parse every ``TEST_PARSE_INTERVAL`` s: parsing every
         file every 10 s cost an idle stack 5% of a core (0.7% at 120 s).
     """
 
@@ -90,7 +96,7 @@ class StackConfig:
     env: dict[str, str] = field(default_factory=dict)
     migrate: bool = True
     restarts: int = 3
-    parse_interval: int = 120
+    parse_interval: int = 30
 
 
 class AirflowStack:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import signal
 import sys
@@ -27,6 +28,7 @@ from xero_demo.bring_up import expected_dag_ids, on_celery, start_connected
 from xero_demo.demo import stack_config, subscribe_webhooks
 from xero_demo.stack import (
     TERMINAL_RUN_STATES,
+    TEST_PARSE_INTERVAL,
     AirflowStack,
     postgres_database,
     redis_broker,
@@ -75,7 +77,7 @@ def start_stack(
 ) -> AirflowStack:
     """The example DAGs on CeleryExecutor (PostgreSQL, Redis), connected to the sandbox."""
     celery = on_celery(
-        stack_config(home, api_port=None),
+        dataclasses.replace(stack_config(home, api_port=None), parse_interval=TEST_PARSE_INTERVAL),
         metadata_url=metadata,
         broker=broker,
         prefix=prefix,

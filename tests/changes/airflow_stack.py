@@ -31,7 +31,12 @@ class AirflowStack(stack.AirflowStack):
 
     def __init__(self, home: Path, dags: Path, env: dict[str, str], migrate: bool = True) -> None:
         config = stack.StackConfig(
-            home=home, dags_folder=dags, parallelism=4, env={**env, **FAST}, migrate=migrate
+            home=home,
+            dags_folder=dags,
+            parallelism=4,
+            env={**env, **FAST},
+            migrate=migrate,
+            parse_interval=stack.TEST_PARSE_INTERVAL,
         )
         super().__init__(config)
         self.dags = dags
