@@ -3,7 +3,11 @@
 One DAG per organisation (``xero_warehouse_sync_<key>``, one per ``xero`` connection).
 When the organisations outnumber the task slots (every run at 02:00), the scheduler
 reads every organisation's first resource before anyone's second, and so on
-(``interleaved`` weights): no organisation waits for others' whole syncs.
+(``interleaved`` weights): no organisation waits for others' whole syncs. A sync task
+reads at most ``pages_per_slice`` pages a try, then gives its worker slot back and
+continues a few seconds later where it stopped (``next_slice``; its place and the IDs it
+listed are kept in ``xero_sync_reads``): an organisation with many pages reads them in
+many short steps among the others' instead of holding slots for the whole read.
 Each run loads, for every row of the provider's resource table (contacts, invoices with
 their line items, credit notes with allocations, payments, bank transactions and
 transfers, quotes, purchase orders, journals, accounts, items, tax rates, and whatever
