@@ -171,6 +171,27 @@ def test_a_new_run_starts_its_own_read(fast, hook, store) -> None:
     assert open_reads(store) == 0
 
 
+def test_journals_continue_above_the_number_the_read_stored(fast, hook, store) -> None:
+    """Journals page by number (Xero's offset), 100 a call: a slice of three-record pages
+    stops inside a call's page, and the next continues above the newest number stored
+    by this read, not by the warehouse (a whole read starts below what is stored)."""
+    tenant, journals = fast.demo.tenant_id, get_resource("Journals")
+    theirs = list(hook.iter_records(journals))
+    assert len(theirs) > 4 * PAGE, "the demo organisation has journals to slice"
+    newest = max(theirs, key=lambda j: j["JournalNumber"])
+    store.upsert(journals, tenant, [newest], "older")  # stored before: not where to resume
+    results = []
+    while not results or results[-1].get("more"):
+        assert len(results) < 100, "the read never ends"
+        results.append(sync_resource(hook, store, journals, tenant, "sweep", None,
+                                     page_size=PAGE, max_pages=2))  # fmt: skip
+    last = results[-1]
+    assert len(results) > 2 and last["seen"] == len(theirs), last
+    assert last["marked_deleted"] == 0
+    mine = store.figures(journals, tenant)
+    assert compare(journals, xero_figures(journals, theirs), mine) == []
+
+
 def _die_after(conn_id: str, url: str, tenant: str, step: str, calls: int) -> None:
     """In a forked worker: read in slices of many pages, and die by SIGKILL right after
     the ``calls``-th write of kind ``step`` (IDs, rows or cursor) returns."""
