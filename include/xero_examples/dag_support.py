@@ -63,7 +63,7 @@ def interleaved(step: int) -> dict[str, Any]:
 # them. The read keeps its place between slices (``xero_examples.slices``). At 1,000
 # records a page, 10 pages are 10,000 records a try; an ordinary incremental run is one.
 PAGES_PER_SLICE = 10
-SLICE_PAUSE = timedelta(seconds=2)
+SLICE_PAUSE = timedelta(seconds=5)
 
 
 def next_slice(result: dict[str, Any], pause: timedelta = SLICE_PAUSE) -> dict[str, Any]:

@@ -8,6 +8,11 @@ stored page; Journals come in JournalNumber order (``offset`` paging), so by cre
 time. Every other read commits its position only once the whole range is stored. A run
 that stops part-way (a 500 on page 3, the daily limit, a killed worker) leaves the next
 run to start at the first change it did not store.
+
+A read in update order may also stop on purpose, after ``max_pages`` pages (a slice,
+:func:`sync_slice`): the task gives its worker slot back and its next try continues the
+same read from that read's own cursor, kept with the IDs it listed in the warehouse
+(``xero_examples.slices``), so a heavy organisation's read does not hold a slot for long.
 """
 
 from __future__ import annotations

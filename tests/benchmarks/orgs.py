@@ -84,7 +84,7 @@ class Sizes:
     # pages a task reads before it gives its slot back for ``slice_pause`` seconds
     # (``xero_examples.dag_support.next_slice``); 0: each task reads its resource whole
     pages_per_slice: int = 0
-    slice_pause: float = 2.0
+    slice_pause: float = 5.0
 
     def expected(self, number: int) -> int:
         """Records per resource of organisation ``number`` (1-based)."""
@@ -98,10 +98,10 @@ HEAVY = 2  # the organisation given ``heavy_records``
 FULL = Sizes((1, 10, 50, 100), 300, 100, 4.0, 1200, 2, 4)
 QUICK = Sizes((1, 4), 150, 100, 4.0, 1200, 2, 4)
 # the small test's (tests/system/test_orgs_celery.py): seven organisations on four task
-# slots, organisation 2 with ten times the others' records, read in slices of 12 pages
+# slots, organisation 2 with ten times the others' records, read in slices of 16 pages
 SMALL = Sizes(counts=(1, 7), records=60, page_size=20, time_scale=6.0, app_per_minute=600,
-              workers=2, concurrency=2, heavy_records=600, pages_per_slice=12,
-              slice_pause=2.0)  # fmt: skip
+              workers=2, concurrency=2, heavy_records=600, pages_per_slice=16,
+              slice_pause=5.0)  # fmt: skip
 
 DAG_FILE = '''"""Benchmark: one sync DAG per Xero organisation, from the xero connections.
 
@@ -154,7 +154,7 @@ def build(org: Organisation):
             finally:
                 hook.close()
                 warehouse.dispose()
-            pause = timedelta(seconds=float(os.environ.get("XERO_BENCH_SLICE_PAUSE", "2")))
+            pause = timedelta(seconds=float(os.environ.get("XERO_BENCH_SLICE_PAUSE", "5")))
             result = next_slice(result, pause)  # more to read: the slot goes to others
             return {"records": result["seen"], "slices": result.get("slices", 1)}
 
