@@ -141,6 +141,7 @@ def test_an_incremental_read_in_slices_takes_every_change(fast, hook, store) -> 
     sliced(hook, store, tenant, "full", pages=100)
     contacts = xero_contacts(hook)[: 4 * PAGE]
     for number, contact in enumerate(reversed(contacts)):  # change order != creation order
+        fast.control("PUT", "/clock", json={"advance_seconds": 1})  # a second each
         [done] = hook.update(
             CONTACTS, [{"ContactID": contact["ContactID"], "Name": f"Changed {number}"}]
         )
