@@ -98,9 +98,9 @@ HEAVY = 2  # the organisation given ``heavy_records``
 FULL = Sizes((1, 10, 50, 100), 300, 100, 4.0, 1200, 2, 4)
 QUICK = Sizes((1, 4), 150, 100, 4.0, 1200, 2, 4)
 # the small test's (tests/system/test_orgs_celery.py): seven organisations on four task
-# slots, organisation 2 with ten times the others' records, read in slices of 16 pages
+# slots, organisation 2 with ten times the others' records, read in slices of 12 pages
 SMALL = Sizes(counts=(1, 7), records=60, page_size=20, time_scale=6.0, app_per_minute=600,
-              workers=2, concurrency=2, heavy_records=600, pages_per_slice=16,
+              workers=2, concurrency=2, heavy_records=600, pages_per_slice=12,
               slice_pause=5.0)  # fmt: skip
 
 DAG_FILE = '''"""Benchmark: one sync DAG per Xero organisation, from the xero connections.

@@ -5,7 +5,7 @@ every record read, an incremental round after the full one, and no organisation 
 behind the others: seven organisations on four task slots, one of them (organisation 2)
 with ten times the records of the others, and every light one finishing within 1.5x the
 light ones' median finish (the DAG's steps interleaved across organisations, and each
-task reading at most 16 pages a try: the heavy one's reads go in slices that give their
+task reading at most 12 pages a try: the heavy one's reads go in slices that give their
 slot back between them). ``python -m tests.benchmarks.orgs --small --heavy-records 1500``
 runs the same at 25 times (README "Hundreds of organisations")."""
 
