@@ -3,7 +3,11 @@
 One DAG per organisation (``xero_warehouse_sync_<key>``, one per ``xero`` connection).
 When the organisations outnumber the task slots (every run at 02:00), the scheduler
 reads every organisation's first resource before anyone's second, and so on
-(``interleaved`` weights): no organisation waits for others' whole syncs.
+(``interleaved`` weights): no organisation waits for others' whole syncs. A sync task
+reads at most ``pages_per_slice`` pages a try, then gives its worker slot back and
+continues a few seconds later where it stopped (``next_slice``; its place and the IDs it
+listed are kept in ``xero_sync_reads``): an organisation with many pages reads them in
+many short steps among the others' instead of holding slots for the whole read.
 Each run loads, for every row of the provider's resource table (contacts, invoices with
 their line items, credit notes with allocations, payments, bank transactions and
 transfers, quotes, purchase orders, journals, accounts, items, tax rates, and whatever
@@ -53,7 +57,14 @@ from datetime import UTC, datetime
 
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
 
-from xero_examples.dag_support import MAX_ACTIVE_TASKS, default_args, interleaved, tags
+from xero_examples.dag_support import (
+    MAX_ACTIVE_TASKS,
+    PAGES_PER_SLICE,
+    default_args,
+    interleaved,
+    next_slice,
+    tags,
+)
 from xero_examples.organisations import Organisation, organisations
 from xero_examples.warehouse import open_warehouse, sync_resources, table_name
 
@@ -84,6 +95,13 @@ def build(org: Organisation):
             ),
             "max_stale_hours": Param(
                 36, type="integer", minimum=1, description="fail when older than this"
+            ),
+            "pages_per_slice": Param(
+                PAGES_PER_SLICE,
+                type="integer",
+                minimum=0,
+                description="pages a sync task reads before it gives its worker slot to "
+                "others' tasks and continues later (0: the whole read at once)",
             ),
             "lean": Param(
                 False,
@@ -143,7 +161,7 @@ def build(org: Organisation):
                     context.get("data_interval_start"),
                     params["full_refresh"] or sweep,
                 )
-                return sync_resource(
+                result = sync_resource(
                     hook,
                     warehouse,
                     resource,
@@ -151,10 +169,12 @@ def build(org: Organisation):
                     context["run_id"],
                     since,
                     lean=params.get("lean", False),
+                    max_pages=params.get("pages_per_slice", PAGES_PER_SLICE),
                 )
             finally:
                 hook.close()
                 warehouse.dispose()
+            return next_slice(result)  # more to read: give the slot back, continue later
 
         @task(trigger_rule="all_done")
         def quality_check(results: list[dict]) -> dict:

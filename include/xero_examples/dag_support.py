@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import Param
@@ -55,6 +55,33 @@ def interleaved(step: int) -> dict[str, Any]:
     if step < 0:
         raise ValueError(f"step must be 0 or more, got {step}")
     return {"priority_weight": 1 - step, "weight_rule": "absolute"}
+
+
+# A sync task reads at most about this many pages a try, then gives its worker slot back
+# until SLICE_PAUSE has passed (``next_slice``): an organisation with many pages reads them
+# in many short steps between the others' instead of holding slots for whole waves of
+# them. The read keeps its place between slices (``xero_examples.slices``). At 1,000
+# records a page, 10 pages are 10,000 records a try; an ordinary incremental run is one.
+PAGES_PER_SLICE = 10
+SLICE_PAUSE = timedelta(seconds=5)
+
+
+def next_slice(result: dict[str, Any], pause: timedelta = SLICE_PAUSE) -> dict[str, Any]:
+    """The result of a sync step that read to the end; for a slice that left more to
+    read, give the worker slot back: the task is rescheduled (same try, state
+    ``up_for_reschedule``) and runs its next slice once ``pause`` has passed.
+
+    Airflow 3.3 reschedules any task that raises ``AirflowRescheduleException``, not only
+    sensors: ``ReadyToRescheduleDep`` (airflow/ti_deps/deps/ready_to_reschedule.py) holds a
+    task in ``up_for_reschedule`` until its reschedule date, and the scheduler keeps its
+    try number (``DagRun.schedule_tis``), so the retries stay for failures. The next slice
+    is queued like any scheduled task, by its ``interleaved`` weight.
+    """
+    if not result.get("more"):
+        return result
+    from airflow.sdk.exceptions import AirflowRescheduleException
+
+    raise AirflowRescheduleException(datetime.now(UTC) + pause)
 
 
 def default_args(org: Organisation) -> dict[str, Any]:

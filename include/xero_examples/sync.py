@@ -8,6 +8,11 @@ stored page; Journals come in JournalNumber order (``offset`` paging), so by cre
 time. Every other read commits its position only once the whole range is stored. A run
 that stops part-way (a 500 on page 3, the daily limit, a killed worker) leaves the next
 run to start at the first change it did not store.
+
+A read in update order may also stop on purpose, after ``max_pages`` pages (a slice,
+:func:`sync_slice`): the task gives its worker slot back and its next try continues the
+same read from that read's own cursor, kept with the IDs it listed in the warehouse
+(``xero_examples.slices``), so a heavy organisation's read does not hold a slot for long.
 """
 
 from __future__ import annotations
@@ -128,16 +133,23 @@ def sync_resource(
     since: datetime | None = None,
     page_size: int | None = None,
     lean: bool | Collection[str] = False,
+    max_pages: int | None = None,
 ) -> dict[str, Any]:
     """Upsert every record changed since ``since``; return what was seen and written.
 
     :param page_size: records per Xero page (default: the largest the resource allows).
     :param lean: leave out the bulky fields where Xero can (:func:`read_options`).
+    :param max_pages: read at most about this many pages now (a slice, :func:`sync_slice`)
+        where pages come in update order; None or 0: the whole read at once.
 
     A resource the app's Xero tier does not include (Journals below Advanced) is skipped
     with a note in the result and the log, not a failed task (:func:`skipped_for_tier`).
     """
     ordered = reads_in_update_order(resource)
+    if max_pages and ordered:
+        return sync_slice(
+            hook, warehouse, resource, tenant_id, run_id, since, page_size, lean, max_pages
+        )
     batch_size = min(page_size or UPSERT_BATCH, UPSERT_BATCH) if ordered else UPSERT_BATCH
     filters: dict[str, Any] = {"modified_since": since, **read_options(resource, lean)}
     if since is not None and resource.paging == "offset":
@@ -189,6 +201,103 @@ def sync_resource(
         "written": written,
         "marked_deleted": deleted,
     }
+
+
+def sync_slice(
+    hook: Any,
+    warehouse: Warehouse,
+    resource: Resource,
+    tenant_id: str,
+    run_id: str,
+    since: datetime | None,
+    page_size: int | None,
+    lean: bool | Collection[str],
+    max_pages: int,
+) -> dict[str, Any]:
+    """Read the next slice of this run's read of ``resource``: about ``max_pages`` pages.
+
+    The first slice of a run starts a read from ``since``; later ones (the task's next
+    tries, a retry after a killed worker) continue it from its own cursor, the newest
+    version (Journals: number) it stored, whatever ``since`` says then (``slices.py``).
+    A slice resumes at its cursor's second (If-Modified-Since is inclusive to the second)
+    so it re-reads that second's records, which are stored unchanged (no duplicate, no
+    gap), and it ends only once past that second: a second holding more than a slice of
+    records cannot keep the read in place.
+
+    Returns ``more: True`` while records remain; the last slice returns the whole read's
+    figures (``seen`` counts each record listed once) and, for a whole read, marks what
+    Xero no longer lists as deleted, judged against every ID listed by every slice.
+    """
+    reads = warehouse.reads
+    read = reads.begin(tenant_id, resource.name, run_id, since)
+    offset = resource.paging == "offset"
+    batch_size = min(page_size or UPSERT_BATCH, UPSERT_BATCH)
+    filters: dict[str, Any] = {**read_options(resource, lean)}
+    if page_size:
+        filters["page_size"] = page_size
+    if offset:  # JournalNumber order: continue above the newest number stored
+        number = read.cursor_number
+        if number is None and read.since is not None:
+            number = last_number(warehouse, resource, tenant_id)
+        filters["after_number"] = number
+    else:
+        filters["modified_since"] = read.cursor or read.since
+        filters["order"] = ORDER
+    begun_at = read.cursor or read.since
+    floor = begun_at.replace(microsecond=0) if begun_at else None
+    batch: list[dict] = []
+
+    def store() -> None:
+        reads.list_ids(read, {str(r.get(resource.id_field)) for r in batch})
+        written = warehouse.upsert(resource, tenant_id, batch, run_id)
+        versions = [v for v in (aware_utc(record_version(resource, r)) for r in batch) if v]
+        read.cursor = max([v for v in (read.cursor, *versions) if v], default=None)
+        if offset:
+            numbers = [int(r[resource.number_field]) for r in batch]
+            read.cursor_number = max([n for n in (read.cursor_number, *numbers) if n is not None])
+        reads.advance(read, written)
+        if read.cursor:
+            warehouse.commit_position(resource, tenant_id, read.cursor, run_id)
+        batch.clear()
+
+    def past_start() -> bool:
+        return offset or floor is None or (read.cursor is not None and read.cursor >= floor + ONE)
+
+    pages = 0
+    try:
+        for record in hook.iter_records(resource, **filters):
+            batch.append(record)
+            if len(batch) < batch_size:
+                continue
+            store()
+            pages += 1
+            if pages >= max_pages and past_start():
+                reads.end_slice(read)
+                log.info("%s: slice %d stored %d pages; more remain", resource.name,
+                         read.slices, pages)  # fmt: skip
+                return {"resource": resource.name, "more": True, "slices": read.slices}
+    except XeroTierError as refused:  # refused before any record: nothing to store
+        reads.finish(read)
+        return skipped_for_tier(resource, since, refused)
+    if batch:
+        store()
+    listed = reads.ids(read)
+    deleted = 0
+    if read.since is None:  # a whole read: what no slice listed was deleted
+        deleted = warehouse.mark_missing(resource, tenant_id, listed, read.started)
+    warehouse.commit_position(resource, tenant_id, read.cursor, run_id, covered_until=read.started)
+    reads.finish(read)
+    return {
+        "resource": resource.name,
+        "since": read.since.isoformat() if read.since else None,
+        "seen": len(listed),
+        "written": read.written,
+        "marked_deleted": deleted,
+        "slices": read.slices + 1,
+    }
+
+
+ONE = timedelta(seconds=1)
 
 
 def last_number(warehouse: Warehouse, resource: Resource, tenant_id: str) -> int:

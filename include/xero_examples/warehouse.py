@@ -199,6 +199,10 @@ class Warehouse:
             sa.Column("compared_at", sa.DateTime(), nullable=False),
             sa.Column("run_id", sa.String(250)),
         )
+        from xero_examples.slices import Reads, define_tables
+
+        # A read cut into slices over several task tries: its cursor and listed IDs.
+        self.reads = Reads(self.engine, *define_tables(self.metadata))
         self.tables = {r.name: self._resource_table(r) for r in sync_resources()}
         self.history_tables: dict[str, sa.Table] = {}
         if history:

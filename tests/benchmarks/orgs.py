@@ -81,6 +81,10 @@ class Sizes:
     heavy_records: int = 0
     # False: every step at one weight, the first-come-first-served baseline to compare with
     interleave: bool = True
+    # pages a task reads before it gives its slot back for ``slice_pause`` seconds
+    # (``xero_examples.dag_support.next_slice``); 0: each task reads its resource whole
+    pages_per_slice: int = 0
+    slice_pause: float = 5.0
 
     def expected(self, number: int) -> int:
         """Records per resource of organisation ``number`` (1-based)."""
@@ -93,6 +97,11 @@ HEAVY = 2  # the organisation given ``heavy_records``
 # organisations outnumber the slots from 10 on, where the fairness rule is at stake
 FULL = Sizes((1, 10, 50, 100), 300, 100, 4.0, 1200, 2, 4)
 QUICK = Sizes((1, 4), 150, 100, 4.0, 1200, 2, 4)
+# the small test's (tests/system/test_orgs_celery.py): seven organisations on four task
+# slots, organisation 2 with ten times the others' records, read in slices of 12 pages
+SMALL = Sizes(counts=(1, 7), records=60, page_size=20, time_scale=6.0, app_per_minute=600,
+              workers=2, concurrency=2, heavy_records=600, pages_per_slice=12,
+              slice_pause=5.0)  # fmt: skip
 
 DAG_FILE = '''"""Benchmark: one sync DAG per Xero organisation, from the xero connections.
 
@@ -102,11 +111,11 @@ anyone's second.
 """
 
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from xero_examples.dag_support import MAX_ACTIVE_TASKS, interleaved, tags
+from xero_examples.dag_support import MAX_ACTIVE_TASKS, interleaved, next_slice, tags
 from xero_examples.organisations import Organisation, organisations
 
 
@@ -140,11 +149,14 @@ def build(org: Organisation):
                 result = sync_resource(
                     hook, warehouse, resource, org.tenant_id, context["run_id"], since,
                     page_size=int(os.environ["XERO_BENCH_PAGE_SIZE"]),
+                    max_pages=int(os.environ.get("XERO_BENCH_PAGES_PER_SLICE", "0")),
                 )
             finally:
                 hook.close()
                 warehouse.dispose()
-            return {"records": result["seen"]}
+            pause = timedelta(seconds=float(os.environ.get("XERO_BENCH_SLICE_PAUSE", "5")))
+            result = next_slice(result, pause)  # more to read: the slot goes to others
+            return {"records": result["seen"], "slices": result.get("slices", 1)}
 
         turns = os.environ.get("XERO_BENCH_INTERLEAVE", "1") == "1"  # else a baseline
         for step, name in enumerate(%(resources)r):
@@ -335,12 +347,14 @@ def run_round(
     # finish is reported next to it (it reads more, so it may end later)
     heavy = [o["dag_id"] for o in orgs if o.get("heavy")]
     light = [e for d, e in ends.items() if d not in heavy]
-    records = 0
+    records = slices = 0
     queued, running = [], []  # per task: waiting for a worker slot, then running
     for dag_id, run_id in runs.items():
         for ti in stack.task_instances(dag_id, run_id):
             if ti["state"] == "success":
-                records += stack.xcom(dag_id, run_id, ti["task_id"])["records"]
+                result = stack.xcom(dag_id, run_id, ti["task_id"])
+                records += result["records"]
+                slices += result.get("slices", 1)
             waiting_since = ti.get("scheduled_when") or ti.get("queued_when")
             if ti.get("start_date") and waiting_since:  # scheduled, then waited for a slot
                 queued.append(_when(ti["start_date"]) - _when(waiting_since))
@@ -359,6 +373,7 @@ def run_round(
         "rate_limited_429": calls.rate_limited,
         "records": records,
         "records_expected": sum(o["records"] for o in orgs) if full else None,
+        "task_tries": slices,  # slices: a task's runs on a worker slot (one, unsliced)
         "calls_per_xero_minute": round(calls.api / xero_minutes, 1),
         "records_per_xero_minute": round(records / xero_minutes),
         "finish_seconds": {  # of the organisations with the ordinary amount of work
@@ -459,6 +474,8 @@ def run(sizes: Sizes, scratch: Path, log: Any = print, save: Any = None) -> dict
                 "XERO_BENCH_WAREHOUSE": warehouse_url,
                 "XERO_BENCH_PAGE_SIZE": str(sizes.page_size),
                 "XERO_BENCH_INTERLEAVE": "1" if sizes.interleave else "0",
+                "XERO_BENCH_PAGES_PER_SLICE": str(sizes.pages_per_slice),
+                "XERO_BENCH_SLICE_PAUSE": str(sizes.slice_pause),
                 "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
                 "AIRFLOW__SCHEDULER__MAX_TIS_PER_QUERY": "64",
                 # a loaded machine answers the workers' Execution API calls slowly
@@ -501,6 +518,7 @@ def run(sizes: Sizes, scratch: Path, log: Any = print, save: Any = None) -> dict
                 f"{figures['records']} records, 429s {figures['rate_limited_429']}, "
                 f"slowest/median {figures['slowest_over_median']} "
                 f"(heavy {figures['heavy_finish_over_median']}), "
+                f"slices {figures['task_tries']}, "
                 f"tasks {figures['task_seconds']}, "
                 f"store {figures['store']}"
             )
@@ -531,7 +549,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--counts", help="organisation counts, e.g. 1,10,50,100")
     parser.add_argument("--records", type=int, help="records per resource and organisation")
     parser.add_argument("--concurrency", type=int, help="task slots per Celery worker")
+    parser.add_argument("--small", action="store_true", help="the small test's sizes")
     parser.add_argument("--heavy-records", type=int, help="records per resource of org 2")
+    parser.add_argument("--pages-per-slice", type=int, help="pages a task reads a try (0: all)")
+    parser.add_argument("--slice-pause", type=float, help="seconds a sliced task gives back")
     parser.add_argument(
         "--fifo", action="store_true", help="baseline: no interleaving weights (orgs_fifo.json)"
     )
@@ -542,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
         window, app = args.set_limits.split(":")
         print(set_bench_limits(float(window), int(app)))
         return 0
-    sizes = QUICK if args.quick else FULL
+    sizes = QUICK if args.quick else SMALL if args.small else FULL
     if args.counts:
         sizes = Sizes(**{**asdict(sizes), "counts": tuple(int(c) for c in args.counts.split(","))})
     if args.records:
@@ -551,9 +572,15 @@ def main(argv: list[str] | None = None) -> int:
         sizes = Sizes(**{**asdict(sizes), "concurrency": args.concurrency})
     if args.heavy_records:
         sizes = Sizes(**{**asdict(sizes), "heavy_records": args.heavy_records})
+    if args.pages_per_slice is not None:
+        sizes = Sizes(**{**asdict(sizes), "pages_per_slice": args.pages_per_slice})
+    if args.slice_pause is not None:
+        sizes = Sizes(**{**asdict(sizes), "slice_pause": args.slice_pause})
     name = "orgs_quick.json" if args.quick else "orgs.json"
-    if args.counts or args.records or args.concurrency or args.heavy_records:
+    if args.counts or args.records or args.concurrency or args.pages_per_slice is not None:
         name = name.replace(".json", "_custom.json")
+    elif args.heavy_records or args.small:  # one heavy organisation among light ones
+        name = "orgs_heavy.json"
     if args.fifo:
         sizes = Sizes(**{**asdict(sizes), "interleave": False})
         name = name.replace("orgs", "orgs_fifo")
