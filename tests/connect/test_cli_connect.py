@@ -364,6 +364,11 @@ def organisation_dags(site: AirflowSite) -> dict[str, list[str]]:
     }
 
 
+def _dag_ids(site: AirflowSite) -> set[str]:
+    with site.api() as api:
+        return {d["dag_id"] for d in api.get("/dags", params={"limit": 1000}).json()["dags"]}
+
+
 def wait_for(check, seconds: float, what: str, log: Path):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -400,6 +405,11 @@ def dag_processor(airflow_site: AirflowSite) -> Iterator[float]:
             start_new_session=True,
         )
     try:
+        # Its first parse of the files must be over before anyone connects: Airflow 3.3
+        # drops a priority request for a file it is still parsing. The site's webhook DAG
+        # shows the first parse; its end comes a moment after.
+        wait_for(lambda: _dag_ids(airflow_site), 120, "the first parse", log)
+        time.sleep(5)
         yield interval
     finally:
         _stop(process)
