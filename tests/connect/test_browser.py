@@ -55,7 +55,7 @@ def shot(driver, name: str) -> Path:
     return path
 
 
-def wait_for(driver, condition, seconds: float = 30):
+def wait_for(driver, condition, seconds: float = 60):
     """Poll ``condition``; React re-renders replace elements, so a stale one is retried."""
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
