@@ -52,14 +52,6 @@ def hook(conn_id) -> Iterator[XeroHook]:
     hook.close()
 
 
-@pytest.fixture
-def store(tmp_path) -> Iterator[Warehouse]:
-    warehouse = Warehouse(f"sqlite:///{tmp_path}/warehouse.db")
-    warehouse.create_tables()
-    yield warehouse
-    warehouse.dispose()
-
-
 def sliced(
     hook, store: Warehouse, tenant: str, run_id: str, pages: int = 1, full: bool = False
 ) -> list[dict]:

@@ -53,14 +53,6 @@ def hook(fast, monkeypatch, tmp_path) -> Iterator[XeroHook]:
     hook.close()
 
 
-@pytest.fixture
-def store(tmp_path) -> Iterator[Warehouse]:
-    warehouse = Warehouse(f"sqlite:///{tmp_path}/warehouse.db")
-    warehouse.create_tables()
-    yield warehouse
-    warehouse.dispose()
-
-
 def sync_all(hook, store: Warehouse, tenant: str, run_id: str, **options) -> dict[str, dict]:
     """Every resource as the DAG's tasks run it, from each resource's position."""
     return {
