@@ -9,7 +9,7 @@ have no refresh token and are skipped.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from airflow.sdk import Param, dag, task
 
@@ -19,6 +19,9 @@ from airflow.sdk import Param, dag, task
     schedule="@daily",
     start_date=datetime(2026, 1, 1),
     catchup=False,
+    # a daily job that a transient error (a busy metadata database, a restarted worker)
+    # should not turn into a missed day: the example DAGs' retries
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
     tags=["xero", "maintenance"],
     params={
         "conn_ids": Param(["xero_default"], type="array", description="xero connections"),

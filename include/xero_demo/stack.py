@@ -521,6 +521,29 @@ class AirflowStack:
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances"
         return self.api("GET", path, params={"limit": 1000})["task_instances"]
 
+    def failure_report(self, dag_id: str, run_id: str, lines: int = 12) -> str:
+        """Why a run failed, for a test to print: each failed task's last log lines and what
+        the scheduler said about it (a "state mismatch" is Airflow failing the task, not the
+        task failing). CI keeps only the output, never the stack's logs."""
+        report = []
+        for ti in self.task_instances(dag_id, run_id):
+            if ti["state"] not in ("failed", "upstream_failed"):
+                continue
+            task_id, map_index = ti["task_id"], ti.get("map_index", -1)
+            report.append(f"{dag_id}/{run_id}/{task_id}[{map_index}]: {ti['state']}")
+            folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
+            mapped = f"map_index={map_index}/" if map_index >= 0 else ""
+            for log in sorted(folder.glob(f"task_id={task_id}/{mapped}attempt=*.log")):
+                tail = log.read_text(errors="replace").splitlines()[-lines:]
+                report += [f"  {log.name}: {line[:400]}" for line in tail]
+            said = [
+                line
+                for line in self.log_tail("scheduler", 2_000_000).splitlines()
+                if task_id in line and run_id in line and "error" in line.lower()
+            ]
+            report += [f"  scheduler: {line[:600]}" for line in said[-3:]]
+        return "\n".join(report)
+
     def xcom(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> Any:
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value"
         return self.api("GET", path, params={"map_index": map_index, "deserialize": True})["value"]

@@ -76,6 +76,13 @@ def next_slice(result: dict[str, Any], pause: timedelta = SLICE_PAUSE) -> dict[s
     task in ``up_for_reschedule`` until its reschedule date, and the scheduler keeps its
     try number (``DagRun.schedule_tis``), so the retries stay for failures. The next slice
     is queued like any scheduled task, by its ``interleaved`` weight.
+
+    Airflow 3.3 can fail a rescheduled task by mistake: when the executor's "finished"
+    event for one slice reaches the scheduler after the task is already ``scheduled`` for
+    the next (same try number), the scheduler takes it for a task killed from outside
+    (apache/airflow issue 71172, open; seen here on Celery under load, with slots full).
+    The DAGs' retries (:func:`default_args`) cover it: the next try resumes where the
+    read stopped (``xero_examples.slices``), so nothing is read or written twice.
     """
     if not result.get("more"):
         return result

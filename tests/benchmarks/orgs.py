@@ -115,7 +115,9 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from xero_examples.dag_support import MAX_ACTIVE_TASKS, interleaved, next_slice, tags
+from xero_examples.dag_support import (
+    MAX_ACTIVE_TASKS, default_args, interleaved, next_slice, tags,
+)
 from xero_examples.organisations import Organisation, organisations
 
 
@@ -127,6 +129,7 @@ def build(org: Organisation):
         catchup=False,
         max_active_runs=1,
         max_active_tasks=MAX_ACTIVE_TASKS,
+        default_args=default_args(org),  # the example's retries (see next_slice)
         tags=tags(org, "bench"),
         params={"full": Param(True, type="boolean")},
     )
@@ -347,10 +350,11 @@ def run_round(
     # finish is reported next to it (it reads more, so it may end later)
     heavy = [o["dag_id"] for o in orgs if o.get("heavy")]
     light = [e for d, e in ends.items() if d not in heavy]
-    records = slices = 0
+    records = slices = retried = 0
     queued, running = [], []  # per task: waiting for a worker slot, then running
     for dag_id, run_id in runs.items():
         for ti in stack.task_instances(dag_id, run_id):
+            retried += ti["try_number"] > 1
             if ti["state"] == "success":
                 result = stack.xcom(dag_id, run_id, ti["task_id"])
                 records += result["records"]
@@ -368,6 +372,12 @@ def run_round(
         "seconds": round(seconds, 1),
         "xero_minutes": round(xero_minutes, 2),
         "failed_runs": sorted(d for d, r in finished.items() if r["state"] != "success"),
+        "why_failed": "\n".join(
+            stack.failure_report(d, r["dag_run_id"])
+            for d, r in sorted(finished.items())
+            if r["state"] != "success"
+        ),
+        "retried_tasks": retried,  # a try failed and the retry finished the read
         "api_calls": calls.api,
         "token_calls": calls.token,
         "rate_limited_429": calls.rate_limited,
@@ -518,10 +528,12 @@ def run(sizes: Sizes, scratch: Path, log: Any = print, save: Any = None) -> dict
                 f"{figures['records']} records, 429s {figures['rate_limited_429']}, "
                 f"slowest/median {figures['slowest_over_median']} "
                 f"(heavy {figures['heavy_finish_over_median']}), "
-                f"slices {figures['task_tries']}, "
+                f"slices {figures['task_tries']}, retried {figures['retried_tasks']}, "
                 f"tasks {figures['task_seconds']}, "
                 f"store {figures['store']}"
             )
+            if figures["why_failed"]:
+                log(figures["why_failed"])
     return report
 
 

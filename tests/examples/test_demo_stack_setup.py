@@ -107,3 +107,37 @@ def test_the_runtime_image_leaves_test_tools_out() -> None:
     assert not [tool for tool in TEST_TOOLS if tool in runtime]
     everything = (REPO / "requirements.txt").read_text()
     assert all(f"\n{tool}==" in everything for tool in TEST_TOOLS)  # still pinned for tests
+
+
+def test_a_failed_runs_report_holds_its_task_logs_and_the_schedulers_word(
+    tmp_path: Path,
+) -> None:
+    from xero_demo.stack import AirflowStack
+
+    stack = AirflowStack(stack_config(tmp_path / "home", api_port=None))
+    run = "manual__2026-12-07T12:39:54+00:00"
+    tasks = [
+        {"task_id": "keep_alive", "map_index": 0, "state": "failed"},
+        {"task_id": "connections", "map_index": -1, "state": "success"},
+    ]
+    stack.task_instances = lambda dag_id, run_id: tasks  # type: ignore[method-assign]
+    logs = stack.home / "logs" / "dag_id=d" / f"run_id={run}"
+    failed = logs / "task_id=keep_alive" / "map_index=0" / "attempt=1.log"
+    failed.parent.mkdir(parents=True)
+    failed.write_text("".join(f"line {n}\n" for n in range(40)) + "OperationalError: locked\n")
+    (logs / "task_id=connections").mkdir()
+    (logs / "task_id=connections" / "attempt=1.log").write_text("fine\n")
+    (stack.home / "stack-logs").mkdir()
+    (stack.home / "stack-logs" / "scheduler.log").write_text(
+        f"INFO all well\nERROR ... <TaskInstance: d.keep_alive {run} map_index=0 [scheduled]> "
+        "finished with state success, but the task instance's state attribute is scheduled\n"
+        f"ERROR other run: d.keep_alive manual__other\n"
+    )
+
+    report = stack.failure_report("d", run)
+
+    assert f"d/{run}/keep_alive[0]: failed" in report
+    assert "OperationalError: locked" in report and "line 39" in report
+    assert "line 20" not in report  # only the last lines
+    assert "fine" not in report  # a task that succeeded is left out
+    assert "state attribute is scheduled" in report and "manual__other" not in report

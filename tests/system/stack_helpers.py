@@ -83,3 +83,14 @@ def warehouse_rows(url: str) -> int:
             )
     finally:
         engine.dispose()
+
+
+def failure_reports(stack: AirflowStack, runs: dict[str, list[dict]]) -> str:
+    """Why each run in ``runs`` (per DAG, as the REST API lists them) that did not succeed
+    failed: its failed tasks' last log lines and the scheduler's word on them."""
+    return "\n".join(
+        stack.failure_report(dag_id, run["dag_run_id"])
+        for dag_id, dag_runs in runs.items()
+        for run in dag_runs
+        if run["state"] != "success"
+    )

@@ -19,6 +19,7 @@ import pytest
 
 from tests.system.stack_helpers import (
     WAREHOUSE_DAGS,
+    failure_reports,
     start_stack,
     warehouse_differences,
     warehouse_rows,
@@ -183,7 +184,7 @@ def test_every_example_dag_runs_to_success_on_a_starter_app(starter_site: Site) 
     print_tier_report(STARTER, runs, usage)
     states = {dag_id: [r["state"] for r in dag_runs] for dag_id, dag_runs in runs.items()}
     bad = {d: s for d, s in states.items() if not s or s != ["success"] * len(s)}
-    assert not bad, bad
+    assert not bad, f"{bad}\n{failure_reports(stack, runs)}"
     assert_automations_did_their_work(sandbox, reacted)
     assert_bills_were_decided(sandbox, answered)
     for feed, row in delay_table(reacted).items():
