@@ -29,6 +29,11 @@ class Killer:
 
     def __post_init__(self) -> None:
         self.random = random.Random(self.seed)
+        self.next_kill = float("inf")  # no kill before :meth:`start`
+
+    def start(self) -> None:
+        """Start the clock: the first kill comes a random gap from now (call it when the
+        chaos begins, or the kills due during the set-up all land in its first second)."""
         self.next_kill = time.monotonic() + self.random.expovariate(1 / self.every)
 
     def _next_victim(self) -> str:

@@ -218,6 +218,7 @@ class Soak:
         self.tally.read(self.sandbox)
         self.tally.calls_before_faults = self.tally.api_calls
         install_faults(self.sandbox, cfg.fault_fraction, cfg.seed + 1)
+        self.killer.start()
         started = time.monotonic()
         end = started + cfg.minutes * 60
         next_round = next_poll = time.monotonic()

@@ -80,13 +80,16 @@ with DAG("sys_end_{name}", start_date=datetime(2026, 1, 1), {dag_args}) as dag:
 
     save(changes.output["ids"], name_of.expand(record=changes.output))
 """
+END_WINDOW = 20  # seconds: short windows, so the test waits for two of them, not minutes
 END_WINDOW_SETTLE = 40
 END_VARIANTS = {
-    # one-minute windows, each read END_WINDOW_SETTLE s after it closes: the first check on
-    # a worker finds it still settling and defers, so the trigger reads it and ends the task
+    # 20-second windows, each read END_WINDOW_SETTLE s after it closes: the first check on
+    # a worker finds it still settling and defers, so the trigger reads it and ends the
+    # task. Runs overlap (each lasts its settle time): enough may be active that no window
+    # is skipped (catchup=False would skip to the newest).
     "window": (
-        "schedule=DeltaDataIntervalTimetable(timedelta(minutes=1)), catchup=False, "
-        "max_active_runs=3",
+        f"schedule=DeltaDataIntervalTimetable(timedelta(seconds={END_WINDOW})), "
+        "catchup=False, max_active_runs=6",
         f"settle_seconds={END_WINDOW_SETTLE}",
     ),
     "watermark": (
@@ -409,15 +412,14 @@ def _ti(airflow: AirflowStack, dag_id: str, run_id: str, task_id: str) -> str | 
 
 
 def test_a_window_sensor_ends_from_its_trigger_and_its_empty_window_skips(stack) -> None:
-    """One-minute windows read by their triggers: a window with two new contacts ends its
+    """Short windows read by their triggers: a window with two new contacts ends its
     task with the records (a mapped task expands over them) and their IDs, an empty one
     skips, neither going back to a worker; a rerun of the first reads the same window."""
-    airflow, hook, out, _sandbox, _fired = stack
+    airflow, hook, out, sandbox, _fired = stack
     dag_id = "sys_end_window"
     airflow.unpause(dag_id)
     airflow.wait(lambda: _windows(airflow, dag_id), 180, "the first run")
-    if datetime.now(UTC).second >= 50:  # not across a window's edge: wait for the next
-        time.sleep(62 - datetime.now(UTC).second)
+    _wait_for_a_quiet_window(sandbox, hook.config.tenant_id)
     made_at = datetime.now(UTC)
     ids = create(hook, "Contacts", [{"Name": "end window 1"}, {"Name": "end window 2"}])
 
@@ -450,6 +452,22 @@ def test_a_window_sensor_ends_from_its_trigger_and_its_empty_window_skips(stack)
     airflow.wait(output.exists, 300, "the rerun's output")
     airflow.run("dags", "pause", dag_id, check=True)  # (a paused DAG's clears do not run)
     assert _sorted(_read(output)) == {"ids": sorted(ids), "expanded": sorted(ids)}
+
+
+def _wait_for_a_quiet_window(sandbox, tenant_id: str) -> None:
+    """Return early in a window that began after the organisation's newest contact change
+    (the stack's set-up or an earlier test may have written seconds ago), with at least
+    5 s of it left, so the contacts made next are the only ones in their window."""
+    from xero_provider.state.feed import parse_ms
+
+    listed = sandbox.control("GET", f"/state/{tenant_id}/Contacts").json()["Contacts"]
+    newest = max((parse_ms(c["UpdatedDateUTC"]) / 1000 for c in listed), default=0.0)
+    while True:
+        now = time.time()
+        start = now - now % END_WINDOW
+        if start > newest + 1 and now - start < END_WINDOW - 5:
+            return
+        time.sleep(start + END_WINDOW + 1 - now)
 
 
 def _windows(airflow: AirflowStack, dag_id: str) -> dict[str, tuple[datetime, datetime, str]]:

@@ -176,7 +176,10 @@ class RacePool:
     """
 
     def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")
+        # Forked from one server that imported Airflow and the provider once: twenty
+        # interpreters each importing them took most of a minute of CPU on two cores.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__, "xero_provider.auth.oauth"])
         self._manager = context.Manager()
         self._pool = context.Pool(
             RACERS,

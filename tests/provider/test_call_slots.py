@@ -101,7 +101,8 @@ def test_twenty_processes_never_have_six_calls_in_flight(
 ) -> None:
     """The sandbox refuses a sixth concurrent call with ``X-Rate-Limit-Problem: concurrent``
     (as Xero does); with 100 ms per call and 20 processes calling at once, only slots
-    shared across processes keep that count at zero."""
+    shared across processes keep that count at zero. Two calls each: 40 stay within one
+    Xero minute (60), so no call waits for the next minute's budget."""
     from tests.provider.conftest import race_calls
 
     sandbox.control(
@@ -111,12 +112,12 @@ def test_twenty_processes_never_have_six_calls_in_flight(
     )
     conn_id = xero_connection(sandbox, monkeypatch, tmp_path / "tokens.db", max_retries=1)
     env = {k: v for k, v in os.environ.items() if k.startswith("AIRFLOW_CONN_")}
-    errors = race_pool.run(race_calls, env, conn_id, 4)
+    errors = race_pool.run(race_calls, env, conn_id, 2)
     assert errors == [None] * len(errors)
     refused = sandbox.control("GET", "/limits").json()["refused"]
     assert refused.get("concurrent", 0) == 0, refused
     calls = [c for c in sandbox.requests() if c["path"].startswith("/api.xro/")]
-    assert sum(c["status"] == 200 for c in calls) == 4 * len(errors)
+    assert sum(c["status"] == 200 for c in calls) == 2 * len(errors)
 
 
 def test_back_to_back_calls_keep_one_slot_and_an_idle_one_is_given_back(pair) -> None:

@@ -64,3 +64,40 @@ def test_the_stream_loses_and_doubles_nothing_under_faults(
         logged = {c.record_id for c in stream.changes if c.feed == "credit_notes"}
         ours = {n["CreditNoteID"] for n in notes if n["CreditNoteID"] in logged}
         assert len(ours) == 2  # every logged change is in Xero
+
+
+class _Components:
+    """What the killer needs of a stack: its processes, kill and launch (no Airflow)."""
+
+    def __init__(self) -> None:
+        self.processes = dict.fromkeys(["worker-1", "worker-2", "triggerer", "scheduler"])
+        self.killed: list[str] = []
+
+    def kill(self, name: str) -> None:
+        self.processes.pop(name)
+        self.killed.append(name)
+
+    def launch(self, name: str) -> None:
+        self.processes[name] = None
+
+
+def test_the_killer_waits_for_the_chaos_then_kills_every_kind_in_a_cycle() -> None:
+    import time
+
+    from xero_soak.killer import Killer
+
+    stack = _Components()
+    killer = Killer(stack, every=0.001, seed=26)  # type: ignore[arg-type]
+    time.sleep(0.01)
+    assert killer.step() is None and stack.killed == []  # set-up: nothing is killed
+    killer.start()
+    time.sleep(0.01)
+    first = killer.step()
+    assert first is not None and stack.killed == [first]
+    while len(stack.killed) < 3:  # each comes back, then the next kind goes
+        for name in list(killer.down):
+            killer.down[name] = 0.0
+        time.sleep(0.002)
+        killer.step()
+    kinds = {name.split("-")[0] for name in stack.killed}
+    assert kinds == {"worker", "triggerer", "scheduler"}, stack.killed
