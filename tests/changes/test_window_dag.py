@@ -197,13 +197,14 @@ with DAG("DAG_ID", schedule="@hourly", start_date=datetime(2026, 1, 1), catchup=
     assert not sandbox.requests(path="/api.xro/2.0/Contacts")  # no empty read was made
 
 
-MINUTE_SOURCE = """
+SHORT_WINDOW = 20  # seconds: a manual run's window is the 20 s before its logical date
+SHORT_WINDOW_SOURCE = """
 import json
-from datetime import datetime
-from airflow.sdk import DAG, task, CronDataIntervalTimetable
+from datetime import datetime, timedelta
+from airflow.sdk import DAG, task, DeltaDataIntervalTimetable
 from xero_provider.sensors import XeroNewOrUpdatedContactSensor
 
-with DAG("DAG_ID", schedule=CronDataIntervalTimetable("* * * * *", timezone="UTC"),
+with DAG("DAG_ID", schedule=DeltaDataIntervalTimetable(timedelta(seconds={window})),
          start_date=datetime(2026, 1, 1), catchup=False) as dag:
     changes = XeroNewOrUpdatedContactSensor(task_id="changes", xero_conn_id="{conn_id}",
                                             settle_seconds=2, deferrable=True)
@@ -232,21 +233,19 @@ def test_an_open_window_defers_until_closed_and_settled(
             yield event
 
     monkeypatch.setattr(XeroChangesTrigger, "run", spy)
-    now = datetime.now(UTC)
-    boundary = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    # too close: use the next minute (the records and the DAG are made first; on a busy
-    # machine that took more than 5 s, the window had closed and nothing deferred)
-    if (boundary - now).total_seconds() < 30:
-        boundary += timedelta(minutes=1)
+    # the window closes 30 s from now: the records and the DAG are made first (on a busy
+    # machine that took more than 5 s), and the run must start while it is still open
+    boundary = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=30)
     hook = XeroHook(conn_id)
     out = tmp_path / "ids.json"
-    dag = make_dag(MINUTE_SOURCE.format(conn_id=conn_id, out=out))
-    with sandbox_time(sandbox, boundary - timedelta(seconds=30)):
+    dag = make_dag(SHORT_WINDOW_SOURCE.format(conn_id=conn_id, out=out, window=SHORT_WINDOW))
+    with sandbox_time(sandbox, boundary - timedelta(seconds=SHORT_WINDOW / 2)):
         (inside,) = create(hook, "Contacts", [{"Name": "open window"}])
     with sandbox_time(sandbox, boundary + timedelta(seconds=1)):
         create(hook, "Contacts", [{"Name": "next window"}])
-    dag.test(logical_date=boundary + timedelta(seconds=1))
+    dag.test(logical_date=boundary)  # its window: the 20 s before the boundary
     assert datetime.now(UTC) >= boundary + timedelta(seconds=2)  # closed plus settle
-    expected = _in_window(sandbox, "Contacts", None, boundary - timedelta(minutes=1), boundary)
+    start = boundary - timedelta(seconds=SHORT_WINDOW)
+    expected = _in_window(sandbox, "Contacts", None, start, boundary)
     assert inside in expected and sorted(read_output(out)) == expected
     assert len(fired) == 1 and fired[0]["status"] == "success"  # it waited deferred
