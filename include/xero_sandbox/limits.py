@@ -170,4 +170,12 @@ class RateLimiter:
         return out
 
     def describe(self) -> dict[str, Any]:
-        return {"settings": asdict(self.settings), "refused": dict(self.refused)}
+        """Settings, refusals by limit, and the calls admitted but not yet answered (a test
+        waits on that to know a slow call is in Xero's hands)."""
+        with self._lock:
+            in_flight = sum(self._in_flight.values())
+        return {
+            "settings": asdict(self.settings),
+            "refused": dict(self.refused),
+            "in_flight": in_flight,
+        }

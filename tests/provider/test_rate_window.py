@@ -70,3 +70,57 @@ def test_against_the_sandbox_no_wait_beyond_xeros_window(sandbox, monkeypatch, t
     assert not [r for r in log if r.get("status") == 429]
     # filed under the new window the "0 remaining" blocked the calls for about 8 s
     assert waited < window / 2, f"3 calls took {waited:.1f} s: the old window's answer blocked"
+
+
+@pytest.mark.slow
+def test_a_unit_that_aged_while_waiting_for_a_slot_is_taken_again(
+    sandbox, monkeypatch, tmp_path
+) -> None:
+    """Real HTTP through the hook's "take a new unit" step: with one call slot, B takes the
+    window's second unit of three, then waits for the slot while A's call (answered 6 s
+    later) holds it. When the slot comes, B's unit is past its use-by (its window ended at
+    5 s), so B takes one from the next window before sending: sent with the old unit, it
+    would open Xero's next window uncounted here, and calls in flight beside it could be
+    that window's 4th. Xero's window is 5 s here (time scale 12), 3 calls each."""
+    from xero_provider.state.rate_budget import RateBudget
+
+    window = 5.0
+    sandbox.control("PUT", "/limits", json={"per_minute": 3, "time_scale": 60 / window})
+    conn_id = xero_connection(
+        sandbox,
+        monkeypatch,
+        tmp_path / "tokens.db",
+        rate_window_seconds=window,
+        rate_limit_per_minute=3,
+        concurrent_calls=1,
+    )
+    takes: dict[str, int] = {}
+    original = RateBudget.take
+
+    def counting_take(self, tenant, deadline_seconds=24 * 3600.0):
+        name = threading.current_thread().name
+        takes[name] = takes.get(name, 0) + 1
+        return original(self, tenant, deadline_seconds)
+
+    monkeypatch.setattr(RateBudget, "take", counting_take)
+    hook = XeroHook(conn_id)
+    hook.call("GET", "Organisation")  # connection read, tables made, outside the test
+    time.sleep(window * (1 + MARGIN) + 0.5)  # a new window for A and B
+    sandbox.control("PUT", "/limits", json={"latency_ms": int(window * 1200)})
+    slow = threading.Thread(target=hook.call, args=("GET", "Organisation"), name="A")
+    slow.start()
+    deadline = time.monotonic() + 30  # A holds the only slot, its call counted at Xero
+    while sandbox.control("GET", "/limits").json()["in_flight"] == 0:
+        assert time.monotonic() < deadline, "A's call never reached the sandbox"
+        time.sleep(0.02)
+    sandbox.control("PUT", "/limits", json={"latency_ms": 0})
+    waiting = threading.Thread(target=hook.call, args=("GET", "Accounts"), name="B")
+    waiting.start()
+    waiting.join(60)
+    slow.join(60)
+    hook.close()
+    assert takes == {"MainThread": 1, "A": 1, "B": 2}, takes  # B took a second unit
+    log = sandbox.requests(path="/api.xro/2.0/", method="GET")
+    assert not [r for r in log if r.get("status") == 429], log
+    b_sent = next(r for r in log if r["path"].endswith("/Accounts"))
+    assert b_sent["status"] == 200
