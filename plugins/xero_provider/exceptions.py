@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 _INPUT_PATH = re.compile(r"^(?:records|ids|[A-Za-z_]+)(?:\[(\d+)\])?(?:\.([^:\s]+))?:")
 
@@ -120,8 +120,13 @@ class XeroNotFoundError(XeroError):
     """404: no such record (or no such endpoint) in this organisation."""
 
 
-class XeroForbiddenError(XeroError):
-    """403: the organisation is not connected to this grant, or a scope is missing."""
+class XeroForbiddenError(XeroError, AirflowFailException):
+    """403: the organisation is not connected to this grant, or a scope is missing.
+
+    A person has to connect the organisation or grant the scope; a task retry minutes
+    later meets the same 403 after re-reading what it read before. So, like every error
+    that only a person can fix, it fails the task without its retries (Airflow's
+    ``AirflowFailException``)."""
 
 
 class XeroTierError(XeroForbiddenError):
@@ -141,10 +146,11 @@ class XeroAuthError(XeroError):
     """401 or a token-endpoint refusal: the credentials no longer work."""
 
 
-class XeroReauthorizationRequired(XeroAuthError):
+class XeroReauthorizationRequired(XeroAuthError, AirflowFailException):
     """``invalid_grant``: the refresh token is expired, revoked or rotated away.
 
-    Nothing but a person re-authorising the app can fix this; the message says how.
+    Nothing but a person re-authorising the app can fix this; the message says how. The
+    task fails without its retries.
     """
 
 
@@ -181,8 +187,9 @@ class XeroNetworkError(XeroServerError):
         super().__init__(message, **kw)
 
 
-class XeroScopeError(XeroAuthError):
-    """401 ``insufficient_scope``: the grant lacks a scope; only re-authorising adds it.
+class XeroScopeError(XeroAuthError, AirflowFailException):
+    """401 ``insufficient_scope``: the grant lacks a scope; only re-authorising adds it
+    (the task fails without its retries).
 
     ``scope`` names what Xero asked for (when it said), ``granted`` what the token has.
     """
@@ -193,11 +200,12 @@ class XeroScopeError(XeroAuthError):
         super().__init__(message, **kw)
 
 
-class XeroConfigurationError(XeroError):
+class XeroConfigurationError(XeroError, AirflowFailException):
     """The Airflow connection is missing something or holds a wrong value.
 
     Found here, before or without any call: the message says what is wrong and does not
-    read as if Xero had failed (unless a status shows Xero answered).
+    read as if Xero had failed (unless a status shows Xero answered). The task fails
+    without its retries: the connection stays wrong until someone edits it.
     """
 
     def _one_line(self) -> str:
