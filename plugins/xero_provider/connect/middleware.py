@@ -105,6 +105,8 @@ class XeroOrganisationDirectoryMiddleware:
 
     After a successful write under ``/api/v2/connections`` (a test excepted) the directory
     is rebuilt from the ``xero`` connections, in a worker thread: one short transaction.
+    The answer is held back until then (connection answers are small), so a client that
+    reads the directory after its write's answer sees the write: read-your-writes.
     """
 
     def __init__(self, app: Any) -> None:
@@ -120,20 +122,26 @@ class XeroOrganisationDirectoryMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        status: dict[str, int] = {}
+        held: list[dict] = []
+        status = 500
 
-        async def watched(message: dict) -> None:
+        async def holding(message: dict) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-            await send(message)
+                status = message["status"]
+            held.append(message)
 
-        await self.app(scope, receive, watched)
-        if status.get("code", 500) < 400:
-            import asyncio
+        try:
+            await self.app(scope, receive, holding)
+            if status < 400:
+                import asyncio
 
-            from xero_provider.connect.airflow_connections import sync_directory
+                from xero_provider.connect.airflow_connections import sync_directory
 
-            try:
-                await asyncio.to_thread(sync_directory)
-            except Exception as error:  # the write itself succeeded: say so, do not fail it
-                log.warning("the Xero organisation directory was not updated: %s", error)
+                try:
+                    await asyncio.to_thread(sync_directory)
+                except Exception as error:  # the write succeeded: say so, do not fail it
+                    log.warning("the Xero organisation directory was not updated: %s", error)
+        finally:
+            for message in held:  # the answer, as the app gave it, once the directory is in step
+                await send(message)
