@@ -105,11 +105,11 @@ pytest_plugins = [
 ]
 
 # Fixtures that start something expensive once per worker (an Airflow stack, an api-server,
-# 20 spawned interpreters): every test using one runs in the same worker, so it starts once.
+# a pool of 20 racing processes): every test using one runs in the same worker, so it starts once.
 # A new one is one line; tests that share one without a fixture take an xdist_group mark.
 SHARED_FIXTURES = {
     "airflow_site": "connect-api-server",  # tests/connect: one api-server for the session
-    "race_pool": "race-pool",  # tests/provider: 20 interpreters importing Airflow
+    "race_pool": "race-pool",  # tests/provider: 20 racing processes
     "starter_site": "example-dags-local",  # tests/system/test_example_dags.py: every DAG
     "local_stack": "example-dags-local-2",  # the same module: the tests needing some DAGs
     "stack": "changes-airflow-stack",  # tests/changes/test_system_airflow.py

@@ -76,7 +76,7 @@ class StackConfig:
         watcher starts at its file's next parse). A new or edited file is parsed at once
         (the dag-processor compares modification times), connecting or disconnecting an
         organisation queues a parse of the DAG files (``xero_provider.connect.reparse``)
-        and :meth:`AirflowStack.unpause` queues one of the DAG's file, so the test stacks,
+        and :meth:`AirflowStack.unpause` queues one of an asset DAG's file, so the test stacks,
         which do everything through those, parse every ``TEST_PARSE_INTERVAL`` s: parsing
         every file every 10 s cost an idle stack 5% of a core (0.7% at 120 s).
     """

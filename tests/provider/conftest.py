@@ -1,5 +1,5 @@
 """Fixtures for provider tests: Airflow connections from the environment,
-the token stores (a SQLite file, this machine's PostgreSQL) and spawned worker processes."""
+the token stores (a SQLite file, this machine's PostgreSQL) and a pool of racing processes."""
 
 from __future__ import annotations
 
@@ -113,7 +113,7 @@ def xero_connection(
     return make
 
 
-# --- race workers: they live here because spawned children import this light module ----
+# --- race workers: they live here because the pool's server preloads this module -------
 
 
 def race_for_token(barrier: Any, env: dict[str, str], conn_id: str, through_api: bool) -> tuple:
@@ -169,7 +169,8 @@ def _warm_up() -> None:
 
 
 class RacePool:
-    """``RACERS`` spawned interpreters; :meth:`run` calls a function once in each.
+    """``RACERS`` worker processes (forked from a server that imported the provider);
+    :meth:`run` calls a function once in each.
 
     The function gets a fresh barrier as its first argument and should do its set-up,
     then ``barrier.wait()``, then the racing call, so all of them hit it together.
@@ -201,7 +202,7 @@ class RacePool:
 
 @pytest.fixture(scope="session")
 def race_pool() -> Iterator[RacePool]:
-    """Started once per session: 20 interpreters importing Airflow take most of a minute."""
+    """Started once per session: the pool's server imports Airflow and the provider once."""
     pool = RacePool()
     yield pool
     pool.close()

@@ -19,6 +19,22 @@ from xero_provider.state.token_store import TokenStore
 SPAN = 60 * (1 + MARGIN)
 
 
+def short_minute_connection(
+    sandbox, monkeypatch, tmp_path, window: float, per_minute: int, **extra
+) -> str:
+    """A connection to a sandbox whose Xero minute lasts ``window`` seconds and allows
+    ``per_minute`` calls, the connection saying the same (``extra``: more of its fields)."""
+    sandbox.control("PUT", "/limits", json={"per_minute": per_minute, "time_scale": 60 / window})
+    return xero_connection(
+        sandbox,
+        monkeypatch,
+        tmp_path / "tokens.db",
+        rate_window_seconds=window,
+        rate_limit_per_minute=per_minute,
+        **extra,
+    )
+
+
 def test_an_answer_is_filed_under_the_window_its_unit_came_from(store_url: str) -> None:
     budget = RateBudget(TokenStore(store_url), f"app-{uuid.uuid4().hex}", Limits(per_minute=10))
     late = contextvars.copy_context()  # the thread whose call is in flight at the boundary
@@ -41,14 +57,7 @@ def test_against_the_sandbox_no_wait_beyond_xeros_window(sandbox, monkeypatch, t
     """Xero's window is 10 s here (time scale 6); a call in flight at its end is answered
     "0 remaining" after both windows rolled: the next calls must not wait for it."""
     window = 10.0
-    sandbox.control("PUT", "/limits", json={"per_minute": 10, "time_scale": 60 / window})
-    conn_id = xero_connection(
-        sandbox,
-        monkeypatch,
-        tmp_path / "tokens.db",
-        rate_window_seconds=window,
-        rate_limit_per_minute=10,
-    )
+    conn_id = short_minute_connection(sandbox, monkeypatch, tmp_path, window, per_minute=10)
     hook = XeroHook(conn_id)
     started = time.monotonic()
     for _ in range(9):
@@ -85,22 +94,16 @@ def test_a_unit_that_aged_while_waiting_for_a_slot_is_taken_again(
     from xero_provider.state.rate_budget import RateBudget
 
     window = 5.0
-    sandbox.control("PUT", "/limits", json={"per_minute": 3, "time_scale": 60 / window})
-    conn_id = xero_connection(
-        sandbox,
-        monkeypatch,
-        tmp_path / "tokens.db",
-        rate_window_seconds=window,
-        rate_limit_per_minute=3,
-        concurrent_calls=1,
+    conn_id = short_minute_connection(
+        sandbox, monkeypatch, tmp_path, window, per_minute=3, concurrent_calls=1
     )
     takes: dict[str, int] = {}
     original = RateBudget.take
 
-    def counting_take(self, tenant, deadline_seconds=24 * 3600.0):
+    def counting_take(self, *args, **kwargs):
         name = threading.current_thread().name
         takes[name] = takes.get(name, 0) + 1
-        return original(self, tenant, deadline_seconds)
+        return original(self, *args, **kwargs)
 
     monkeypatch.setattr(RateBudget, "take", counting_take)
     hook = XeroHook(conn_id)
