@@ -526,9 +526,17 @@ class AirflowStack:
         the scheduler said about it (a "state mismatch" is Airflow failing the task, not the
         task failing). CI keeps only the output, never the stack's logs."""
         report = []
-        for ti in self.task_instances(dag_id, run_id):
-            if ti["state"] not in ("failed", "upstream_failed"):
-                continue
+        failed = [
+            ti
+            for ti in self.task_instances(dag_id, run_id)
+            if ti["state"] in ("failed", "upstream_failed")
+        ]
+        errors = [  # the scheduler's log, read once for all of them
+            line
+            for line in self.log_tail("scheduler", 2_000_000).splitlines()
+            if run_id in line and "error" in line.lower()
+        ]
+        for ti in failed:
             task_id, map_index = ti["task_id"], ti.get("map_index", -1)
             report.append(f"{dag_id}/{run_id}/{task_id}[{map_index}]: {ti['state']}")
             folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
@@ -536,11 +544,7 @@ class AirflowStack:
             for log in sorted(folder.glob(f"task_id={task_id}/{mapped}attempt=*.log")):
                 tail = log.read_text(errors="replace").splitlines()[-lines:]
                 report += [f"  {log.name}: {line[:400]}" for line in tail]
-            said = [
-                line
-                for line in self.log_tail("scheduler", 2_000_000).splitlines()
-                if task_id in line and run_id in line and "error" in line.lower()
-            ]
+            said = [line for line in errors if task_id in line]
             report += [f"  scheduler: {line[:600]}" for line in said[-3:]]
         return "\n".join(report)
 
