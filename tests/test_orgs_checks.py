@@ -44,6 +44,31 @@ def test_fairness_allows_only_airflows_scheduling_slack(
     assert checks(report(median, slowest))[FAIR] is fair
 
 
+@pytest.mark.parametrize(
+    ("queued_min", "running_median", "fair"),
+    [
+        (0.5, 1.0, False),  # a turn of 1.5 s: 4 s late is more than two turns (3 s)
+        (1.0, 2.0, True),  # a loaded machine's 3 s turn: 4 s late is within two (6 s)
+    ],
+)
+def test_the_slack_grows_with_the_rounds_own_task_turn(
+    queued_min: float, running_median: float, fair: bool
+) -> None:
+    short = report(2.0, 6.0)
+    short["rounds"][0]["task_seconds"] = {
+        "queued_min": queued_min,
+        "queued_median": 5.0,  # waits behind other tasks say nothing about the pace
+        "running_median": running_median,
+    }
+    assert checks(short)[FAIR] is fair
+
+
+def test_a_long_round_is_judged_by_the_ratio_whatever_the_turn() -> None:
+    long = report(200.0, 310.0)
+    long["rounds"][0]["task_seconds"] = {"queued_min": 1.0, "running_median": 3.0}
+    assert checks(long)[FAIR] is False
+
+
 def test_one_organisation_is_always_fair() -> None:
     assert checks(report(1.0, 50.0, organisations=1))[FAIR] is True
 
