@@ -8,9 +8,10 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@# uv (pinned in requirements.txt) installs the same pins as pip, in a fifth of the time
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$$(grep -m1 -o '^uv==[^ ]*' requirements.txt)"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt -c constraints.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 
 ## install: create the virtualenv and install everything (once; again when pins change)
