@@ -13,29 +13,35 @@ import json
 from pathlib import Path
 from typing import Any
 
-from xero_demo.sandbox_grant import authorise
-from xero_demo.settings import load
+from xero_demo.sandbox_grant import bootstrap_command, grant
+from xero_demo.settings import load_then
 from xero_demo.stack import AirflowStack, StackConfig, airflow_executable
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 _DAG_IDS: dict[str, list[str]] = {}
+LIST_DAGS = ["dags", "list", "--local", "--output", "json"]
 
 
 def expected_dag_ids(stack: AirflowStack) -> list[str]:
     """The DAG ids the files in ``dags/`` define (parsed here, to wait for all of them).
 
-    Listed once per stack: ``airflow dags list --local`` parses every DAG file in a new
-    interpreter, seconds of CPU each time.
+    Listed once per stack (:func:`connect` lists them while it loads the settings):
+    ``airflow dags list --local`` parses every DAG file in a new interpreter, seconds of
+    CPU each time.
     """
     if stack.stack_id not in _DAG_IDS:
-        out = stack.cli("dags", "list", "--local", "--output", "json")
-        lines = [line for line in out.splitlines() if line.startswith("[")]  # skip log lines
-        if not lines:
-            raise RuntimeError(f"`airflow dags list` printed no DAG list: {out[-2000:]}")
-        _DAG_IDS[stack.stack_id] = sorted(d["dag_id"] for d in json.loads(lines[-1]))
+        _DAG_IDS[stack.stack_id] = dag_ids_in(stack.cli(*LIST_DAGS))
     return list(_DAG_IDS[stack.stack_id])
+
+
+def dag_ids_in(output: str) -> list[str]:
+    """The DAG ids in ``airflow dags list --output json``'s output (other lines skipped)."""
+    lines = [line for line in output.splitlines() if line.startswith("[")]  # skip log lines
+    if not lines:
+        raise RuntimeError(f"`airflow dags list` printed no DAG list: {output[-2000:]}")
+    return sorted(d["dag_id"] for d in json.loads(lines[-1]))
 
 
 def warehouse_connection(url: str) -> str:
@@ -94,17 +100,20 @@ def connect(
     :param xero_extra: added to every Xero connection's extra (``{"app_tier": ...}``).
     :return: what was loaded (counts per kind) and the example DAG ids.
     """
-    counts = load(
+    # one interpreter loads the settings, stores the demo grant's refresh token (read on
+    # stdin) and lists the DAGs: an ``airflow`` process each cost seconds of CPU
+    counts, output = load_then(
         REPO / "airflow_settings.yaml",
         sandbox_url=sandbox_url,
         airflow=airflow_executable(),
         env=stack.env,
         xero_extra=xero_extra,
+        then=[["xero", *bootstrap_command()], LIST_DAGS],
+        stdin=grant(sandbox_url) + "\n",
     )
-    authorise(sandbox_url, env=stack.env)
-    dag_ids = expected_dag_ids(stack)
+    dag_ids = _DAG_IDS[stack.stack_id] = dag_ids_in(output)
     stack.wait_for_dags(dag_ids)
-    return counts, dag_ids
+    return counts, list(dag_ids)
 
 
 def start_connected(

@@ -29,10 +29,8 @@ def consents(sandbox_url: str) -> list[list[str]]:
     return [both] if tier(app["tier"]).bulk_connections else [[t] for t in both]
 
 
-def authorise(
-    sandbox_url: str, conn_id: str = "xero_default", env: dict[str, str] | None = None
-) -> None:
-    """Mint a sandbox grant for both demo organisations; bootstrap it into ``conn_id``.
+def grant(sandbox_url: str) -> str:
+    """Mint a sandbox grant for both demo organisations; return its refresh token.
 
     A token reaches every organisation on the app's connections list for its user (Xero's
     /connections, as the sandbox's identity service models it), so the last consent's
@@ -41,9 +39,21 @@ def authorise(
         body = {"client_id": DEMO.web_client_id, "tenant_ids": tenant_ids}
         response = httpx.post(f"{sandbox_url.rstrip('/')}/__sandbox/tokens", json=body, timeout=30)
         response.raise_for_status()
+    return response.json()["refresh_token"]
+
+
+def bootstrap_command(conn_id: str = "xero_default") -> list[str]:
+    """``python -m xero_provider.auth`` arguments storing the refresh token read on stdin."""
+    return ["bootstrap", "--conn-id", conn_id]
+
+
+def authorise(
+    sandbox_url: str, conn_id: str = "xero_default", env: dict[str, str] | None = None
+) -> None:
+    """Mint a sandbox grant for both demo organisations; bootstrap it into ``conn_id``."""
     result = subprocess.run(
-        [sys.executable, "-m", "xero_provider.auth", "bootstrap", "--conn-id", conn_id],
-        input=response.json()["refresh_token"] + "\n",
+        [sys.executable, "-m", "xero_provider.auth", *bootstrap_command(conn_id)],
+        input=grant(sandbox_url) + "\n",
         env=env,
         capture_output=True,
         text=True,

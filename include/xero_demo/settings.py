@@ -20,6 +20,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,26 @@ def load(
     xero_extra: dict[str, Any] | None = None,
 ) -> dict[str, int]:
     """Import the file's connections, pools and variables; return how many of each."""
+    counts, _ = load_then(
+        path, sandbox_url=sandbox_url, airflow=airflow, env=env, xero_extra=xero_extra
+    )
+    return counts
+
+
+def load_then(
+    path: str | Path,
+    *,
+    sandbox_url: str | None = None,
+    airflow: str = "airflow",
+    env: dict[str, str] | None = None,
+    xero_extra: dict[str, Any] | None = None,
+    then: Sequence[list[str]] = (),
+    stdin: str | None = None,
+) -> tuple[dict[str, int], str]:
+    """:func:`load`, then the commands ``then`` (``airflow`` arguments, or ``["xero", ...]``
+    for ``python -m xero_provider.connect``), all in one interpreter
+    (:mod:`xero_demo.airflow_batch`): each ``airflow`` process costs seconds of CPU to
+    start. ``stdin`` is the commands' standard input. Returns the counts and their output."""
     files = airflow_import_files(read_settings(path), sandbox_url, xero_extra)
     commands = {
         "connections": ["connections", "import", "--overwrite"],
@@ -113,46 +134,38 @@ def load(
         "variables": ["variables", "import", "--action-on-existing-key", "overwrite"],
     }
     with tempfile.TemporaryDirectory(prefix="xero-settings-") as scratch:
+        batch = []
         for kind, body in files.items():
             if not body:
                 continue
             target = Path(scratch) / f"{kind}.json"
             target.touch(mode=0o600)  # connections hold client secrets
             target.write_text(json.dumps(body))
-            result = subprocess.run(
-                [airflow, *commands[kind], str(target)],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
-            if result.returncode != 0:
-                raise RuntimeError(
-                    f"airflow {' '.join(commands[kind])} failed: {result.stderr[-2000:]}"
-                )
-    if files["connections"]:
-        sync_organisations(airflow, env)
-    return {kind: len(body) for kind, body in files.items()}
-
-
-def sync_organisations(airflow: str, env: dict[str, str] | None) -> None:
-    """Add the imported ``xero`` connections to the example DAGs' organisation directory
-    (``airflow connections import`` writes connections without it)."""
-    python = Path(airflow).with_name("python")
-    result = subprocess.run(
-        [
-            str(python) if python.exists() else sys.executable,
-            "-m",
-            "xero_provider.connect",
-            "organisations",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+            batch.append([*commands[kind], str(target)])
+        if files["connections"]:
+            # the imported xero connections join the example DAGs' organisation directory
+            # (``airflow connections import`` writes connections without it)
+            batch.append(["xero", "organisations"])
+        batch.extend(then)
+        if not batch:
+            return {kind: 0 for kind in files}, ""
+        result = subprocess.run(
+            [_python(airflow), "-m", "xero_demo.airflow_batch", json.dumps(batch)],
+            input=stdin,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     if result.returncode != 0:
-        raise RuntimeError(f"the organisation directory was not written: {result.stderr[-2000:]}")
+        raise RuntimeError(f"loading {path} into Airflow failed: {result.stderr[-2000:]}")
+    return {kind: len(body) for kind, body in files.items()}, result.stdout
+
+
+def _python(airflow: str) -> str:
+    """The interpreter beside the ``airflow`` executable (the same environment)."""
+    python = Path(airflow).with_name("python")
+    return str(python) if python.exists() else sys.executable
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,3 +43,40 @@ def test_the_settings_connections_are_the_dags_organisations(airflow_env) -> Non
     found = dag_ids(env)
     assert "xero_warehouse_sync_demo" in found
     assert not any(d.endswith("_starter") for d in found)
+
+
+def batch(env: dict[str, str], commands: object, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "xero_demo.airflow_batch", json.dumps(commands)],
+        env=env, input=stdin, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def test_a_batch_runs_its_commands_in_order_and_stops_at_the_first_failure(airflow_env) -> None:
+    """xero_demo.airflow_batch: what bringing a stack up runs in one interpreter instead of
+    one ``airflow`` process each (``settings.load_then``)."""
+    env = airflow_env
+    done = batch(env, [["variables", "set", "xero_batch_a", "one"],
+                       ["variables", "get", "xero_batch_a"]])  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "one"
+    # a failing command (a variable that is not there) ends the batch with its status:
+    # the command after it never runs
+    failed = batch(env, [["variables", "get", "xero_batch_missing"],
+                         ["variables", "set", "xero_batch_b", "two"]])  # fmt: skip
+    assert failed.returncode == 1 and "variables get ... exited with 1" in failed.stderr
+    after = batch(env, [["variables", "get", "xero_batch_b"]])
+    assert after.returncode == 1
+    # the provider's CLI runs in the same interpreter and reads the batch's stdin
+    empty = batch(env, [["xero", "bootstrap", "--conn-id", "xero_default"]], stdin="\n")
+    assert empty.returncode == 1 and "no refresh token given" in empty.stderr
+    # anything but a list of argument lists is refused before Airflow is imported
+    for wrong in ({"variables": "list"}, [[]], [["variables", 1]], "variables list"):
+        refused = batch(env, wrong)
+        assert refused.returncode == 2 and "expected a JSON list" in refused.stderr, wrong
+    for text in ("", "[[", "not json"):
+        refused = subprocess.run(
+            [sys.executable, "-m", "xero_demo.airflow_batch", text],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert refused.returncode == 2 and "expected a JSON list" in refused.stderr, text
