@@ -55,6 +55,9 @@ def shot(driver, name: str) -> Path:
     return path
 
 
+ADMIN_MENU = "//*[normalize-space(text())='Admin']"  # the Airflow UI's Admin menu
+
+
 def wait_for(driver, condition, seconds: float = 60):
     """Poll ``condition``; React re-renders replace elements, so a stale one is retried."""
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
@@ -83,7 +86,7 @@ def test_connect_in_a_real_browser(
     driver.find_element(By.NAME, "password").send_keys(ADMIN[1])
     shot(driver, "01-airflow-login")
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    click(driver, (By.XPATH, "//*[normalize-space(text())='Admin']"))
+    click(driver, (By.XPATH, ADMIN_MENU))
     wait_for(driver, ec.element_to_be_clickable((By.LINK_TEXT, "Xero connections")))
     shot(driver, "02-admin-menu")
     ui_window = driver.current_window_handle
@@ -215,14 +218,17 @@ def connect_both_organisations(driver, ui: str, sandbox_url: str, name: str) -> 
 
     from xero_sandbox.seed import DEMO
 
+    admin = (By.XPATH, ADMIN_MENU)
     driver.get(ui + "/")
-    if driver.find_elements(By.NAME, "username") or "login" in driver.current_url:
-        wait_for(driver, ec.presence_of_element_located((By.NAME, "username")))
+    # the UI's script decides between its page and the sign-in page after the document has
+    # loaded (2 s under load in CI): wait for one of them, not for whatever is there now
+    wait_for(driver, lambda d: d.find_elements(By.NAME, "username") or d.find_elements(*admin))
+    if driver.find_elements(By.NAME, "username"):
         password = (Path(driver.demo_home) / "admin_password.txt").read_text().strip()
         driver.find_element(By.NAME, "username").send_keys("admin")
         driver.find_element(By.NAME, "password").send_keys(password)
         driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    click(driver, (By.XPATH, "//*[normalize-space(text())='Admin']"))
+    click(driver, admin)
     wait_for(driver, ec.element_to_be_clickable((By.LINK_TEXT, "Xero connections")))
     ui_window = driver.current_window_handle
     click(driver, (By.LINK_TEXT, "Xero connections"))
