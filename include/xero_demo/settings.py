@@ -128,6 +128,7 @@ def load_then(
     (:mod:`xero_demo.airflow_batch`): each ``airflow`` process costs seconds of CPU to
     start. ``stdin`` is the commands' standard input. Returns the counts and their output."""
     files = airflow_import_files(read_settings(path), sandbox_url, xero_extra)
+    counts = {kind: len(body) for kind, body in files.items()}
     commands = {
         "connections": ["connections", "import", "--overwrite"],
         "pools": ["pools", "import"],
@@ -148,7 +149,7 @@ def load_then(
             batch.append(["xero", "organisations"])
         batch.extend(then)
         if not batch:
-            return {kind: 0 for kind in files}, ""
+            return counts, ""
         result = subprocess.run(
             [_python(airflow), "-m", "xero_demo.airflow_batch", json.dumps(batch)],
             input=stdin,
@@ -159,7 +160,7 @@ def load_then(
         )
     if result.returncode != 0:
         raise RuntimeError(f"loading {path} into Airflow failed: {result.stderr[-2000:]}")
-    return {kind: len(body) for kind, body in files.items()}, result.stdout
+    return counts, result.stdout
 
 
 def _python(airflow: str) -> str:
