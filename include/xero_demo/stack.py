@@ -99,6 +99,30 @@ class StackConfig:
     parse_interval: int = 30
 
 
+def stale_dag_threshold(config: StackConfig) -> int:
+    """``[dag_processor] stale_dag_threshold`` for a stack: two parse intervals and a minute.
+
+    Airflow 3.3 retires a DAG when its ``last_parsed_time`` is more than this older than
+    its file's last parse, and a parse whose result could not be stored (SQLite busy past
+    its timeout) or that timed out still counts as the file's last parse
+    (``DagFileProcessorManager._collect_results_from_processor`` and
+    ``_kill_timed_out_processors`` set ``last_finish_time``; ``deactivate_stale_dags``
+    compares it). With Airflow's 50 s and a parse interval of 120 s, one such parse on a
+    loaded machine made every DAG of the file 404 until the next good parse (a CI failure:
+    ``POST /dags/xero_warehouse_sync_demo/dagRuns: 404``). A DAG really gone from its file
+    (a disconnected organisation) is retired a parse or two later instead.
+    """
+    return 2 * config.parse_interval + 60
+
+
+class ApiError(RuntimeError):
+    """An error status from Airflow's REST API, with the body Airflow sent."""
+
+    def __init__(self, method: str, path: str, status: int, body: str) -> None:
+        super().__init__(f"{method} {path}: {status} {body[:2000]}")
+        self.status = status
+
+
 class AirflowStack:
     """A running Airflow: components, their logs, and a REST client with a token.
 
@@ -123,6 +147,7 @@ class AirflowStack:
         self.supervisor = Supervisor(self, config.restarts)
         self._token: str | None = None
         self._client: httpx.Client | None = None
+        self._file_tokens: dict[str, str] = {}  # DAG id -> its file's token, once seen parsed
         self.password = config.admin_password or self._stored_password()
 
     # --- environment ---------------------------------------------------------------------
@@ -170,6 +195,7 @@ class AirflowStack:
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database,
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": str(cfg.parse_interval),
+            "AIRFLOW__DAG_PROCESSOR__STALE_DAG_THRESHOLD": str(stale_dag_threshold(cfg)),
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
             "AIRFLOW__TRIGGERER__CAPACITY": "100",
@@ -420,7 +446,17 @@ class AirflowStack:
         A 5xx (e.g. SQLite busy under load; the request's transaction was rolled back) is
         retried twice; so is a read timeout of a call that is safe to repeat (a GET, or
         pausing/unpausing a DAG), which a busy SQLite can cause on a loaded machine.
+        A 404 for a DAG this stack has seen parsed, because a failed parse left it stale
+        (see :func:`stale_dag_threshold`), is sent again once the DAG is parsed again.
         """
+        try:
+            return self._api_once(method, path, **kwargs)
+        except ApiError as error:
+            if error.status != 404 or not self._back_after_stale(path):
+                raise
+        return self._api_once(method, path, **kwargs)
+
+    def _api_once(self, method: str, path: str, **kwargs: Any) -> Any:
         repeatable = method == "GET" or (method == "PATCH" and path.count("/") == 2)
         for attempt in range(3):
             try:
@@ -433,14 +469,30 @@ class AirflowStack:
                 break
             time.sleep(2 * (attempt + 1))
         if response.status_code >= 400:
-            raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:2000]}")
+            raise ApiError(method, path, response.status_code, response.text)
         return response.json() if response.content else None
+
+    def _back_after_stale(self, path: str) -> bool:
+        """Whether the DAG ``path`` names was stale and is parsed again now: its file is
+        queued for a parse and waited for. False when the DAG is listed (the 404 was for
+        something else) or was never seen parsed here."""
+        parts = path.split("/")
+        dag_id = parts[2] if len(parts) > 2 and parts[1] == "dags" else ""
+        if dag_id not in self._file_tokens:
+            return False
+        listed = self._api_once("GET", "/dags", params={"dag_id_pattern": dag_id})["dags"]
+        if any(d["dag_id"] == dag_id for d in listed):
+            return False
+        self.reparse(dag_id, self._file_tokens[dag_id])
+        self.wait_for_dags([dag_id], timeout=self.config.parse_interval + 180)
+        return True
 
     def wait_for_dags(self, dag_ids: list[str], timeout: float = 180) -> None:
         """Wait until the dag-processor has parsed every DAG in ``dag_ids``."""
 
         def parsed() -> bool:
             listed = self.api("GET", "/dags", params={"limit": 1000})["dags"]
+            self._file_tokens.update({d["dag_id"]: d["file_token"] for d in listed})
             if not set(dag_ids) - {d["dag_id"] for d in listed}:
                 return True
             errors = self.api("GET", "/importErrors")["import_errors"]

@@ -43,7 +43,7 @@ from xero_demo.changes import (
     reactions,
 )
 from xero_demo.demo import run_all, subscribe_webhooks
-from xero_demo.stack import AirflowStack
+from xero_demo.stack import AirflowStack, ApiError, stale_dag_threshold
 from xero_sandbox.testing import SandboxServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -313,6 +313,39 @@ def test_the_demo_stack_loads_the_plugin_and_tests_connections(
     }
     answer = local_stack.api("POST", "/connections/test", json=body)
     assert answer["status"] is True, answer
+
+
+@ONE_DAG
+def test_a_dag_a_failed_parse_left_stale_is_triggered_once_parsed_again(
+    local_stack: AirflowStack,
+) -> None:
+    """A parse that fails to store its result leaves every DAG of the file stale, so Airflow
+    answers 404 for them (a CI failure, see ``stale_dag_threshold``): the stack's
+    client queues a parse and sends the call again once the DAG is back. A 404 for anything
+    else (a run that does not exist) is raised at once. The DAG stays paused, so the run
+    never starts; it is deleted afterwards."""
+    import sqlalchemy as sa
+
+    dag_id = "xero_token_keepalive"
+    local_stack.wait_for_dags([dag_id])
+    engine = sa.create_engine(local_stack.database_url)
+    try:
+        with engine.begin() as conn:  # what deactivate_stale_dags writes
+            conn.execute(sa.text("UPDATE dag SET is_stale = 1 WHERE dag_id = :d"), {"d": dag_id})
+    finally:
+        engine.dispose()
+    body = {"logical_date": None, "conf": {}}
+    refused = local_stack.client.post(f"/dags/{dag_id}/dagRuns", json=body)
+    assert refused.status_code == 404, refused.text  # Airflow's own answer
+    run_id = local_stack.trigger(dag_id)
+    try:
+        assert run_id in [r["dag_run_id"] for r in local_stack.runs(dag_id)]
+        with pytest.raises(ApiError) as missing:
+            local_stack.api("GET", f"/dags/{dag_id}/dagRuns/no-such-run")
+        assert missing.value.status == 404
+        assert stale_dag_threshold(local_stack.config) > local_stack.config.parse_interval
+    finally:
+        local_stack.api("DELETE", f"/dags/{dag_id}/dagRuns/{run_id}")
 
 
 @EVERY_DAG
