@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from xero_demo.demo import REPO, port_or_free, prepare_home, stack_config
+from xero_demo.demo import REPO, port_or_free, prepare_home, stack_config, unpausing_runs_it
 
 TEST_TOOLS = ("pytest", "selenium", "ruff", "hypothesis")
 
@@ -29,6 +29,27 @@ def _port_in_time_wait() -> int:
     server.close()
     time.sleep(0.05)
     return port
+
+
+@pytest.mark.parametrize(
+    ("details", "starts"),
+    [
+        ({"is_paused": True, "next_dagrun_run_after": "2026-12-07T02:00:00Z"}, True),
+        ({"is_paused": True, "next_dagrun_run_after": "2026-12-07T02:00:00+00:00"}, True),
+        ({"is_paused": True, "next_dagrun_run_after": "2026-12-08T02:00:00Z"}, False),
+        ({"is_paused": True, "next_dagrun_run_after": None}, False),  # schedule=None
+        ({"is_paused": False, "next_dagrun_run_after": "2026-12-07T02:00:00Z"}, False),
+        ({}, False),
+    ],
+)
+def test_the_demo_triggers_only_what_unpausing_would_not_run(details: dict, starts: bool) -> None:
+    """`make demo` unpauses a DAG whose scheduled run is due (a new warehouse sync) without
+    triggering it too; a DAG with nothing due (its interval already ran, a resumed home; no
+    schedule; already unpaused) is triggered."""
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 12, 7, 19, 0, tzinfo=UTC)
+    assert unpausing_runs_it(details, now) is starts
 
 
 def test_a_port_left_in_time_wait_is_taken_again() -> None:
