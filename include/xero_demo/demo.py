@@ -205,10 +205,11 @@ def run_all(
     The automations (always on) are only unpaused; changes are then made in the sandbox
     and each must reach a run nobody triggered (:func:`run_always_on`). Other DAGs are
     unpaused: the scheduler starts a DAG whose scheduled run is due (the warehouse syncs'
-    latest interval); the others are triggered through the REST API first. Asset-scheduled DAGs
-    are unpaused (which starts their watchers in the triggerer), then a contact is changed
-    in the sandbox until each has run. Returns the finished runs per DAG (an automation's
-    next run, waiting for changes, is left out) and the automations' reactions.
+    latest interval); the others are triggered through the REST API first.
+    Asset-scheduled DAGs are unpaused (which starts their watchers in the triggerer), then
+    a contact is changed in the sandbox until each has run. Returns the finished runs per
+    DAG (an automation's next run, waiting for changes, is left out) and the automations'
+    reactions.
     """
     details = {d: stack.api("GET", f"/dags/{d}/details") for d in dag_ids}
     by_asset = [d for d in dag_ids if details[d].get("asset_expression")]
