@@ -349,8 +349,12 @@ def test_deferred_sensor_delivers_what_its_trigger_read_without_calling_xero(sta
     # the task's own logs (the glob also matches the trigger's, ``*.log.trigger.N.log``)
     text = "".join(p.read_text(errors="replace") for p in task_logs if ".trigger." not in p.name)
     assert "300 record(s) handed over by the trigger (stage)" in text
-    # The task on the worker called Xero not once: a hook logs its egress whenever it did.
-    assert "Xero egress for" not in text, text[-3000:]
+    # The resumed task called Xero not once: a hook logs its egress whenever it did. Only
+    # the resumption counts: the first check, before deferring, reads once when a second
+    # boundary passes between its lower and upper bound (seen under load in the suite).
+    resumed = text.rpartition("Pausing task as DEFERRED")[2]
+    assert "300 record(s) handed over by the trigger (stage)" in resumed
+    assert "Xero egress for" not in resumed, resumed[-3000:]
     # After the event, at most a poll of the same feed (seen once in CI under load: most
     # likely the triggerer's shared read of the feed finishing its cycle), never a write
     # or another resource's read.
