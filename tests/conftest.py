@@ -101,6 +101,7 @@ def xero_client(sandbox: SandboxServer, xero_spec) -> Iterator[httpx.Client]:
 
 pytest_plugins = [
     "tests.timeline",  # --timeline=PATH: each test's worker, group, seconds
+    "tests.cpu_by_process",  # --cpu-sample=PATH: every process's CPU seconds, by kind
     "tests.terminate",  # SIGTERM tears the fixtures down (stops the stacks) like Ctrl-C
 ]
 

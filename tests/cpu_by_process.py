@@ -1,0 +1,152 @@
+"""Where ``make test``'s CPU goes, process by process: a sampler reading every process's
+CPU time once a second while the suite runs, and a report summing it by kind (an Airflow
+component, a task process, a command line, a sandbox, a database, the browser, the pytest
+workers, and what is not the suite's).
+
+    make test PYTEST_ARGS="--cpu-sample=/tmp/cpu.json"
+    python -m tests.cpu_by_process /tmp/cpu.json
+
+The timeline (``tests/timeline.py``) counts a test's children only once they are reaped
+and never sees the machine's other processes; this sees every process while it runs. A
+process living less than an interval is missed and each loses its last interval, so the
+figures are a lower bound (README "Tests").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import threading
+from collections import Counter
+from pathlib import Path
+
+import psutil
+import pytest
+
+# The first rule whose pattern a process's command matches names its kind. Airflow
+# renames its processes (``airflow worker -- <task id>``, ``airflow supervisor: ...``),
+# so a process is judged by its latest title, and by how it started when that title
+# says nothing (a bare ``airflow``).
+RULES: list[tuple[str, str]] = [
+    (r"\[pytest-xdist|-m pytest\b|bin/pytest\b", "pytest workers"),  # not /tmp/pytest-of-*
+    (r"api[-_]server|api_ser\b", "Airflow api-server"),
+    (r"\btriggerer\b", "Airflow triggerer"),
+    (r"dag-processor", "Airflow dag-processor"),
+    (r"\bscheduler\b|LocalExecutor", "Airflow scheduler and its executor"),
+    (r"celeryd|celery worker", "Airflow Celery worker"),
+    (r"^airflow (worker|supervisor|task)", "task processes"),
+    (r"xero_demo\.airflow_batch", "command line: airflow_batch"),
+    (r"\bdb migrate\b", "command line: airflow db migrate"),
+    (r"(^|[/ ])airflow [a-z]", "command line: airflow"),
+    (r"xero_provider\.(auth|connect)", "command line: xero_provider"),
+    (r"xero_sandbox", "sandbox"),
+    (r"^postgres|/postgres ", "PostgreSQL"),
+    (r"redis-server", "Redis"),
+    (r"chrom", "Chromium"),
+    (r"python", "other Python"),
+]
+NOT_OURS = "not the suite's"
+VAGUE = {"", "airflow", "python", "python3"}
+
+
+def kind_of(title: str, started_as: str = "") -> str:
+    """The kind of a process, from its latest title, else the command it started with."""
+    for command in (title, started_as):
+        if command.strip() in VAGUE:
+            continue
+        for pattern, kind in RULES:
+            if re.search(pattern, command):
+                return kind
+    return NOT_OURS
+
+
+class Sampler:
+    """Reads every process's CPU time each ``interval`` seconds, in a daemon thread."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self.interval = interval
+        self._rows: dict[tuple[int, float], dict] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="cpu-sampler", daemon=True)
+
+    def sample(self) -> None:
+        """One reading: each process's CPU seconds so far and its title now."""
+        attrs = ["pid", "ppid", "cmdline", "name", "cpu_times", "create_time"]
+        for process in psutil.process_iter(attrs):
+            info = process.info
+            times = info["cpu_times"]
+            if times is None or info["create_time"] is None:
+                continue  # not ours to read, or gone
+            title = " ".join(info["cmdline"] or [info["name"] or ""])[:300]
+            row = self._rows.setdefault(
+                (info["pid"], info["create_time"]),
+                {"pid": info["pid"], "ppid": info["ppid"], "started_as": title, "cpu": 0.0},
+            )
+            row["title"] = title
+            row["cpu"] = max(row["cpu"], round(times.user + times.system, 2))
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def start(self) -> Sampler:
+        self.sample()
+        self._thread.start()
+        return self
+
+    def stop(self) -> list[dict]:
+        """Stop, read once more, and return one row per process seen, with its kind."""
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+        rows = list(self._rows.values())
+        for row in rows:
+            row["kind"] = kind_of(row["title"], row["started_as"])
+        return rows
+
+
+def report(rows: list[dict]) -> str:
+    """CPU seconds and process counts per kind, most first, and the total."""
+    cpu: Counter = Counter()
+    count: Counter = Counter()
+    for row in rows:
+        kind = row.get("kind") or kind_of(row["title"], row.get("started_as", ""))
+        cpu[kind] += row["cpu"]
+        count[kind] += 1
+    lines = [f"{'kind':36} {'cpu s':>8} {'processes':>10}"]
+    lines += [f"{kind:36} {seconds:8.1f} {count[kind]:10}" for kind, seconds in cpu.most_common()]
+    lines.append(f"{'total':36} {sum(cpu.values()):8.1f} {sum(count.values()):10}")
+    return "\n".join(lines)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--cpu-sample",
+        metavar="PATH",
+        help="write every process's CPU seconds during the run to PATH (JSON)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("cpu_sample") and "PYTEST_XDIST_WORKER" not in os.environ:
+        config._cpu_sampler = Sampler().start()  # type: ignore[attr-defined]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    sampler = getattr(config, "_cpu_sampler", None)
+    if sampler is not None:
+        rows = sampler.stop()
+        Path(config.getoption("cpu_sample")).write_text(json.dumps(rows))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sample", type=Path)
+    args = parser.parse_args()
+    print(report(json.loads(args.sample.read_text())))
+
+
+if __name__ == "__main__":
+    main()
