@@ -19,6 +19,7 @@ import json
 import os
 import re
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -69,23 +70,26 @@ class Sampler:
         self.interval = interval
         self._rows: dict[tuple[int, float], dict] = {}
         self._stop = threading.Event()
+        self._started = time.time()
         self._thread = threading.Thread(target=self._loop, name="cpu-sampler", daemon=True)
 
     def sample(self) -> None:
         """One reading: each process's CPU seconds so far and its title now."""
-        attrs = ["pid", "ppid", "cmdline", "name", "cpu_times", "create_time"]
+        attrs = ["pid", "cmdline", "name", "cpu_times", "create_time"]
         for process in psutil.process_iter(attrs):
             info = process.info
             times = info["cpu_times"]
             if times is None or info["create_time"] is None:
                 continue  # not ours to read, or gone
             title = " ".join(info["cmdline"] or [info["name"] or ""])[:300]
-            row = self._rows.setdefault(
-                (info["pid"], info["create_time"]),
-                {"pid": info["pid"], "ppid": info["ppid"], "started_as": title, "cpu": 0.0},
-            )
+            used = times.user + times.system
+            key = (info["pid"], info["create_time"])
+            if key not in self._rows:  # CPU used before the sampler started does not count
+                before = used if info["create_time"] < self._started else 0.0
+                self._rows[key] = {"pid": info["pid"], "started_as": title, "before": before}
+            row = self._rows[key]
             row["title"] = title
-            row["cpu"] = max(row["cpu"], round(times.user + times.system, 2))
+            row["cpu"] = max(row.get("cpu", 0.0), round(used - row["before"], 2))
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):

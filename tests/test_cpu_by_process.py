@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,26 @@ def test_a_busy_child_is_seen_with_its_cpu_and_kind() -> None:
     assert row["kind"] == "sandbox", row
     assert 0.4 <= row["cpu"] <= 5, row  # most of its 0.8 s (its last interval may be lost)
     assert "sandbox" in report(rows)
+
+
+def test_what_a_process_used_before_the_sampler_started_is_not_counted() -> None:
+    import psutil
+
+    child = subprocess.Popen([sys.executable, "-c", BURN + "\ntime.sleep(30)"])
+    try:
+        process = psutil.Process(child.pid)
+        deadline = time.monotonic() + 30
+        while sum(process.cpu_times()[:2]) < 0.7 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.3)  # it sleeps now
+        sampler = Sampler(interval=0.2).start()
+        time.sleep(0.6)
+        rows = sampler.stop()
+    finally:
+        child.kill()
+        child.wait(10)
+    (row,) = [r for r in rows if r["pid"] == child.pid]
+    assert row["cpu"] < 0.2, row  # not its 0.8 s before
 
 
 @pytest.mark.parametrize(
