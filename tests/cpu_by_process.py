@@ -19,7 +19,6 @@ import json
 import os
 import re
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -70,11 +69,12 @@ class Sampler:
         self.interval = interval
         self._rows: dict[tuple[int, float], dict] = {}
         self._stop = threading.Event()
-        self._started = time.time()
         self._thread = threading.Thread(target=self._loop, name="cpu-sampler", daemon=True)
 
-    def sample(self) -> None:
-        """One reading: each process's CPU seconds so far and its title now."""
+    def sample(self, first: bool = False) -> None:
+        """One reading: each process's CPU seconds so far and its title now. What a process
+        running at the ``first`` reading had used before does not count (its start time is
+        too coarse to tell: Linux gives the boot time in whole seconds)."""
         attrs = ["pid", "cmdline", "name", "cpu_times", "create_time"]
         for process in psutil.process_iter(attrs):
             info = process.info
@@ -84,8 +84,8 @@ class Sampler:
             title = " ".join(info["cmdline"] or [info["name"] or ""])[:300]
             used = times.user + times.system
             key = (info["pid"], info["create_time"])
-            if key not in self._rows:  # CPU used before the sampler started does not count
-                before = used if info["create_time"] < self._started else 0.0
+            if key not in self._rows:
+                before = used if first else 0.0
                 self._rows[key] = {"pid": info["pid"], "started_as": title, "before": before}
             row = self._rows[key]
             row["title"] = title
@@ -96,7 +96,7 @@ class Sampler:
             self.sample()
 
     def start(self) -> Sampler:
-        self.sample()
+        self.sample(first=True)
         self._thread.start()
         return self
 
