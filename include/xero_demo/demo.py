@@ -82,6 +82,7 @@ def demo_organisations() -> list:
 
 DEMO_START_FROM = "2000-01-01T00:00:00Z"  # the automations' first run takes every demo change
 ASSET_TOUCH_GAP = 20.0  # seconds between contact changes while waiting for asset-DAG runs
+REJECT_REASON = "Amount looks wrong"  # the scripted approver's reason for a rejection
 
 
 def touch_contacts(sandbox: SandboxServer, tenant_ids: list[str], made: dict[str, str]) -> None:
@@ -189,9 +190,27 @@ def answer_approvals(
             (bill,) = [b for b in bills if b in detail["body"]]
             # asked again: the same answer as before
             option = answered.get(bill) or ("Approve" if bill in first.values() else "Reject")
-            answer(stack, detail, option, "" if option == "Approve" else "Amount looks wrong")
+            answer(stack, detail, option, "" if option == "Approve" else REJECT_REASON)
             answered[bill] = option
     return answered
+
+
+def answer_again(stack: Any, dag_ids: list[str], answered: dict[str, str]) -> int:
+    """Answer each bill asked again with the answer it had; return how many were.
+
+    A ``decide`` task can be retried after its answer: when Airflow fails to record its end
+    ("Failed to report terminal task state to supervisor", seen on a busy machine), the
+    retry asks again (issue 24), and a person would answer again. Requests about other
+    bills are left alone."""
+    again = 0
+    for dag_id in dag_ids:
+        for detail in pending_requests(stack, dag_id):
+            bills = [b for b in answered if b in (detail.get("body") or "")]
+            if len(bills) == 1:
+                option = answered[bills[0]]
+                answer(stack, detail, option, "" if option == "Approve" else REJECT_REASON)
+                again += 1
+    return again
 
 
 def run_all(
@@ -224,12 +243,20 @@ def run_all(
     answered: dict[str, str] = {}
     if always_on:  # first, so its new records do not land in the middle of a warehouse sync
         reacted, answered = run_always_on(stack, sandbox, always_on, timeout)
+        approvals = [
+            d for d in always_on if d.startswith(APPROVAL_DAG) and not d.startswith(FEEDS["bills"])
+        ]
         for dag_id in always_on:
             wanted = {r.run_id for r in reacted if r.dag_id == dag_id}
-            if dag_id.startswith(APPROVAL_DAG) and not dag_id.startswith(FEEDS["bills"]):
+            if dag_id in approvals:
                 wanted = answered_runs(stack, dag_id)
             for run_id in sorted(wanted):
-                stack.wait_for_run(dag_id, run_id, timeout=max(deadline - time.monotonic(), 10))
+                stack.wait_for_run(
+                    dag_id,
+                    run_id,
+                    timeout=max(deadline - time.monotonic(), 10),
+                    meanwhile=lambda: answer_again(stack, approvals, answered),
+                )
             runs[dag_id] = [r for r in stack.runs(dag_id) if r["dag_run_id"] in wanted]
             stack.unpause(dag_id, paused=True)  # no new run after the one waiting now
     for dag_id in dag_ids:

@@ -557,10 +557,19 @@ class AirflowStack:
             if len(page) < 100:
                 return runs
 
-    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 300) -> str:
-        """Wait until the run finishes; return its state (``success`` or ``failed``)."""
+    def wait_for_run(
+        self,
+        dag_id: str,
+        run_id: str,
+        timeout: float = 300,
+        meanwhile: Callable[[], Any] | None = None,
+    ) -> str:
+        """Wait until the run finishes; return its state (``success`` or ``failed``).
+        ``meanwhile`` is called before each look (to answer what the run asks, say)."""
 
         def finished() -> str | None:
+            if meanwhile is not None:
+                meanwhile()
             state = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
             return state if state in TERMINAL_RUN_STATES else None
 

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from xero_demo.demo import REPO, port_or_free, prepare_home, stack_config, unpausing_runs_it
+from xero_demo.demo import (
+    REJECT_REASON,
+    REPO,
+    answer_again,
+    port_or_free,
+    prepare_home,
+    stack_config,
+    unpausing_runs_it,
+)
 
 TEST_TOOLS = ("pytest", "selenium", "ruff", "hypothesis")
 
@@ -97,6 +105,54 @@ def test_other_starts_begin_again_with_the_same_login(
     assert sorted(p.name for p in home.iterdir()) == ["admin_password.txt"]
     assert (home / "admin_password.txt").read_text() == "admin_password.txt"
     assert (home / "admin_password.txt").stat().st_mode & 0o077 == 0
+
+
+class HitlApi:
+    """Airflow's HITL REST endpoints as ``answer_again`` uses them: pending requests to
+    list, answers recorded."""
+
+    def __init__(self, pending: list[dict]) -> None:
+        self.pending = pending
+        self.answers: list[tuple[str, dict]] = []
+
+    def api(self, method: str, path: str, **kwargs) -> dict:
+        if method == "GET" and path.endswith("/dagRuns/~/hitlDetails"):
+            dag_id = path.split("/")[2]
+            return {"hitl_details": [d for d in self.pending if d["dag"] == dag_id]}
+        assert method == "PATCH", (method, path)
+        self.answers.append((path, kwargs["json"]))
+        return {}
+
+
+def request(dag_id: str, run_id: str, body: str, received: bool = False) -> dict:
+    ti = {"dag_id": dag_id, "dag_run_id": run_id, "task_id": "decide", "map_index": 0}
+    return {
+        "dag": dag_id,
+        "task_instance": ti,
+        "body": body,
+        "response_received": received,
+        "created_at": "2026-01-01T00:00:00Z",  # read long ago: answered at once
+    }
+
+
+def test_a_bill_asked_again_gets_the_answer_it_had() -> None:
+    """A decide task retried after its answer asks again; the scripted person answers
+    with the same option, and leaves requests about other bills and answered ones alone."""
+    dag = "xero_bill_approval_demo"
+    api = HitlApi(
+        [
+            request(dag, "r2", "Bill bill-b for 10.00 from Acme"),  # asked again
+            request(dag, "r3", "Bill bill-new for 5.00 from Acme"),  # never answered
+            request(dag, "r1", "Bill bill-a for 99.00", received=True),
+        ]
+    )
+    answered = {"bill-a": "Approve", "bill-b": "Reject"}
+
+    assert answer_again(api, [dag], answered) == 1
+
+    ((path, body),) = api.answers
+    assert path == f"/dags/{dag}/dagRuns/r2/taskInstances/decide/0/hitlDetails"
+    assert body == {"chosen_options": ["Reject"], "params_input": {"reason": REJECT_REASON}}
 
 
 def test_a_new_home_is_created(tmp_path: Path) -> None:
