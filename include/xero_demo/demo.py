@@ -190,9 +190,14 @@ def answer_approvals(
             (bill,) = [b for b in bills if b in detail["body"]]
             # asked again: the same answer as before
             option = answered.get(bill) or ("Approve" if bill in first.values() else "Reject")
-            answer(stack, detail, option, "" if option == "Approve" else REJECT_REASON)
+            answer_as_the_demo(stack, detail, option)
             answered[bill] = option
     return answered
+
+
+def answer_as_the_demo(stack: Any, detail: dict[str, Any], option: str) -> None:
+    """Answer one approval request with ``option``; a rejection gives the demo's reason."""
+    answer(stack, detail, option, "" if option == "Approve" else REJECT_REASON)
 
 
 def answer_again(stack: Any, dag_ids: list[str], answered: dict[str, str]) -> int:
@@ -207,8 +212,7 @@ def answer_again(stack: Any, dag_ids: list[str], answered: dict[str, str]) -> in
         for detail in pending_requests(stack, dag_id):
             bills = [b for b in answered if b in (detail.get("body") or "")]
             if len(bills) == 1:
-                option = answered[bills[0]]
-                answer(stack, detail, option, "" if option == "Approve" else REJECT_REASON)
+                answer_as_the_demo(stack, detail, answered[bills[0]])
                 again += 1
     return again
 
