@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser compose-cli demo airflow airflow-fresh settings test bench bench-quick soak lint format clean
+.PHONY: install bytecode browser compose-cli demo airflow airflow-fresh settings test bench bench-quick soak lint format clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,10 +12,18 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$$(grep -m1 -o '^uv==[^ ]*' requirements.txt)"
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt -c constraints.txt
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@# uv, unlike pip, does not compile what it installs, and where PYTHONDONTWRITEBYTECODE
+	@# is set (as on our machines) nothing ever caches it: every Airflow process compiled
+	@# Airflow anew, 2.5 of the 4.5 CPU s an `airflow` command took (README "Tests")
+	$(BIN)/python -m compileall -q -j 0 "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 	touch $(STAMP)
 
 ## install: create the virtualenv and install everything (once; again when pins change)
-install: $(STAMP) browser compose-cli
+install: $(STAMP) bytecode browser compose-cli
+
+## bytecode: compile the project's own Python (only what changed; stale caches are ignored)
+bytecode: $(STAMP)
+	@$(BIN)/python -m compileall -q -j 0 plugins include dags tests
 
 ## browser: Debian's chromium and chromium-driver for the browser test (apt-get, as root)
 browser:
