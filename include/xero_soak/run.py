@@ -29,6 +29,7 @@ from xero_demo.demo import stack_config, subscribe_webhooks
 from xero_demo.stack import (
     TERMINAL_RUN_STATES,
     TEST_PARSE_INTERVAL,
+    TEST_SCHEDULER_IDLE_SLEEP,
     AirflowStack,
     postgres_database,
     redis_broker,
@@ -77,7 +78,11 @@ def start_stack(
 ) -> AirflowStack:
     """The example DAGs on CeleryExecutor (PostgreSQL, Redis), connected to the sandbox."""
     celery = on_celery(
-        dataclasses.replace(stack_config(home, api_port=None), parse_interval=TEST_PARSE_INTERVAL),
+        dataclasses.replace(
+            stack_config(home, api_port=None),
+            parse_interval=TEST_PARSE_INTERVAL,
+            scheduler_idle_sleep=TEST_SCHEDULER_IDLE_SLEEP,
+        ),
         metadata_url=metadata,
         broker=broker,
         prefix=prefix,

@@ -37,6 +37,7 @@ class AirflowStack(stack.AirflowStack):
             env={**env, **FAST},
             migrate=migrate,
             parse_interval=stack.TEST_PARSE_INTERVAL,
+            scheduler_idle_sleep=stack.TEST_SCHEDULER_IDLE_SLEEP,
         )
         super().__init__(config)
         self.dags = dags

@@ -167,6 +167,37 @@ def test_the_demo_stack_loads_the_plugin_and_enables_test(tmp_path: Path) -> Non
     assert env["AIRFLOW__CORE__TEST_CONNECTION"] == "Enabled"
 
 
+def test_the_demo_keeps_airflows_scheduler_pace_and_the_test_stacks_slow_it(
+    tmp_path: Path,
+) -> None:
+    import dataclasses
+
+    from xero_demo.stack import TEST_SCHEDULER_IDLE_SLEEP, AirflowStack
+
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "test").mkdir()
+    demo = stack_config(tmp_path / "demo", 8080)
+    assert AirflowStack(demo).env["AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME"] == "1"
+    test = dataclasses.replace(
+        demo, home=tmp_path / "test", scheduler_idle_sleep=TEST_SCHEDULER_IDLE_SLEEP
+    )
+    assert AirflowStack(test).env["AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME"] == "3"
+
+
+def test_the_installed_packages_are_compiled() -> None:
+    """``make install`` compiles the virtualenv (uv does not, and PYTHONDONTWRITEBYTECODE
+    keeps Python from caching it later): without it each Airflow process compiles Airflow
+    anew, about 2.5 CPU s."""
+    import importlib.util
+
+    import airflow.configuration
+
+    source = Path(airflow.configuration.__file__)
+    cached = Path(importlib.util.cache_from_source(str(source)))
+    assert cached.is_file(), f"{cached} missing: run `make install` (Makefile, compileall)"
+    assert cached.stat().st_mtime >= source.stat().st_mtime
+
+
 def runtime_requirements() -> list[str]:
     """requirements.txt as the Dockerfile installs it: up to the tests-and-tooling line."""
     dockerfile = (REPO / "Dockerfile").read_text()
