@@ -20,8 +20,9 @@ import pytest
 from tests.connect.conftest import AIRFLOW, REPO, AirflowSite, _stop, approve
 from xero_sandbox.testing import SandboxServer, free_port
 
-# Its own api-server (one more start-up) so its long CLI runs overlap the other connect tests.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("connect-cli-api-server")]
+# On the connect tests' api-server (``airflow_site``, one worker): a second api-server let
+# these overlap the other connect tests, but the suite is short of CPU, not of workers.
+pytestmark = [pytest.mark.slow]
 CLI = [sys.executable, "-m", "xero_provider.auth"]
 CLI_CLIENT_ID = "AF5B60718293A4B5C6D7E8F90A1B2C3D"
 CLI_SECRET = "cli-test-secret-7d1c0e9b"
