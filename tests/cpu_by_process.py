@@ -62,6 +62,20 @@ def kind_of(title: str, started_as: str = "") -> str:
     return NOT_OURS
 
 
+def home_of(process: psutil.Process) -> str:
+    """The ``AIRFLOW_HOME`` a process runs with: which stack (or worker) it belongs to."""
+    try:
+        return process.environ().get("AIRFLOW_HOME", "")
+    except (psutil.Error, OSError):
+        return ""
+
+
+def stack_of(home: str) -> str:
+    """A short name for an ``AIRFLOW_HOME``: its path below the session's temporary folder."""
+    match = re.search(r"/pytest-\d+/(.*)", home)
+    return (match.group(1) if match else home) or "-"
+
+
 class Sampler:
     """Reads every process's CPU time each ``interval`` seconds, in a daemon thread."""
 
@@ -86,7 +100,12 @@ class Sampler:
             key = (info["pid"], info["create_time"])
             if key not in self._rows:
                 before = used if first else 0.0
-                self._rows[key] = {"pid": info["pid"], "started_as": title, "before": before}
+                self._rows[key] = {
+                    "pid": info["pid"],
+                    "started_as": title,
+                    "before": before,
+                    "home": home_of(process),
+                }
             row = self._rows[key]
             row["title"] = title
             row["cpu"] = max(row.get("cpu", 0.0), round(used - row["before"], 2))
@@ -111,12 +130,15 @@ class Sampler:
         return rows
 
 
-def report(rows: list[dict]) -> str:
-    """CPU seconds and process counts per kind, most first, and the total."""
+def report(rows: list[dict], by: str = "kind") -> str:
+    """CPU seconds and process counts per kind (or per stack: ``by="home"``), most first,
+    and the total."""
     cpu: Counter = Counter()
     count: Counter = Counter()
     for row in rows:
         kind = row.get("kind") or kind_of(row["title"], row.get("started_as", ""))
+        if by == "home":
+            kind = stack_of(row.get("home", ""))
         cpu[kind] += row["cpu"]
         count[kind] += 1
     lines = [f"{'kind':36} {'cpu s':>8} {'processes':>10}"]
@@ -148,8 +170,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sample", type=Path)
+    parser.add_argument(
+        "--by", choices=["kind", "home"], default="kind", help="home: by AIRFLOW_HOME (stack)"
+    )
     args = parser.parse_args()
-    print(report(json.loads(args.sample.read_text())))
+    print(report(json.loads(args.sample.read_text()), args.by))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ that burns CPU, name each kind of process the suite starts, and leave paths alon
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cpu_by_process import NOT_OURS, Sampler, kind_of, report
+from tests.cpu_by_process import NOT_OURS, Sampler, kind_of, report, stack_of
 
 BURN = "import time\nstart = time.process_time()\nwhile time.process_time() - start < 0.8: pass"
 
@@ -20,13 +21,16 @@ def test_a_busy_child_is_seen_with_its_cpu_and_kind() -> None:
     sampler = Sampler(interval=0.2).start()
     # it sleeps a second after burning, so readings after the burn come before it exits
     code = BURN + "\ntime.sleep(1)"
-    child = subprocess.Popen([sys.executable, "-c", code, "-m", "xero_sandbox"])
+    home = "/tmp/pytest-of-root/pytest-7/popen-gw1/airflow_starter0"
+    env = {**os.environ, "AIRFLOW_HOME": home}
+    child = subprocess.Popen([sys.executable, "-c", code, "-m", "xero_sandbox"], env=env)
     try:
         child.wait(60)
     finally:
         rows = sampler.stop()
     (row,) = [r for r in rows if r["pid"] == child.pid]
     assert row["kind"] == "sandbox", row
+    assert row["home"] == home, row  # which stack it belonged to
     assert 0.7 <= row["cpu"] <= 5, row  # its 0.8 s of burning, and its start-up
     assert "sandbox" in report(rows)
 
@@ -99,3 +103,30 @@ def test_the_report_sums_by_kind(tmp_path: Path) -> None:
     assert text.splitlines()[1].startswith(NOT_OURS)  # most CPU first
     assert lines["Airflow"][-2:] == ["3.5", "2"]
     assert lines["total"][-2:] == ["7.5", "3"]
+
+
+def test_the_report_sums_by_stack() -> None:
+    session = "/tmp/pytest-of-root/pytest-3"
+    rows = [
+        {"title": "python airflow scheduler", "cpu": 2.0, "home": f"{session}/popen-gw0/a0"},
+        {"title": "airflow worker -- 01a2", "cpu": 1.5, "home": f"{session}/popen-gw0/a0"},
+        {"title": "python airflow scheduler", "cpu": 4.0, "home": f"{session}/popen-gw1/b0"},
+        {"title": "postgres: idle", "cpu": 0.5, "home": ""},
+        {"title": "kdamond.0", "cpu": 0.25},  # sampled before homes were read
+    ]
+    lines = {line.split()[0]: line.split()[1:] for line in report(rows, "home").splitlines()[1:]}
+    assert lines["popen-gw1/b0"] == ["4.0", "1"]
+    assert lines["popen-gw0/a0"] == ["3.5", "2"]
+    assert lines["-"] == ["0.8", "2"]  # no AIRFLOW_HOME: the databases, the kernel
+
+
+@pytest.mark.parametrize(
+    ("home", "stack"),
+    [
+        ("/tmp/pytest-of-root/pytest-12/popen-gw3/stack0/home", "popen-gw3/stack0/home"),
+        ("/work/main/.airflow/test_home/gw2", "/work/main/.airflow/test_home/gw2"),
+        ("", "-"),
+    ],
+)
+def test_a_stack_is_named_by_its_home_below_the_session_folder(home: str, stack: str) -> None:
+    assert stack_of(home) == stack
