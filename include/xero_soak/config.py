@@ -47,6 +47,10 @@ class SoakConfig:
     :param app_tier: the demo app's Xero tier in the sandbox (``starter`` ... ``enterprise``;
         None: the sandbox's default, Advanced). Below Advanced the syncs skip Journals with
         a note and the verdict checks the warehouse holds none.
+    :param first_loads_in_chaos: the first warehouse loads (the runs unpausing starts) run
+        under the chaos instead of before it: a short soak's syncs under faults and kills
+        without a third run per organisation, and minutes sooner. ``make soak`` loads
+        first, as a person's first day does.
     """
 
     minutes: float = 60
@@ -61,3 +65,4 @@ class SoakConfig:
     approve_share: float = 0.7
     final_quality_check: bool = True
     app_tier: str | None = None
+    first_loads_in_chaos: bool = False

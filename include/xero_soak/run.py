@@ -18,6 +18,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -168,12 +169,15 @@ class Soak:
         self.drain_problems: list[str] = []
         self.stop_early = False  # set by SIGUSR1: end the chaos now, then drain and judge
         self.chaos_minutes = 0.0
+        now = datetime.now(UTC)
+        self.chaos_window = (now, now)  # (began, ended), set by the chaos
 
     # --- phases ----------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        """Unpause every example DAG; wait until each automation waits for changes and the
-        first warehouse loads are done (a person's first day with the DAGs)."""
+        """Unpause every example DAG; wait until each automation waits for changes and
+        (unless they run under the chaos) the first warehouse loads are done: a person's
+        first day with the DAGs."""
         for dag_id in expected_dag_ids(self.stack):
             self.stack.unpause(dag_id)
         sensors = {d: t for d, t, _ in self.automations}
@@ -182,8 +186,25 @@ class Soak:
             1500,
             "every automation to wait for changes",
         )
+        if self.cfg.first_loads_in_chaos:
+            say("automations waiting: the stream and the chaos start, the first loads with them")
+            return
         until(lambda: self.syncs_finished(True), 1500, "the first warehouse loads")
         say("automations waiting, warehouse loaded: the stream and the chaos start")
+
+    def syncs_under_chaos(self) -> dict[str, int]:
+        """Per warehouse sync DAG, its runs that were running at some time in the chaos."""
+        start, end = self.chaos_window
+        counts = {}
+        for dag_id in self.sync_dags:
+            counts[dag_id] = sum(
+                1
+                for run in all_runs(self.stack, dag_id)
+                if run.get("start_date")
+                and datetime.fromisoformat(run["start_date"]) < end
+                and (not run.get("end_date") or datetime.fromisoformat(run["end_date"]) > start)
+            )
+        return counts
 
     def components_healthy(self) -> bool:
         """Scheduler, triggerer and dag-processor heartbeat (the api-server's health) and
@@ -225,6 +246,7 @@ class Soak:
         install_faults(self.sandbox, cfg.fault_fraction, cfg.seed + 1)
         self.killer.start()
         started = time.monotonic()
+        chaos_began = datetime.now(UTC)
         end = started + cfg.minutes * 60
         next_round = next_poll = time.monotonic()
         next_sync = time.monotonic() + cfg.sync_every
@@ -253,6 +275,7 @@ class Soak:
                 next_report = now + 60
             time.sleep(1)
         self.killer.restore()
+        self.chaos_window = (chaos_began, datetime.now(UTC))
         self.chaos_minutes = round((time.monotonic() - started) / 60, 1)
         say(
             f"stream stopped after {self.stream.rounds} rounds, {self.chaos_minutes} minutes"
@@ -353,7 +376,8 @@ class Soak:
             component_crashes=[c.summary() for c in self.stack.crashes],
             stream_writes=self.writer.writes,
             stream_retries=self.writer.retries,
-            warehouse_sync_runs=dict(self.sync_runs),
+            warehouse_sync_runs=dict(self.sync_runs),  # triggered by the soak
+            warehouse_syncs_under_chaos=self.syncs_under_chaos(),
             asset_dag_runs=asset,
             runs={d: dict(c) for d, c in runs.items()},
             failed_runs=sum(c.get("failed", 0) for c in runs.values()),

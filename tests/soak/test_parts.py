@@ -101,3 +101,32 @@ def test_the_killer_waits_for_the_chaos_then_kills_every_kind_in_a_cycle() -> No
         killer.step()
     kinds = {name.split("-")[0] for name in stack.killed}
     assert kinds == {"worker", "triggerer", "scheduler"}, stack.killed
+
+
+def test_a_sync_counts_as_under_the_chaos_when_it_ran_at_some_time_in_it() -> None:
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from xero_soak.run import Soak
+
+    def run(start: str | None, end: str | None) -> dict:
+        return {"start_date": start, "end_date": end}
+
+    runs = {
+        "sync_a": [
+            run("2026-12-08T00:00:00Z", "2026-12-08T00:04:00Z"),  # ended before it
+            run("2026-12-08T00:04:00Z", "2026-12-08T00:06:00Z"),  # began before, ended in it
+            run("2026-12-08T00:09:00Z", None),  # still running at the end
+            run("2026-12-08T00:11:00Z", "2026-12-08T00:12:00Z"),  # began after it
+        ],
+        "sync_b": [run(None, None), run("2026-12-08T00:01:00Z", "2026-12-08T00:11:00Z")],
+    }
+    soak = SimpleNamespace(
+        chaos_window=(
+            datetime(2026, 12, 8, 0, 5, tzinfo=UTC),
+            datetime(2026, 12, 8, 0, 10, tzinfo=UTC),
+        ),
+        sync_dags=["sync_a", "sync_b"],
+        stack=SimpleNamespace(runs=lambda dag_id: runs[dag_id]),
+    )
+    assert Soak.syncs_under_chaos(soak) == {"sync_a": 2, "sync_b": 1}  # queued: not counted
