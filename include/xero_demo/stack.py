@@ -83,9 +83,10 @@ class StackConfig:
     :param scheduler_idle_sleep: seconds the scheduler sleeps after a loop that queued
         nothing (Airflow's ``scheduler_idle_sleep_time``, 1 s). Each loop examines every
         running DAG run, so a stack whose automations all wait in deferred sensors cost
-        4.2 CPU s a minute in its scheduler at 1 s (1.0 with nothing running). The test
-        and soak stacks, several on two cores, sleep ``TEST_SCHEDULER_IDLE_SLEEP`` s: a
-        finished task still wakes the next loop at once, a resumed sensor waits a loop.
+        4.2 CPU s a minute in its scheduler at 1 s, 2.6 at 3 s (1.0 and 0.6 with nothing
+        running). The test and soak stacks, several on two cores, sleep
+        ``TEST_SCHEDULER_IDLE_SLEEP`` s: a finished task still wakes the next loop at once,
+        a resumed sensor waits a loop.
     """
 
     home: Path

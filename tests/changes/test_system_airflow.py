@@ -533,8 +533,7 @@ def test_backfill_of_three_intervals_gives_each_its_window(stack) -> None:
     # SQLite serialises writers, and a transaction that read before another process wrote
     # cannot start writing (SQLITE_BUSY at once, no busy wait): under load the CLI meets
     # "database is locked" for a while (a loaded `make test`, 2026-12-07: five tries 2 s
-    # apart all met it).
-    # Its transaction rolls back whole, so trying again is safe.
+    # apart all met it). Its transaction rolls back whole, so trying again is safe.
     deadline = time.monotonic() + 180
     while True:
         result = airflow.run(
