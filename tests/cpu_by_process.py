@@ -5,6 +5,7 @@ workers, and what is not the suite's).
 
     make test PYTEST_ARGS="--cpu-sample=/tmp/cpu.json"
     python -m tests.cpu_by_process /tmp/cpu.json
+    python -m tests.cpu_by_process /tmp/cpu.json --by home    # per stack (AIRFLOW_HOME)
 
 The timeline (``tests/timeline.py``) counts a test's children only once they are reaped
 and never sees the machine's other processes; this sees every process while it runs. A
