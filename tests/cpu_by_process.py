@@ -142,7 +142,7 @@ def report(rows: list[dict], by: str = "kind") -> str:
             kind = stack_of(row.get("home", ""))
         cpu[kind] += row["cpu"]
         count[kind] += 1
-    lines = [f"{'kind':36} {'cpu s':>8} {'processes':>10}"]
+    lines = [f"{'stack' if by == 'home' else 'kind':36} {'cpu s':>8} {'processes':>10}"]
     lines += [f"{kind:36} {seconds:8.1f} {count[kind]:10}" for kind, seconds in cpu.most_common()]
     lines.append(f"{'total':36} {sum(cpu.values()):8.1f} {sum(count.values()):10}")
     return "\n".join(lines)

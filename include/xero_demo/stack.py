@@ -52,6 +52,11 @@ def airflow_executable() -> str:
 
 TEST_PARSE_INTERVAL = 120  # the test and soak stacks' (see StackConfig.parse_interval)
 TEST_SCHEDULER_IDLE_SLEEP = 3  # theirs too (see StackConfig.scheduler_idle_sleep)
+# The StackConfig fields every test and soak stack sets, in one place
+TEST_PACE = {
+    "parse_interval": TEST_PARSE_INTERVAL,
+    "scheduler_idle_sleep": TEST_SCHEDULER_IDLE_SLEEP,
+}
 
 
 @dataclass

@@ -29,8 +29,7 @@ from xero_demo.bring_up import expected_dag_ids, on_celery, start_connected
 from xero_demo.demo import stack_config, subscribe_webhooks
 from xero_demo.stack import (
     TERMINAL_RUN_STATES,
-    TEST_PARSE_INTERVAL,
-    TEST_SCHEDULER_IDLE_SLEEP,
+    TEST_PACE,
     AirflowStack,
     postgres_database,
     redis_broker,
@@ -79,11 +78,7 @@ def start_stack(
 ) -> AirflowStack:
     """The example DAGs on CeleryExecutor (PostgreSQL, Redis), connected to the sandbox."""
     celery = on_celery(
-        dataclasses.replace(
-            stack_config(home, api_port=None),
-            parse_interval=TEST_PARSE_INTERVAL,
-            scheduler_idle_sleep=TEST_SCHEDULER_IDLE_SLEEP,
-        ),
+        dataclasses.replace(stack_config(home, api_port=None), **TEST_PACE),
         metadata_url=metadata,
         broker=broker,
         prefix=prefix,

@@ -36,8 +36,7 @@ class AirflowStack(stack.AirflowStack):
             parallelism=4,
             env={**env, **FAST},
             migrate=migrate,
-            parse_interval=stack.TEST_PARSE_INTERVAL,
-            scheduler_idle_sleep=stack.TEST_SCHEDULER_IDLE_SLEEP,
+            **stack.TEST_PACE,
         )
         super().__init__(config)
         self.dags = dags

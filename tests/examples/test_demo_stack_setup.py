@@ -172,15 +172,13 @@ def test_the_demo_keeps_airflows_scheduler_pace_and_the_test_stacks_slow_it(
 ) -> None:
     import dataclasses
 
-    from xero_demo.stack import TEST_SCHEDULER_IDLE_SLEEP, AirflowStack
+    from xero_demo.stack import TEST_PACE, AirflowStack
 
     (tmp_path / "demo").mkdir()
     (tmp_path / "test").mkdir()
     demo = stack_config(tmp_path / "demo", 8080)
     assert AirflowStack(demo).env["AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME"] == "1"
-    test = dataclasses.replace(
-        demo, home=tmp_path / "test", scheduler_idle_sleep=TEST_SCHEDULER_IDLE_SLEEP
-    )
+    test = dataclasses.replace(demo, home=tmp_path / "test", **TEST_PACE)
     assert AirflowStack(test).env["AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME"] == "3"
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from xero_demo.bring_up import start_connected
 from xero_demo.demo import stack_config
-from xero_demo.stack import TEST_PARSE_INTERVAL, TEST_SCHEDULER_IDLE_SLEEP, AirflowStack
+from xero_demo.stack import TEST_PACE, AirflowStack
 from xero_examples.warehouse import Warehouse, compare, sync_resources, xero_figures
 from xero_sandbox.testing import SandboxServer
 
@@ -30,8 +30,7 @@ def start_stack(
     ``xero_extra`` is added to every Xero connection's extra (``{"app_tier": ...}``).
     """
     base = stack_config(home, api_port=config.pop("api_port", None))
-    config.setdefault("parse_interval", TEST_PARSE_INTERVAL)
-    config.setdefault("scheduler_idle_sleep", TEST_SCHEDULER_IDLE_SLEEP)
+    config = {**TEST_PACE, **config}
     env = {**base.env, **config.pop("env", {})}
     if migrated_db is not None and config.get("database_url") is None:
         migrated_db(Path(home) / "airflow.db")
