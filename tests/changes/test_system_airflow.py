@@ -389,8 +389,17 @@ def _sensor_logs(airflow: AirflowStack, dag_id: str, run_id: str) -> tuple[str, 
 
 
 def _ended_by_its_trigger(airflow: AirflowStack, dag_id: str, run_id: str, state: str) -> None:
-    """The trigger fired a task-end event and no worker resumed the task after it."""
-    worker, fired = _sensor_logs(airflow, dag_id, run_id)
+    """The trigger fired a task-end event and no worker resumed the task after it.
+
+    The triggerer stores the task's end before its log line reaches the trigger's file
+    (a loaded run read the file with the task skipped and the line not there yet), so the
+    line is waited for."""
+
+    def logged() -> tuple[str, list[str]] | None:
+        worker, fired = _sensor_logs(airflow, dag_id, run_id)
+        return (worker, fired) if fired else None
+
+    worker, fired = airflow.wait(logged, 60, f"the trigger log of {dag_id} {run_id}")
     assert fired and all(f"TriggerEvent<'{state}'>" in result for result in fired), fired
     assert "handed over by the trigger" not in worker  # the worker's resume path never ran
     assert worker  # a worker ran the first check and deferred
