@@ -62,12 +62,32 @@ def test_an_incremental_rounds_slack_grows_with_its_own_task_turn(
     assert checks(short)[FAIR] is fair
 
 
-def test_a_full_round_keeps_the_fixed_slack_whatever_the_turn() -> None:
-    # a full round is where one organisation's long reads could starve the others
-    full = report(2.0, 6.0)
+def full_round(median: float, slowest: float, organisations: int, slots: int | None) -> dict:
+    """A full round of ``organisations`` (one heavy) on ``slots`` task slots, with turns
+    of 5 s waiting and 2 s running."""
+    full = report(median, slowest, organisations=organisations, heavy=2.0)
     full["rounds"][0].update(full=True, records=0, records_expected=0)
-    full["rounds"][0]["task_seconds"] = {"queued_median": 5.0, "running_median": 5.0}
-    assert checks(full)[FAIR] is False
+    full["rounds"][0]["task_seconds"] = {"queued_median": 5.0, "running_median": 2.0}
+    if slots is not None:
+        full["sizes"] = {"workers": 2, "concurrency": slots // 2}
+    return full
+
+
+def test_a_full_round_in_a_deep_queue_keeps_the_fixed_slack_whatever_the_turn() -> None:
+    # a full round is where one organisation's long reads could starve the others; where
+    # the queue is many waves deep a turn's slack would excuse first come first served
+    assert checks(full_round(100.0, 160.0, organisations=100, slots=8))[FAIR] is False
+    assert checks(full_round(2.0, 6.0, organisations=7, slots=None))[FAIR] is False
+
+
+def test_a_full_round_in_a_shallow_queue_allows_two_turns_of_its_own_pace() -> None:
+    # the small test's 7 organisations on 4 slots, as a loaded `make test` measured it:
+    # 9.2 s after a median of 16.7 s (1.55x), turns of 7 s: within two
+    assert checks(full_round(16.7, 25.9, organisations=7, slots=4))[FAIR] is True
+    # left behind: three turns after the median
+    assert checks(full_round(16.7, 38.0, organisations=7, slots=4))[FAIR] is False
+    # the same spread in a deep queue is judged by the ratio
+    assert checks(full_round(16.7, 25.9, organisations=100, slots=8))[FAIR] is False
 
 
 def test_a_long_round_is_judged_by_the_ratio_whatever_the_turn() -> None:

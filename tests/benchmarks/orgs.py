@@ -34,8 +34,8 @@ set (sandbox and connections alike) to ``app_per_minute`` so that the ceiling is
 the counts measured: the throughput should grow about linearly with N until it. Figures
 go to ``bench/orgs.json`` (``orgs_quick.json`` with ``--quick``). Exit status 0 when no
 run failed, no call met a 429, every record was stored and no organisation finished later
-than 1.5x the median (or, in rounds of a few seconds, within Airflow's scheduling slack
-of it).
+than 1.5x the median (or within Airflow's scheduling slack of it; in an incremental round,
+or a full one with at most two organisations per task slot, within two task turns).
 """
 
 from __future__ import annotations
@@ -70,7 +70,19 @@ SCHEDULING_SLACK_SECONDS = 3.0
 # wave after the median one, and under load a wave grows past the fixed slack (a loaded
 # run failed a 10 s incremental round at 1.61x; its tasks' medians: 1.8 s waiting, 1.1 s
 # running). There, a finish within two of the round's own task turns is the queue's.
+# A full round whose queue is only a few waves deep (organisations at most SHALLOW_QUEUE
+# times the task slots: the small test's 7 on 4) is the same: the light organisations'
+# last tasks fall in the last two or three waves, so the slowest ends a wave or two after
+# the median by the queue's shape alone, and a loaded machine stretches a wave to several
+# seconds (CI failed it at 1.56x, a loaded `make test` at 1.55x: 5.6 and 9.2 s after
+# medians of 10 and 17 s, with turns of 5.7 and 6.9 s). At that size the ratio cannot tell
+# load from starvation anyway (README: read whole, the heavy organisation's light
+# neighbours finished at 1.13 to 1.53); the slices' counts test the mechanism. In a deep
+# queue (100 organisations on 8 slots) the median wait is many waves, so a turn's slack
+# would excuse first come first served: there the ratio alone decides, as issue 23 states
+# it.
 SLACK_TURNS = 2
+SHALLOW_QUEUE = 2
 
 
 @dataclass(frozen=True)
@@ -552,12 +564,16 @@ def run(sizes: Sizes, scratch: Path, log: Any = print, save: Any = None) -> dict
     return report
 
 
-def slack_seconds(round_: dict[str, Any]) -> float:
+def slack_seconds(round_: dict[str, Any], slots: int | None = None) -> float:
     """How far behind the median a finish may be and still be Airflow's granularity: the
-    fixed slack; in an incremental round, two task turns at the round's own pace (the
-    median wait for a slot plus the median run) when that is more."""
+    fixed slack; in an incremental round, or a full one whose queue is shallow (at most
+    ``SHALLOW_QUEUE`` organisations per task slot), two task turns at the round's own pace
+    (the median wait for a slot plus the median run) when that is more."""
     tasks = round_.get("task_seconds") or {}
-    if round_["full"] or tasks.get("queued_median") is None or tasks.get("running_median") is None:
+    if tasks.get("queued_median") is None or tasks.get("running_median") is None:
+        return SCHEDULING_SLACK_SECONDS
+    shallow = slots is not None and round_["organisations"] <= SHALLOW_QUEUE * slots
+    if round_["full"] and not shallow:
         return SCHEDULING_SLACK_SECONDS
     turn = tasks["queued_median"] + tasks["running_median"]
     return max(SCHEDULING_SLACK_SECONDS, SLACK_TURNS * turn)
@@ -567,13 +583,15 @@ def checks(report: dict[str, Any]) -> dict[str, bool]:
     """What must hold for the run to pass (see the module doc)."""
     rounds = report["rounds"]
     full = [r for r in rounds if r["full"]]
+    sizes = report.get("sizes") or {}
+    slots = sizes["workers"] * sizes["concurrency"] if "workers" in sizes else None
     return {
         "no failed run": not any(r["failed_runs"] for r in rounds),
         "0 429s": all(r["rate_limited_429"] == 0 for r in rounds),
         "every record read": all(r["records"] >= r["records_expected"] for r in full),
         f"slowest finish <= {FAIRNESS}x median": all(
             r["slowest_over_median"] <= FAIRNESS
-            or r["finish_seconds"]["max"] - r["finish_seconds"]["median"] <= slack_seconds(r)
+            or r["finish_seconds"]["max"] - r["finish_seconds"]["median"] <= slack_seconds(r, slots)
             for r in rounds
             if r["organisations"] - (r["heavy_finish_over_median"] is not None) > 1
         ),

@@ -10,11 +10,14 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from html import unescape
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from tests.connect.conftest import AIRFLOW, REPO, AirflowSite, _stop, approve
@@ -365,11 +368,6 @@ def organisation_dags(site: AirflowSite) -> dict[str, list[str]]:
     }
 
 
-def _dag_ids(site: AirflowSite) -> set[str]:
-    with site.api() as api:
-        return {d["dag_id"] for d in api.get("/dags", params={"limit": 1000}).json()["dags"]}
-
-
 def wait_for(check, seconds: float, what: str, log: Path):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -380,12 +378,53 @@ def wait_for(check, seconds: float, what: str, log: Path):
     raise AssertionError(f"{what} within {seconds}s; dag-processor log:\n{log.read_text()[-4000:]}")
 
 
+@dataclass
+class DagProcessor:
+    """The test's dag-processor: its periodic parse interval and its process."""
+
+    interval: float
+    process: subprocess.Popen
+    started: datetime
+
+    def parsing(self) -> bool:
+        """A file is being parsed: each parse is a child process of the dag-processor (an
+        exited one stays listed until the dag-processor reaps it, when it collects its
+        result)."""
+        return bool(psutil.Process(self.process.pid).children())
+
+    def wait_until_idle(self, site: AirflowSite, log: Path) -> None:
+        """Wait until it has parsed since it started and parses nothing now, twice in a row
+        a loop apart: Airflow 3.3 drops a priority request for a file it is still parsing
+        (``_start_new_processes``: "Stop creating duplicate processor"), so a directory
+        change made during a parse would wait for the periodic one (a loaded run: the first
+        parse took 11 s, the connect came during it, its DAGs never appeared)."""
+
+        def idle() -> bool:
+            if not _parsed_since(site, self.started) or self.parsing():
+                return False
+            time.sleep(1.5)  # the dag-processor loops every second
+            return not self.parsing()
+
+        wait_for(idle, 120, "the dag-processor to finish parsing", log)
+
+
+def _parsed_since(site: AirflowSite, moment: datetime) -> bool:
+    """A DAG of the site was parsed at or after ``moment``."""
+    with site.api() as api:
+        dags = api.get("/dags", params={"limit": 1000}).json()["dags"]
+    return any(
+        d.get("last_parsed_time")
+        and datetime.fromisoformat(d["last_parsed_time"].replace("Z", "+00:00")) >= moment
+        for d in dags
+    )
+
+
 @pytest.fixture
-def dag_processor(airflow_site: AirflowSite) -> Iterator[float]:
-    """A real dag-processor parsing the warehouse sync DAG file beside the site's DAGs;
-    yields its periodic parse interval: 600 s, longer than the test waits, so DAGs that
-    appear or retire do so because connecting queued a priority parse of the files.
-    Stopped, and the file removed, afterwards."""
+def dag_processor(airflow_site: AirflowSite) -> Iterator[DagProcessor]:
+    """A real dag-processor parsing the warehouse sync DAG file beside the site's DAGs; its
+    periodic parse interval is 600 s, longer than the test waits, so DAGs that appear or
+    retire do so because connecting queued a priority parse of the files. Stopped, and the
+    file removed, afterwards."""
     interval = 600.0
     copied = airflow_site.home / "dags" / "xero_warehouse_sync.py"
     copied.write_text((REPO / "dags" / "xero_warehouse_sync.py").read_text())
@@ -397,6 +436,7 @@ def dag_processor(airflow_site: AirflowSite) -> Iterator[float]:
         "AIRFLOW__SCHEDULER__PARSING_CLEANUP_INTERVAL": "5",
     }
     log = airflow_site.home / "dag-processor.log"
+    started = datetime.now(UTC)
     with open(log, "ab") as out:
         process = subprocess.Popen(
             [AIRFLOW, "dag-processor"],
@@ -406,12 +446,9 @@ def dag_processor(airflow_site: AirflowSite) -> Iterator[float]:
             start_new_session=True,
         )
     try:
-        # Its first parse of the files must be over before anyone connects: Airflow 3.3
-        # drops a priority request for a file it is still parsing. The site's webhook DAG
-        # shows the first parse; its end comes a moment after.
-        wait_for(lambda: _dag_ids(airflow_site), 120, "the first parse", log)
-        time.sleep(5)
-        yield interval
+        found = DagProcessor(interval, process, started)
+        found.wait_until_idle(airflow_site, log)  # its first parse is over
+        yield found
     finally:
         _stop(process)
         copied.unlink()
@@ -422,7 +459,7 @@ def test_connecting_is_the_only_step_to_an_organisations_dags(
     sandbox: SandboxServer,
     cli_app: dict,
     clean_connections: None,
-    dag_processor: float,
+    dag_processor: DagProcessor,
 ) -> None:
     log = airflow_site.home / "dag-processor.log"
     cli = Running(connect_argv(sandbox, cli_app), airflow_site.env)
@@ -438,13 +475,11 @@ def test_connecting_is_the_only_step_to_an_organisations_dags(
         log,
     )
     print(f"DAGs appeared {time.monotonic() - connected:.1f}s after connect "
-          f"(periodic parse every {dag_processor:.0f}s)")  # fmt: skip
+          f"(periodic parse every {dag_processor.interval:.0f}s)")  # fmt: skip
     assert "org:cli_demo_company_nz" in dags[SYNC_DAG + "cli_demo_company_nz"]
     assert set(dags) == both  # nothing for connections that are not there
-    # Airflow 3.3's dag-processor drops a priority request for a file it is still parsing
-    # (``_start_new_processes``: "Stop creating duplicate processor"), and the parse that
-    # showed these DAGs ends a moment after they are visible: let it end first.
-    time.sleep(5)
+    # the parse that showed these DAGs ends a moment after they are visible
+    dag_processor.wait_until_idle(airflow_site, log)
 
     gone = airflow_site.run(*CLI, "disconnect", "--conn-id", "cli_sandbox_starter_ltd")
     assert gone.returncode == 0, gone.stderr
@@ -456,6 +491,7 @@ def test_connecting_is_the_only_step_to_an_organisations_dags(
         log,
     )
     print(f"DAG retired {time.monotonic() - disconnected:.1f}s after disconnect")
+    dag_processor.wait_until_idle(airflow_site, log)
 
     # A connection made with Airflow's own CLI joins once the directory is rebuilt.
     extra = json.dumps({"tenant_id": sandbox.demo.tenant_id, "dag_key": "by_hand"})
