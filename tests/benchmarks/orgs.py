@@ -364,9 +364,10 @@ def run_round(
     calls = count_calls(sandbox)
     seconds = max(_when(r["end_date"]) for r in finished.values()) - started
     # An organisation's finish is its last task's end: its records are stored then. The
-    # run's own end_date waits for a scheduler loop to notice, which a loaded machine
-    # stretches by seconds, differently for each run.
-    ends = {d: _when(r["end_date"]) - started for d, r in finished.items()}
+    # run's own end_date (the fallback, for a run with no task that ended) waits for a
+    # scheduler loop to notice, which a loaded machine stretches by seconds, differently
+    # for each run.
+    ends: dict[str, float] = {}
     records = slices = retried = 0
     queued, running = [], []  # per task: waiting for a worker slot, then running
     for dag_id, run_id in runs.items():
@@ -384,8 +385,8 @@ def run_round(
                 queued.append(_when(ti["start_date"]) - _when(waiting_since))
             if ti.get("start_date") and ti.get("end_date"):
                 running.append(_when(ti["end_date"]) - _when(ti["start_date"]))
-        if task_ends:
-            ends[dag_id] = max(task_ends)
+        run_end = _when(finished[dag_id]["end_date"]) - started
+        ends[dag_id] = max(task_ends) if task_ends else run_end
     # the rule is for organisations with the ordinary amount of work; the heavy one's own
     # finish is reported next to it (it reads more, so it may end later)
     heavy = [o["dag_id"] for o in orgs if o.get("heavy")]
